@@ -1,0 +1,42 @@
+# Two entry points: `make run` (serve with demo data) and `make test` (everything).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test install lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+.env:
+	@$(PYTHON) scripts/bootstrap_env.py .env
+
+run: $(STAMP) .env
+	$(BIN)/mandate-vault db upgrade head
+	$(BIN)/mandate-vault seed
+	@echo "Dashboard: http://127.0.0.1:8000   API docs: http://127.0.0.1:8000/docs"
+	$(BIN)/mandate-vault serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/server_ready.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

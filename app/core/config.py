@@ -1,0 +1,200 @@
+"""Settings: one object, read from the environment and `.env`.
+
+Invalid settings are reported as one line naming the variable (`SettingsError`);
+entry points turn that into exit status 2.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from typing import Any
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# Secrets that appear in this repository's docs and examples; never accepted
+# outside development and test.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "dev-key-minimum-32-characters-long",
+        "change-me-to-a-random-string-of-at-least-32-characters",
+    }
+)
+MIN_SECRET_LENGTH = 32
+SUPPORTED_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
+
+
+def backend_of(url: URL) -> str:
+    return SUPPORTED_DRIVERS[url.drivername]
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+    @property
+    def is_deployed(self) -> bool:
+        return self in (Environment.STAGING, Environment.PRODUCTION)
+
+
+# (pool_size, max_overflow) by environment, as the operations guide sizes them.
+POOL_DEFAULTS: dict[Environment, tuple[int, int]] = {
+    Environment.DEVELOPMENT: (5, 5),
+    Environment.TEST: (5, 5),
+    Environment.STAGING: (20, 10),
+    Environment.PRODUCTION: (20, 10),
+}
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; `str()` is one line fit for an operator."""
+
+
+def parse_database_url(value: str, variable: str) -> URL:
+    """Parse and check an async database URL, or raise ValueError naming `variable`."""
+    accepted = "accepted: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST:PORT/DB"
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"{variable} is not a database URL ({accepted})") from None
+    if url.drivername not in SUPPORTED_DRIVERS:
+        raise ValueError(f"{variable} uses unsupported driver '{url.drivername}' ({accepted})")
+    if url.drivername.startswith("postgresql") and not url.database:
+        raise ValueError(f"{variable} names no database ({accepted})")
+    if url.drivername.startswith("sqlite") and url.host:
+        raise ValueError(f"{variable}: a SQLite URL takes three slashes and a path ({accepted})")
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+        env_ignore_empty=True,
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    debug: bool = False
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./mandate_vault.db",
+        validation_alias=AliasChoices("DATABASE_URL", "WRITE_DB_URL", "database_url"),
+    )
+    read_db_url: str | None = None
+    secret_key: SecretStr
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    db_pool_size: int | None = Field(default=None, ge=1, le=1000)
+    db_max_overflow: int | None = Field(default=None, ge=0, le=1000)
+    db_pool_timeout: float = Field(default=30.0, gt=0, le=600)
+    db_pool_recycle: int = Field(default=3600, ge=-1)
+    db_pool_pre_ping: bool = True
+    db_connect_timeout: float = Field(default=10.0, gt=0, le=120)
+    sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
+    readiness_timeout: float = Field(default=1.5, gt=0, le=30)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_length(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        parse_database_url(value, "DATABASE_URL")
+        return value
+
+    @field_validator("read_db_url")
+    @classmethod
+    def _read_db_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parse_database_url(value, "READ_DB_URL")
+        return value
+
+    @model_validator(mode="after")
+    def _deployed_rules(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.debug:
+                raise ValueError("DEBUG must be false when ENVIRONMENT=production")
+            if self.backend == "sqlite":
+                raise ValueError("DATABASE_URL must be PostgreSQL when ENVIRONMENT=production")
+        if self.environment.is_deployed and self.secret_key.get_secret_value() in EXAMPLE_SECRETS:
+            raise ValueError(
+                f"SECRET_KEY is an example value; generate one for ENVIRONMENT={self.environment}"
+            )
+        return self
+
+    @property
+    def database(self) -> URL:
+        return parse_database_url(self.database_url, "DATABASE_URL")
+
+    @property
+    def backend(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return backend_of(self.database)
+
+    @property
+    def read_database(self) -> URL | None:
+        return parse_database_url(self.read_db_url, "READ_DB_URL") if self.read_db_url else None
+
+    @property
+    def pool_size(self) -> int:
+        return self.db_pool_size or POOL_DEFAULTS[self.environment][0]
+
+    @property
+    def max_overflow(self) -> int:
+        if self.db_max_overflow is not None:
+            return self.db_max_overflow
+        return POOL_DEFAULTS[self.environment][1]
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = first.get("loc") or ()
+    variable = str(loc[0]).upper() if loc else ""
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") == "missing":
+        return f"{variable} is not set (required; see env.example)"
+    if variable and variable not in message:
+        return f"{variable}: {message}"
+    return message
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment, raising SettingsError with one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

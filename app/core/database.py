@@ -1,0 +1,184 @@
+"""Engines, sessions and pool figures.
+
+`Database` owns a write engine and, when `READ_DB_URL` is set, a read engine.
+The application's lifespan creates one and disposes it. Scripts and the
+operations guide's snippet use the process-wide instance through the module
+attributes `engine` and `read_engine`:
+
+    from app.core.database import engine
+    engine.pool.size()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.core.config import Settings, backend_of, get_settings
+
+
+def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> None:
+    """Pragmas on every connection; explicit BEGIN so SQLAlchemy owns transactions.
+
+    The writer starts transactions with BEGIN IMMEDIATE: the write lock is taken
+    up front and waits on `busy_timeout`, instead of failing with "database is
+    locked" when a deferred reader tries to upgrade to a writer.
+    """
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def create_engine_for(url: URL, settings: Settings, *, writer: bool = True) -> AsyncEngine:
+    """An async engine with the pool settings; SQLite gets its pragmas."""
+    options: dict[str, Any] = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+        "pool_pre_ping": settings.db_pool_pre_ping,
+    }
+    if backend_of(url) == "sqlite":
+        options["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
+        engine = create_async_engine(url, **options)
+        _sqlite_hooks(engine, settings, writer=writer)
+        return engine
+    options["connect_args"] = {
+        "timeout": settings.db_connect_timeout,
+        "server_settings": {"application_name": "mandate-vault"},
+    }
+    return create_async_engine(url, **options)
+
+
+def pool_figures(engine: AsyncEngine) -> dict[str, int]:
+    pool = engine.pool
+    figures = {}
+    for name, method in (
+        ("size", "size"),
+        ("checked_out", "checkedout"),
+        ("overflow", "overflow"),
+        ("checked_in", "checkedin"),
+    ):
+        getter = getattr(pool, method, None)
+        figures[name] = int(getter()) if getter else 0
+    return figures
+
+
+class Database:
+    """The write engine, the optional read engine and their session factories."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.write_engine = create_engine_for(settings.database, settings, writer=True)
+        read_url = settings.read_database
+        if read_url is not None:
+            self.read_engine: AsyncEngine | None = create_engine_for(
+                read_url, settings, writer=False
+            )
+        elif settings.backend == "sqlite":
+            # WAL lets readers run beside the writer; give them their own
+            # connections with deferred transactions so they never queue
+            # behind BEGIN IMMEDIATE.
+            self.read_engine = create_engine_for(settings.database, settings, writer=False)
+        else:
+            self.read_engine = None
+        self.sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(
+            self.read_engine or self.write_engine, expire_on_commit=False
+        )
+
+    @property
+    def backend(self) -> str:
+        return self.settings.backend
+
+    def engines(self) -> dict[str, AsyncEngine]:
+        found = {"write": self.write_engine}
+        if self.read_engine is not None:
+            found["read"] = self.read_engine
+        return found
+
+    def pool_status(self) -> dict[str, dict[str, int]]:
+        return {name: pool_figures(engine) for name, engine in self.engines().items()}
+
+    async def dispose(self) -> None:
+        for engine in self.engines().values():
+            await engine.dispose()
+
+
+_default: Database | None = None
+
+
+def get_database() -> Database:
+    """The process-wide Database built from the environment's settings."""
+    global _default
+    if _default is None:
+        _default = Database(get_settings())
+    return _default
+
+
+async def dispose_default_database() -> None:
+    global _default
+    if _default is not None:
+        await _default.dispose()
+        _default = None
+
+
+def pool_status() -> dict[str, dict[str, int]]:
+    return get_database().pool_status()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "engine":
+        return get_database().write_engine
+    if name == "read_engine":
+        database = get_database()
+        return database.read_engine or database.write_engine
+    raise AttributeError(name)
+
+
+def request_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request on the primary: committed when the handler
+    returns, rolled back when it raises."""
+    async with request_database(request).sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for reads that tolerate replica lag."""
+    async with request_database(request).read_sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(write_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]

@@ -1,0 +1,24 @@
+"""ORM models, one module per table. Importing this package registers them all."""
+
+from app.models.alert import Alert
+from app.models.api_key import ApiKey
+from app.models.audit_log import AuditLog
+from app.models.base import Base
+from app.models.customer import Customer
+from app.models.issuer import Issuer
+from app.models.mandate import Mandate
+from app.models.user import User
+from app.models.webhook import Webhook, WebhookDelivery
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "Customer",
+    "Issuer",
+    "Mandate",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
+]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, JSONType, Money, Timestamps, UTCDateTime, UUIDPrimaryKey
+
+MANDATE_TYPES = ("generic", "intent", "cart", "payment")
+MANDATE_STATUSES = ("active", "expired", "revoked", "deleted")
+DEFAULT_RETENTION_DAYS = 90
+
+
+class Mandate(UUIDPrimaryKey, Timestamps, Base):
+    """A verified mandate: the original token and its parsed, indexed claims."""
+
+    __tablename__ = "mandates"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "token_sha256"),
+        Index("idx_mandates_tenant_status", "tenant_id", "status"),
+        Index("idx_mandates_tenant_created", "tenant_id", "created_at", "id"),
+        Index("idx_mandates_tenant_expires", "tenant_id", "expires_at", "id"),
+        Index("idx_mandates_tenant_issuer", "tenant_id", "issuer_did", "created_at"),
+        Index("idx_mandates_tenant_subject", "tenant_id", "subject_did"),
+        Index("idx_mandates_status_expires", "status", "expires_at"),
+        Index("idx_mandates_deleted_at", "deleted_at"),
+        CheckConstraint(f"mandate_type IN {MANDATE_TYPES!r}", name="mandate_type"),
+        CheckConstraint(f"status IN {MANDATE_STATUSES!r}", name="status"),
+        CheckConstraint("retention_days >= 0", name="retention_days"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="RESTRICT"), nullable=False
+    )
+    vc_jwt: Mapped[str] = mapped_column(Text, nullable=False)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    mandate_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    issuer_did: Mapped[str] = mapped_column(String(2048), nullable=False)
+    subject_did: Mapped[str] = mapped_column(String(2048), nullable=False)
+    jti: Mapped[str | None] = mapped_column(String(255))
+    scope: Mapped[str | None] = mapped_column(String(255))
+    amount_limit: Mapped[Decimal | None] = mapped_column(Money())
+    currency: Mapped[str | None] = mapped_column(String(3))
+    merchants: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
+    labels: Mapped[dict[str, str]] = mapped_column(JSONType, nullable=False, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False, default=dict)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    verification_status: Mapped[str] = mapped_column(String(32), nullable=False)
+    verification_reason: Mapped[str | None] = mapped_column(Text)
+    verification_details: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, nullable=False, default=dict
+    )
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    retention_days: Mapped[int] = mapped_column(
+        Integer,
+        nullable=False,
+        default=DEFAULT_RETENTION_DAYS,
+        server_default=str(DEFAULT_RETENTION_DAYS),
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,187 @@
+"""Demo data: a tenant, its admin, a trusted issuer and a few signed mandates.
+
+Running it again changes nothing: each piece is looked up before it is made.
+The admin password comes from DEMO_ADMIN_PASSWORD, or is generated and shown
+once when the admin is first created.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.database import Database
+from app.core.security import hash_password, new_secret, sha256_hex
+from app.models import AuditLog, Customer, Issuer, Mandate, User
+
+DEMO_TENANT_SLUG = "demo"
+DEMO_ADMIN_EMAIL = "admin@demo.example"
+DEMO_ISSUER_DID = "did:web:issuer.demo.example"
+DEMO_SUBJECT_DID = "did:example:shopping-agent-1"
+
+
+@dataclass
+class SeedResult:
+    tenant_id: uuid.UUID
+    admin_email: str
+    admin_password: str | None  # None when the admin already existed
+    created: list[str] = field(default_factory=list)
+
+
+async def _tenant(session: AsyncSession, result: list[str]) -> Customer:
+    tenant = await session.scalar(select(Customer).where(Customer.slug == DEMO_TENANT_SLUG))
+    if tenant is None:
+        tenant = Customer(name="Demo Merchant", slug=DEMO_TENANT_SLUG, email="ops@demo.example")
+        session.add(tenant)
+        await session.flush()
+        result.append("tenant")
+    return tenant
+
+
+async def _admin(session: AsyncSession, tenant: Customer, result: list[str]) -> str | None:
+    existing = await session.scalar(select(User).where(User.email == DEMO_ADMIN_EMAIL))
+    if existing is not None:
+        return None
+    password = os.environ.get("DEMO_ADMIN_PASSWORD") or new_secret(12)
+    session.add(
+        User(
+            tenant_id=tenant.id,
+            email=DEMO_ADMIN_EMAIL,
+            password_hash=hash_password(password),
+            full_name="Demo Admin",
+            role="customer_admin",
+        )
+    )
+    result.append("admin user")
+    return password
+
+
+def _sample_tokens(key: Ed25519PrivateKey, now: datetime) -> list[tuple[str, dict]]:
+    samples = [
+        ("groceries", "250.00", "USD", ["fresh-market.example"], now + timedelta(days=30)),
+        ("travel", "1200.00", "EUR", ["rail.example", "air.example"], now + timedelta(days=90)),
+        ("subscriptions", "19.99", "USD", ["video.example"], now + timedelta(days=5)),
+    ]
+    tokens = []
+    for scope, amount, currency, merchants, expires in samples:
+        claims = {
+            "iss": DEMO_ISSUER_DID,
+            "sub": DEMO_SUBJECT_DID,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": str(uuid.uuid4()),
+            "vc": {
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential", "Mandate"],
+                "credentialSubject": {
+                    "scope": scope,
+                    "amount_limit": amount,
+                    "currency": currency,
+                    "merchants": merchants,
+                },
+            },
+        }
+        token = jwt.encode(
+            claims, key, algorithm="EdDSA", headers={"kid": "demo-1", "typ": "vc+jwt"}
+        )
+        tokens.append((token, claims))
+    return tokens
+
+
+async def _issuer_and_mandates(session: AsyncSession, tenant: Customer, result: list[str]) -> None:
+    has_mandates = await session.scalar(
+        select(func.count()).select_from(Mandate).where(Mandate.tenant_id == tenant.id)
+    )
+    if has_mandates:
+        return
+    key = Ed25519PrivateKey.generate()
+    public_jwk = jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    public_jwk["kid"] = "demo-1"
+    issuer = await session.scalar(
+        select(Issuer).where(Issuer.tenant_id == tenant.id, Issuer.did == DEMO_ISSUER_DID)
+    )
+    if issuer is None:
+        issuer = Issuer(tenant_id=tenant.id, did=DEMO_ISSUER_DID, name="Demo Bank")
+        session.add(issuer)
+        result.append("issuer")
+    # The demo signing key lives only for this run; the issuer keeps its public half.
+    issuer.jwks = {"keys": [public_jwk]}
+    now = datetime.now(UTC).replace(microsecond=0)
+    tokens = _sample_tokens(key, now)
+    for token, claims in tokens:
+        # Checked with the public key, as a verifier would.
+        jwt.decode(token, key.public_key(), algorithms=["EdDSA"])
+        subject = claims["vc"]["credentialSubject"]
+        mandate = Mandate(
+            tenant_id=tenant.id,
+            vc_jwt=token,
+            token_sha256=sha256_hex(token),
+            mandate_type="generic",
+            issuer_did=claims["iss"],
+            subject_did=claims["sub"],
+            jti=claims["jti"],
+            scope=subject["scope"],
+            amount_limit=Decimal(subject["amount_limit"]),
+            currency=subject["currency"],
+            merchants=subject["merchants"],
+            issued_at=now,
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            status="active",
+            verification_status="VALID",
+            verification_reason="signature and claims verified",
+            verified_at=now,
+        )
+        session.add(mandate)
+        await session.flush()
+        session.add(
+            AuditLog(
+                tenant_id=tenant.id,
+                actor_type="system",
+                actor_id="seed",
+                action="mandate.created",
+                resource_type="mandate",
+                resource_id=str(mandate.id),
+                outcome="VALID",
+                details={"token_sha256": mandate.token_sha256, "source": "seed"},
+            )
+        )
+    result.append(f"{len(tokens)} sample mandates")
+
+
+async def seed_demo_data(settings: Settings) -> SeedResult:
+    database = Database(settings)
+    try:
+        async with database.sessions() as session, session.begin():
+            created: list[str] = []
+            tenant = await _tenant(session, created)
+            password = await _admin(session, tenant, created)
+            await _issuer_and_mandates(session, tenant, created)
+            return SeedResult(tenant.id, DEMO_ADMIN_EMAIL, password, created)
+    finally:
+        await database.dispose()
+
+
+def print_summary(result: SeedResult) -> None:
+    from rich.console import Console
+
+    console = Console(soft_wrap=True)
+    if result.created:
+        console.print(f"[green]Seeded:[/green] {', '.join(result.created)}")
+    else:
+        console.print("Demo data already present; nothing changed.")
+    console.print(f"Demo tenant id: {result.tenant_id}")
+    if result.admin_password:
+        console.print(f"Demo login: {result.admin_email} / {result.admin_password}")
+    else:
+        console.print(
+            f"Demo login: {result.admin_email} (password unchanged; see DEMO_ADMIN_PASSWORD in .env)"
+        )

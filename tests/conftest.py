@@ -1,0 +1,209 @@
+"""Fixtures: real SQLite files and real PostgreSQL databases.
+
+Each engine gets a template migrated once per test process; every test that
+asks for `database_url` gets its own copy (a file copy for SQLite,
+`CREATE DATABASE ... TEMPLATE` for PostgreSQL), so tests never share rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.core.config import Settings, load_settings
+from app.core.database import Database
+from app.dbops import migrations
+from app.main import create_app
+
+TEST_SECRET = "test-secret-" + "x" * 40
+DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+ENGINES = ["sqlite", "postgres"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _pg_execute(*statements: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(PG_ADMIN_URL), timeout=5)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def pg_url(database: str) -> str:
+    return make_url(PG_ADMIN_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def create_pg_database(name: str, template: str | None = None) -> str:
+    clause = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"{clause}'))
+    return pg_url(name)
+
+
+def drop_pg_database(name: str) -> None:
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    try:
+        asyncio.run(_pg_execute("SELECT 1"))
+    except Exception as error:
+        message = f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()} is not reachable ({error!r})"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{message} and REQUIRE_POSTGRES=1", pytrace=False)
+        return False
+    return True
+
+
+def require_postgres(available: bool) -> None:
+    if not available:
+        pytest.skip(
+            "POSTGRESQL TESTS SKIPPED: no server at TEST_DATABASE_URL "
+            "(set REQUIRE_POSTGRES=1 to make this a failure)"
+        )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrations.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_available: bool) -> Iterator[str]:
+    if not postgres_available:
+        yield ""
+        return
+    name = f"mvt_tpl_{uuid.uuid4().hex[:12]}"
+    url = create_pg_database(name)
+    try:
+        migrations.upgrade(url)
+        yield name
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture(params=ENGINES)
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(
+    engine_name: str,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_available: bool,
+    request: pytest.FixtureRequest,
+) -> Iterator[str]:
+    """A migrated, empty database of this test's own."""
+    if engine_name == "sqlite":
+        path = tmp_path / "vault.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    require_postgres(postgres_available)
+    template = request.getfixturevalue("postgres_template")
+    name = f"mvt_{uuid.uuid4().hex[:16]}"
+    url = create_pg_database(name, template=template)
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+@pytest.fixture
+def empty_database_url(engine_name: str, tmp_path: Path, postgres_available: bool) -> Iterator[str]:
+    """A database with no schema at all."""
+    if engine_name == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    require_postgres(postgres_available)
+    name = f"mvt_{uuid.uuid4().hex[:16]}"
+    url = create_pg_database(name)
+    try:
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    values = {
+        "_env_file": None,
+        "environment": "test",
+        "secret_key": TEST_SECRET,
+        "database_url": database_url,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in app_client(settings):
+        yield c
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    """Environment for running the project's commands in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "READ_DB"))}
+    env.update(
+        {
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+            "ENVIRONMENT": "test",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    env.pop("WRITE_DB_URL", None)
+    return env

@@ -1,0 +1,200 @@
+"""The database layer on real engines: pragmas, pools, exact money, aware timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from app.core.database import Database, pool_figures
+from app.main import create_app
+from app.models import Customer, Mandate
+from tests.conftest import make_settings
+
+
+def new_customer(**values) -> Customer:
+    slug = values.pop("slug", f"t-{uuid.uuid4().hex[:10]}")
+    return Customer(name=values.pop("name", "Tenant"), slug=slug, **values)
+
+
+def new_mandate(tenant_id, **values) -> Mandate:
+    now = datetime.now(UTC)
+    token = uuid.uuid4().hex
+    defaults = {
+        "tenant_id": tenant_id,
+        "vc_jwt": f"a.{token}.c",
+        "token_sha256": token + token[:32],
+        "mandate_type": "generic",
+        "issuer_did": "did:web:bank.example",
+        "subject_did": "did:example:agent",
+        "expires_at": now + timedelta(days=1),
+        "verification_status": "VALID",
+        "verified_at": now,
+    }
+    defaults.update(values)
+    return Mandate(**defaults)
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+async def test_sqlite_pragmas_on_every_connection(database):
+    for engine in database.engines().values():
+        async with engine.connect() as connection:
+            mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            fks = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+            busy = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        assert (mode, fks, busy) == ("wal", 1, 30000)
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+async def test_sqlite_enforces_foreign_keys(database):
+    async with database.sessions() as session:
+        session.add(new_mandate(uuid.uuid4()))
+        with pytest.raises(IntegrityError):
+            await session.commit()
+
+
+async def test_pool_status_reports_every_engine(database, settings):
+    status = database.pool_status()
+    assert "write" in status
+    assert status["write"] == {
+        "size": settings.pool_size,
+        "checked_out": 0,
+        "overflow": -settings.pool_size,
+        "checked_in": 0,
+    }
+    async with database.write_engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        assert pool_figures(database.write_engine)["checked_out"] == 1
+    assert pool_figures(database.write_engine)["checked_in"] == 1
+
+
+def test_guide_pool_snippet_works(cli_env, tmp_path):
+    snippet = (
+        "from app.core.database import engine\n"
+        "pool = engine.pool\n"
+        "print(f'Pool size: {pool.size()}')\n"
+        "print(f'Checked out: {pool.checkedout()}')\n"
+        "print(f'Overflow: {pool.overflow()}')\n"
+        "print(f'Checked in: {pool.checkedin()}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=tmp_path,
+        env={**cli_env, "DB_POOL_SIZE": "7"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.splitlines() == [
+        "Pool size: 7",
+        "Checked out: 0",
+        "Overflow: -7",
+        "Checked in: 0",
+    ]
+
+
+async def test_money_is_exact_and_comparable(database):
+    amounts = [Decimal("0.01"), Decimal("19.99"), Decimal("500.00"), Decimal("1234567890123.4567")]
+    async with database.sessions() as session, session.begin():
+        tenant = new_customer()
+        session.add(tenant)
+        await session.flush()
+        for amount in amounts:
+            session.add(new_mandate(tenant.id, amount_limit=amount, currency="USD"))
+    async with database.sessions() as session:
+        stored = sorted(await session.scalars(select(Mandate.amount_limit)))
+        assert stored == amounts
+        assert all(isinstance(a, Decimal) for a in stored)
+        between = await session.scalars(
+            select(Mandate.amount_limit).where(
+                Mandate.amount_limit > Decimal("19.98"), Mandate.amount_limit <= Decimal("500")
+            )
+        )
+        assert sorted(between) == [Decimal("19.99"), Decimal("500.00")]
+
+
+async def test_timestamps_come_back_timezone_aware(database):
+    when = datetime(2031, 5, 4, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with database.sessions() as session, session.begin():
+        tenant = new_customer()
+        session.add(tenant)
+        await session.flush()
+        session.add(new_mandate(tenant.id, expires_at=when))
+    async with database.sessions() as session:
+        stored = await session.scalar(select(Mandate.expires_at))
+        created = await session.scalar(select(Customer.created_at))
+    assert stored == when
+    assert stored.tzinfo is not None
+    assert stored.utcoffset() == timedelta(0)
+    assert created.tzinfo is not None
+    async with database.sessions() as session:
+        later = await session.scalar(
+            select(Mandate.id).where(Mandate.expires_at > datetime(2031, 5, 4, 10, 29, tzinfo=UTC))
+        )
+        assert later is not None
+
+
+async def test_naive_datetimes_are_refused(database):
+    async with database.sessions() as session:
+        tenant = new_customer()
+        session.add(tenant)
+        await session.flush()
+        session.add(new_mandate(tenant.id, expires_at=datetime(2031, 1, 1)))
+        with pytest.raises(Exception, match="naive datetime"):
+            await session.flush()
+
+
+async def test_concurrent_writers_do_not_fail(database):
+    """Fifty transactions that read then write, all at once."""
+    async with database.sessions() as session, session.begin():
+        tenant = new_customer()
+        session.add(tenant)
+    tenant_id = tenant.id
+
+    async def write(i: int) -> None:
+        async with database.sessions() as session, session.begin():
+            await session.scalar(select(Customer).where(Customer.id == tenant_id))
+            session.add(new_mandate(tenant_id, scope=f"s{i}"))
+
+    await asyncio.gather(*(write(i) for i in range(50)))
+    async with database.sessions() as session:
+        count = len((await session.scalars(select(Mandate.id))).all())
+    assert count == 50
+
+
+async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
+    settings = make_settings(database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5)
+    database = Database(settings)
+    app = create_app(settings, database=database)
+    holders = [await engine.connect() for engine in database.engines().values()]
+    try:
+        for connection in holders:
+            await connection.execute(text("SELECT 1"))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            started = time.perf_counter()
+            response = await client.get("/")
+            elapsed = time.perf_counter() - started
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "db_pool_exhausted"
+        assert int(response.headers["retry-after"]) >= 1
+        assert 0.4 < elapsed < 3
+    finally:
+        for connection in holders:
+            await connection.close()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        assert (await client.get("/")).status_code == 200
+    await database.dispose()
