@@ -61,17 +61,42 @@ def seed() -> None:
     from app.seed import print_summary, seed_demo_data
 
     settings = settings_or_exit()
-    print_summary(asyncio.run(seed_demo_data(settings)))
+    result = guarded(settings.database_url, lambda: asyncio.run(seed_demo_data(settings)))
+    print_summary(result)
+
+
+def database_failure(error: BaseException, url: str) -> str | None:
+    """One line for an unreachable or refusing database, or None for other errors."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
+    where = make_url(url).render_as_string(hide_password=True)
+    if isinstance(error, DBAPIError):
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        return f"database {where} refused the request: {reason}"
+    if isinstance(error, OSError | TimeoutError):
+        return f"cannot reach the database {where}: {error.strerror or error or type(error).__name__}"
+    return None
+
+
+def guarded(url: str, func, *args):
+    """Run a database command; known failures become one line and an exit status."""
+    from app.dbops.migrations import MigrationError
+
+    try:
+        return func(*args)
+    except MigrationError as error:
+        fail(str(error))
+    except Exception as error:
+        message = database_failure(error, url)
+        if message is None:
+            raise
+        fail(message, code=1)
 
 
 def _migration_call(func, *args):
-    from app.dbops.migrations import MigrationError
-
     settings = settings_or_exit()
-    try:
-        return func(settings.database_url, *args)
-    except MigrationError as error:
-        fail(str(error))
+    return guarded(settings.database_url, func, settings.database_url, *args)
 
 
 def _echo_state(state) -> None:

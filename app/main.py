@@ -22,6 +22,22 @@ from app.core.middleware import RequestContextMiddleware
 log = get_logger(__name__)
 
 
+async def _report_unreachable_database(db: Database, settings: Settings) -> None:
+    """Say clearly at start-up when the database cannot be used; keep serving so
+    /readyz can report it and recover on its own."""
+    from app.health.checks import readiness
+
+    checks = await readiness(db, settings.readiness_timeout)
+    for name, result in checks.items():
+        if not result["ok"]:
+            log.error(
+                "startup_check_failed",
+                check=name,
+                detail=result.get("error") or result,
+                hint="serving anyway; /readyz answers 503 until this passes",
+            )
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -31,6 +47,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         db = database or Database(settings)
         app.state.database = db
         log.info("startup", environment=settings.environment.value, database=settings.backend)
+        await _report_unreachable_database(db, settings)
         try:
             yield
         finally:
