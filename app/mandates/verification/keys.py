@@ -30,10 +30,10 @@ MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 _RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-_B64URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-_B64URL_VALUE = {
-    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-}
+# Value of each base64url character (0xFF for bytes outside the alphabet).
+_B64URL_VALUE = [0xFF] * 256
+for _i, _c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"):
+    _B64URL_VALUE[_c] = _i
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
 _MAX_DID_LENGTH = 4096
@@ -47,19 +47,23 @@ class UnsupportedDid(InvalidKeyMaterial):
     """A DID method (or key type inside it) that cannot be resolved offline."""
 
 
-def b64url_decode(data: str) -> bytes:
+def b64url_decode(data: str | bytes) -> bytes:
     """Strict unpadded base64url; raises ValueError on any other alphabet or bad length."""
-    if not _B64URL_CHARS.issuperset(data):
+    if type(data) is str:
+        data = data.encode("ascii")  # UnicodeEncodeError is a ValueError
+    # strict_mode rejects anything outside the standard alphabet once "-_" are mapped,
+    # so only the standard-only characters and padding need refusing here.
+    if b"+" in data or b"/" in data or b"=" in data:
         raise ValueError("not unpadded base64url")
     rest = len(data) % 4
     # Unused low bits must be zero, so each byte string has exactly one encoding.
     if rest and (rest == 1 or _B64URL_VALUE[data[-1]] & (0x0F if rest == 2 else 0x03)):
         raise ValueError("non-canonical base64url")
-    raw = data.translate(_TO_STD).encode("ascii") + b"=" * (-len(data) % 4)
-    return binascii.a2b_base64(raw, strict_mode=True)
+    return binascii.a2b_base64(data.translate(_TO_STD) + _PADDING[rest], strict_mode=True)
 
 
-_TO_STD = str.maketrans("-_", "+/")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+_PADDING = (b"", b"", b"==", b"=")
 
 
 # --- per-algorithm verifiers -------------------------------------------------------------
