@@ -303,7 +303,10 @@ def _did_jwk(did: str) -> TrustedKey:
         jwk = json.loads(b64url_decode(did[len("did:jwk:") :]))
     except (ValueError, RecursionError) as exc:
         raise UnsupportedDid("did:jwk value is not base64url JSON") from exc
-    key = key_from_jwk(jwk)
+    try:
+        key = key_from_jwk(jwk)
+    except InvalidKeyMaterial as exc:
+        raise UnsupportedDid(f"did:jwk holds an unusable key: {exc}") from exc
     # The DID document names its only verification method "#0".
     return TrustedKey("0", key.kty, key.crv, key.public_key, key.verifiers)
 
