@@ -71,6 +71,21 @@ def _optional_string(payload: dict[str, Any], name: str, part: str) -> str | Non
 
 def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: str) -> Claims:
     """Presence and types of the registered claims; times are checked separately."""
+    get = payload.get
+    sub, exp, iat, jti = get("sub"), get("exp"), get("iat"), get("jti")
+    # Fast path for the usual shape: integer times, string ids, no nbf.
+    if (
+        type(exp) is int
+        and type(iat) is int
+        and type(sub) is str
+        and (type(jti) is str or jti is None)
+        and "nbf" not in payload
+        and 0 <= exp <= MAX_NUMERIC_DATE
+        and 0 <= iat <= MAX_NUMERIC_DATE
+        and 0 < len(sub) <= MAX_ID_LENGTH
+        and (jti is None or 0 < len(jti) <= MAX_ID_LENGTH)
+    ):
+        return Claims(iss, sub, iat, exp, None, jti)
     sub = _optional_string(payload, "sub", part)
     if sub is None and require_sub:
         raise Rejection(Code.MISSING_REQUIRED_FIELD, f"{part} has no 'sub'", field="sub")

@@ -142,10 +142,18 @@ def parse_currency(value: Any, path: str) -> str:
 
 def parse_amount(value: Any, currency: str, path: str) -> Decimal:
     """A non-negative decimal with at most the currency's minor-unit digits, quantized to them."""
+    scale = _CURRENCY_SCALE.get(currency, 2)
+    kind = type(value)
+    if kind is str and _AMOUNT_RE.fullmatch(value):
+        # Already at the currency's scale: nothing to quantize (the common case).
+        dot = value.find(".")
+        if (dot == -1 and scale == 0) or (dot != -1 and len(value) - dot - 1 == scale):
+            amount = Decimal(value)
+            if amount < MAX_AMOUNT:
+                return amount
     if value is None:
         raise _missing(path)
     bad = Rejection(Code.SCOPE_INVALID, f"'{path}' must be a non-negative decimal", field=path)
-    kind = type(value)
     if kind is str:
         if not _AMOUNT_RE.fullmatch(value):
             raise bad
@@ -162,7 +170,7 @@ def parse_amount(value: Any, currency: str, path: str) -> Decimal:
         raise bad
     if amount >= MAX_AMOUNT:
         raise Rejection(Code.SCOPE_INVALID, f"'{path}' is too large", field=path)
-    quantum = _QUANTUM[_CURRENCY_SCALE.get(currency, 2)]
+    quantum = _QUANTUM[scale]
     try:
         quantized = amount.quantize(quantum)
     except InvalidOperation:
@@ -192,6 +200,17 @@ def read_envelope(payload: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
     elif type(vc) is not dict:
         raise Rejection(Code.INVALID_FORMAT, "'vc' must be an object", field="vc")
     types = vc.get("type")
+    subject = vc.get("credentialSubject")
+    # The usual shape, ["VerifiableCredential", T], decided without building a set.
+    if (
+        type(types) is list
+        and len(types) == 2
+        and types[0] == "VerifiableCredential"
+        and type(subject) is dict
+    ):
+        kind = MANDATE_TYPES.get(types[1])  # type: ignore[call-overload]
+        if kind is not None:
+            return kind, vc, subject
     if types is None:
         raise _missing("vc.type")
     if type(types) is not list or not all(type(t) is str for t in types):
@@ -211,18 +230,26 @@ def read_envelope(payload: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
 
 
 def _generic(payload: dict[str, Any], subject: dict[str, Any]) -> Content:
-    def pick(name: str) -> Any:
-        value = subject.get(name)
-        return payload.get(name) if value is None else value
-
-    scope = pick("scope")
+    scope = subject.get("scope")
+    if scope is None:
+        scope = payload.get("scope")
     if scope is None:
         raise _missing("credentialSubject.scope")
     if type(scope) is not str or not scope.strip() or len(scope) > 1024:
         raise Rejection(Code.SCOPE_INVALID, "'scope' must be a non-empty string", field="scope")
-    currency = parse_currency(pick("currency"), "credentialSubject.currency")
-    amount = parse_amount(pick("amount_limit"), currency, "credentialSubject.amount_limit")
-    merchants = _get_str_list(subject, "merchants", "credentialSubject.merchants")
+    currency = subject.get("currency")
+    currency = parse_currency(
+        payload.get("currency") if currency is None else currency, "credentialSubject.currency"
+    )
+    amount = subject.get("amount_limit")
+    if amount is None:
+        amount = payload.get("amount_limit")
+    amount = parse_amount(amount, currency, "credentialSubject.amount_limit")
+    merchants = (
+        _get_str_list(subject, "merchants", "credentialSubject.merchants")
+        if "merchants" in subject
+        else []
+    )
     return Content("generic", scope, amount, currency, merchants, None, {})
 
 

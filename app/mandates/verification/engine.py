@@ -139,19 +139,19 @@ def verify_token(
     except Rejection as exc:
         return exc.result()
     fields = MandateFields(
-        mandate_type=content.mandate_type,
-        issuer_did=iss,
-        subject_did=claims.sub,  # type: ignore[arg-type]
-        jti=claims.jti,
-        scope=content.scope,
-        amount_limit=content.amount_limit,
-        currency=content.currency,
-        merchants=content.merchants,
-        expires_at=expires_at,
-        not_before=to_datetime(claims.nbf) if claims.nbf is not None else None,
-        issued_at=to_datetime(claims.iat),
-        kid=jws.kid,
-        alg=jws.alg,
-        details=content.details,
+        content.mandate_type,
+        iss,
+        claims.sub,  # type: ignore[arg-type]
+        claims.jti,
+        content.scope,
+        content.amount_limit,
+        content.currency,
+        content.merchants,
+        expires_at,
+        to_datetime(claims.nbf) if claims.nbf is not None else None,
+        to_datetime(claims.iat),
+        jws.kid,
+        jws.alg,
+        content.details,
     )
     return VerificationResult(Code.VALID, "verified", {}, fields)
