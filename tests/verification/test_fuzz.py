@@ -90,6 +90,26 @@ def test_signed_junk_subject(trust, keys, subject):
         assert isinstance(verify_token(token, trust, now=NOW), VerificationResult)
 
 
+@SETTINGS
+@given(json_values, json_values)
+def test_signed_junk_envelope(trust, keys, types, vc):
+    claims = generic_claims(ES_DID)
+    claims["vc"]["type"] = ["VerifiableCredential", types]
+    assert isinstance(
+        verify_token(mint(claims, keys.es, "ES256"), trust, now=NOW), VerificationResult
+    )
+    claims["vc"] = vc
+    assert isinstance(
+        verify_token(mint(claims, keys.es, "ES256"), trust, now=NOW), VerificationResult
+    )
+
+
+def test_unhashable_vc_type_member(trust, keys):
+    claims = generic_claims(ES_DID)
+    claims["vc"]["type"] = ["VerifiableCredential", ["Mandate"]]
+    assert verify_token(mint(claims, keys.es, "ES256"), trust, now=NOW).code is Code.INVALID_FORMAT
+
+
 def test_pathological_payloads(trust, keys):
     header = _part({"alg": "ES256", "kid": "k1"})
     bodies = [

@@ -206,6 +206,7 @@ def read_envelope(payload: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
         type(types) is list
         and len(types) == 2
         and types[0] == "VerifiableCredential"
+        and type(types[1]) is str
         and type(subject) is dict
     ):
         kind = MANDATE_TYPES.get(types[1])  # type: ignore[call-overload]
