@@ -10,16 +10,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import rfc8785
 
+from app.mandates.verification.amounts import parse_amount, parse_currency
 from app.mandates.verification.claims import Claims, to_datetime
 from app.mandates.verification.codes import Code, Rejection
 
@@ -29,15 +28,8 @@ MANDATE_TYPES = {
     "CartMandate": "cart",
     "PaymentMandate": "payment",
 }
-MAX_AMOUNT = Decimal(10) ** 15
-_AMOUNT_RE = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")
 _MAX_TEXT = 4096
 _MAX_LIST = 1000
-# ISO 4217 minor units that are not 2; any other well-formed code gets 2.
-_ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_THREE_DECIMAL = "BHD IQD JOD KWD LYD OMR TND"
-_CURRENCY_SCALE = dict.fromkeys(_ZERO_DECIMAL.split(), 0) | dict.fromkeys(_THREE_DECIMAL.split(), 3)
-_QUANTUM = {0: Decimal(1), 2: Decimal("0.01"), 3: Decimal("0.001")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,59 +118,6 @@ def parse_iso_datetime(value: Any, path: str) -> datetime:
         raise Rejection(
             Code.INVALID_FORMAT, f"'{path}' is not an ISO 8601 date-time", field=path
         ) from None
-
-
-def parse_currency(value: Any, path: str) -> str:
-    if value is None:
-        raise _missing(path)
-    if (
-        type(value) is not str
-        or len(value) != 3
-        or not (value.isascii() and value.isalpha() and value.isupper())
-    ):
-        raise Rejection(Code.SCOPE_INVALID, f"'{path}' must be 3 uppercase letters", field=path)
-    return value
-
-
-def parse_amount(value: Any, currency: str, path: str) -> Decimal:
-    """A non-negative decimal with at most the currency's minor-unit digits, quantized to them."""
-    scale = _CURRENCY_SCALE.get(currency, 2)
-    kind = type(value)
-    if kind is str and _AMOUNT_RE.fullmatch(value):
-        # Already at the currency's scale: nothing to quantize (the common case).
-        dot = value.find(".")
-        if (dot == -1 and scale == 0) or (dot != -1 and len(value) - dot - 1 == scale):
-            amount = Decimal(value)
-            if amount < MAX_AMOUNT:
-                return amount
-    if value is None:
-        raise _missing(path)
-    bad = Rejection(Code.SCOPE_INVALID, f"'{path}' must be a non-negative decimal", field=path)
-    if kind is str:
-        if not _AMOUNT_RE.fullmatch(value):
-            raise bad
-        amount = Decimal(value)
-    elif kind is int:
-        if not -MAX_AMOUNT < value < MAX_AMOUNT:
-            raise Rejection(Code.SCOPE_INVALID, f"'{path}' is too large", field=path)
-        amount = Decimal(value)
-    elif kind is float and math.isfinite(value):
-        amount = Decimal(repr(value))
-    else:
-        raise bad
-    if amount < 0:
-        raise bad
-    if amount >= MAX_AMOUNT:
-        raise Rejection(Code.SCOPE_INVALID, f"'{path}' is too large", field=path)
-    quantum = _QUANTUM[scale]
-    try:
-        quantized = amount.quantize(quantum)
-    except InvalidOperation:
-        raise bad from None
-    if quantized != amount:
-        reason = f"'{path}' has more decimals than {currency} allows"
-        raise Rejection(Code.SCOPE_INVALID, reason, field=path)
-    return quantized.copy_abs()
 
 
 def _money(container: dict[str, Any], path: str) -> tuple[Decimal, str]:
