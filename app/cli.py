@@ -75,7 +75,9 @@ def database_failure(error: BaseException, url: str) -> str | None:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
         return f"database {where} refused the request: {reason}"
     if isinstance(error, OSError | TimeoutError):
-        return f"cannot reach the database {where}: {error.strerror or error or type(error).__name__}"
+        return (
+            f"cannot reach the database {where}: {error.strerror or error or type(error).__name__}"
+        )
     return None
 
 

@@ -38,7 +38,10 @@ def bench_env(database_url: str, **extra: str) -> dict[str, str]:
 def migrate(env: dict[str, str], cwd: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "app.cli", "db", "upgrade"],
-        cwd=cwd, env=env, check=True, capture_output=True,
+        cwd=cwd,
+        env=env,
+        check=True,
+        capture_output=True,
     )
 
 

@@ -25,9 +25,13 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", "pass"], check=True, capture_output=True)
         baseline.append(time.perf_counter() - started)
     median = statistics.median(samples)
-    print(f"mandate-vault --help: median {median * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms over {RUNS} runs")
+    print(
+        f"mandate-vault --help: median {median * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms over {RUNS} runs"
+    )
     print(f"bare python start:    median {statistics.median(baseline) * 1000:.0f} ms")
-    print(f"ratio to bare start:  {median / statistics.median(baseline):.1f}x   target < 500 ms: {'ok' if median < 0.5 else 'MISSED'}")
+    print(
+        f"ratio to bare start:  {median / statistics.median(baseline):.1f}x   target < 500 ms: {'ok' if median < 0.5 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ def measure(env: dict[str, str], cwd: Path) -> list[float]:
         port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             samples.append(wait_ready(port, process))
@@ -37,7 +40,9 @@ def measure(env: dict[str, str], cwd: Path) -> list[float]:
 def report(label: str, samples: list[float]) -> None:
     median = statistics.median(samples)
     verdict = "ok" if max(samples) < 3 else "MISSED"
-    print(f"{label}: median {median:.2f} s, max {max(samples):.2f} s over {len(samples)} starts ({verdict}, target < 3 s)")
+    print(
+        f"{label}: median {median:.2f} s, max {max(samples):.2f} s over {len(samples)} starts ({verdict}, target < 3 s)"
+    )
 
 
 def main() -> None:

@@ -198,3 +198,29 @@ async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
     ) as client:
         assert (await client.get("/")).status_code == 200
     await database.dispose()
+
+
+async def test_a_failed_commit_is_never_reported_as_success(settings):
+    from app.core.database import SessionDep
+
+    app = create_app(settings)
+
+    @app.post("/probe/duplicate")
+    async def duplicate(session: SessionDep) -> dict[str, str]:
+        # Two tenants with one slug: the unique constraint fails at commit time.
+        session.add(new_customer(slug="same"))
+        session.add(new_customer(slug="same"))
+        return {"status": "created"}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        response = await client.post("/probe/duplicate")
+        assert response.status_code >= 400
+        assert response.headers["content-type"] == "application/problem+json"
+    database = Database(settings)
+    async with database.sessions() as session:
+        assert (await session.scalars(select(Customer.id))).all() == []
+    await database.dispose()

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
     readiness_timeout: float = Field(default=1.5, gt=0, le=30)
 
+    verify_leeway_seconds: int = Field(default=60, ge=0, le=3600)
+    mandate_max_token_bytes: int = Field(default=65536, ge=1024, le=1048576)
+    expiry_sweep_seconds: float = Field(default=60.0, ge=0)
+    jwks_fetch_timeout: float = Field(default=5.0, gt=0, le=60)
+    jwks_max_bytes: int = Field(default=262144, ge=1024)
+    jwks_refresh_seconds: int = Field(default=300, ge=1)
+    jwks_min_refetch_seconds: int = Field(default=30, ge=0)
+    jwks_allow_http: bool = False
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:

@@ -180,5 +180,7 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(write_session)]
-ReadSessionDep = Annotated[AsyncSession, Depends(read_session)]
+# scope="function": commit before the response is sent, so a failed commit is
+# never reported to the client as a success.
+SessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]

@@ -187,7 +187,7 @@ def test_zero_leeway(keys, trust):
         ({"amount_limit": "Infinity"}, Code.SCOPE_INVALID),
         ({"amount_limit": "1e3"}, Code.SCOPE_INVALID),
         ({"amount_limit": "abc"}, Code.SCOPE_INVALID),
-        ({"amount_limit": "1000000000000000"}, Code.SCOPE_INVALID),
+        ({"amount_limit": "100000000000000"}, Code.SCOPE_INVALID),
         ({"amount_limit": "1.001"}, Code.SCOPE_INVALID),
         ({"amount_limit": True}, Code.SCOPE_INVALID),
         ({"amount_limit": None}, Code.MISSING_REQUIRED_FIELD),

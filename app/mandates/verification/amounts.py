@@ -13,7 +13,8 @@ from typing import Any
 
 from app.mandates.verification.codes import Code, Rejection
 
-MAX_AMOUNT = Decimal(10) ** 15
+# Below what both storage engines hold exactly (SQLite keeps ten-thousandths in 64 bits).
+MAX_AMOUNT = Decimal(10) ** 14
 _AMOUNT_RE = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")
 # ISO 4217 minor units that are not 2; any other well-formed code gets 2.
 _ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
@@ -77,3 +78,14 @@ def parse_amount(value: Any, currency: str, path: str) -> Decimal:
         reason = f"'{path}' has more decimals than {currency} allows"
         raise Rejection(Code.SCOPE_INVALID, reason, field=path)
     return quantized.copy_abs()
+
+
+def currency_scale(currency: str | None) -> int:
+    return _CURRENCY_SCALE.get(currency or "", 2)
+
+
+def format_amount(amount: Decimal | None, currency: str | None) -> str | None:
+    """A stored amount as the decimal string a client expects ("500.00", "1000" for JPY)."""
+    if amount is None:
+        return None
+    return str(amount.quantize(_QUANTUM[currency_scale(currency)]))

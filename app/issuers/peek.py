@@ -1,0 +1,49 @@
+"""Which issuer DIDs a token names, read without verifying anything.
+
+The verification engine asks its trust store for issuers synchronously, so the
+service loads the issuers a token can ask for before calling it: the token's
+`iss`, and for a cart the merchant authorization's `iss`. This only needs to
+find a superset; anything unreadable yields nothing and the engine reports it.
+"""
+
+from __future__ import annotations
+
+import binascii
+from typing import Any
+
+import orjson
+
+MAX_PEEK_BYTES = 65536
+
+
+def _payload(token: Any) -> dict[str, Any] | None:
+    if not isinstance(token, str) or len(token) > MAX_PEEK_BYTES:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    segment = parts[1]
+    try:
+        raw = binascii.a2b_base64(
+            segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4)
+        )
+        payload = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def referenced_issuers(token: Any) -> set[str]:
+    found: set[str] = set()
+    payload = _payload(token)
+    if payload is None:
+        return found
+    if isinstance(iss := payload.get("iss"), str):
+        found.add(iss)
+    vc = payload.get("vc") if isinstance(payload.get("vc"), dict) else payload
+    subject = vc.get("credentialSubject") if isinstance(vc, dict) else None
+    if isinstance(subject, dict):
+        inner = _payload(subject.get("merchant_authorization"))
+        if inner is not None and isinstance(inner.get("iss"), str):
+            found.add(inner["iss"])
+    return found

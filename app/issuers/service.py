@@ -1,0 +1,208 @@
+"""Truststore use cases: register, read, change, rotate keys, remove.
+
+`scope` is the tenant whose truststore is changed, or None for the global one
+(platform admins). Tenants read their own issuers and the global ones, and
+change only their own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.actor import Actor
+from app.audit.service import record
+from app.core.errors import Conflict, NotFound, Unprocessable
+from app.issuers.jwks import JwksClient, JwksFetchError, check_jwks_url
+from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate
+from app.issuers.trust import issuers_visible_to
+from app.mandates.verification import InvalidKeyMaterial, keys_from_did, keys_from_jwks
+from app.models import Issuer
+
+MAX_ISSUERS_LISTED = 1000
+
+
+def _key_source(row: Issuer) -> str:
+    if row.jwks_url is not None:
+        return "jwks_url"
+    return "jwks" if row.jwks is not None else "did"
+
+
+def to_read(row: Issuer) -> IssuerRead:
+    keys = (row.jwks or {}).get("keys", []) if isinstance(row.jwks, dict) else []
+    return IssuerRead(
+        id=row.id,
+        did=row.did,
+        name=row.name,
+        status=row.status,
+        is_global=row.tenant_id is None,
+        key_source=_key_source(row),
+        kids=[k.get("kid") for k in keys if isinstance(k, dict)],
+        jwks=row.jwks,
+        jwks_url=row.jwks_url,
+        jwks_fetched_at=row.jwks_fetched_at,
+        status_changed_at=row.status_changed_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _check_jwks(jwks: Any) -> dict[str, Any]:
+    try:
+        keys_from_jwks(jwks)
+    except InvalidKeyMaterial as error:
+        raise Unprocessable(f"jwks is not a usable key set: {error}", code="invalid_jwks") from None
+    return jwks
+
+
+class IssuerService:
+    def __init__(
+        self, session: AsyncSession, scope: uuid.UUID | None, actor: Actor, jwks: JwksClient | None
+    ):
+        self.session = session
+        self.scope = scope
+        self.actor = actor
+        self.jwks = jwks
+
+    def _audit(self, action: str, row: Issuer, **details: Any) -> None:
+        record(
+            self.session,
+            tenant_id=self.scope,
+            actor=self.actor,
+            action=action,
+            resource_type="issuer",
+            resource_id=row.id,
+            details={"did": row.did, **details},
+        )
+
+    async def _fetch(self, url: str) -> dict[str, Any]:
+        if self.jwks is None:
+            raise Unprocessable("jwks_url issuers are not available here", code="jwks_unavailable")
+        try:
+            check_jwks_url(url, allow_http=self.jwks.settings.jwks_allow_http)
+            return await self.jwks.fetch(url)
+        except JwksFetchError as error:
+            raise Unprocessable(str(error), code="jwks_unavailable") from None
+
+    async def create(self, data: IssuerCreate) -> Issuer:
+        sources = [s for s in (data.jwks is not None, data.jwks_url is not None) if s]
+        if len(sources) > 1:
+            raise Unprocessable("give either jwks or jwks_url, not both", code="invalid_key_source")
+        row = Issuer(tenant_id=self.scope, did=data.did, name=data.name, status="active")
+        if data.jwks is not None:
+            row.jwks = _check_jwks(data.jwks)
+        elif data.jwks_url is not None:
+            row.jwks_url = data.jwks_url
+            row.jwks = await self._fetch(data.jwks_url)
+            row.jwks_fetched_at = datetime.now(UTC)
+        else:
+            try:
+                keys_from_did(data.did)
+            except InvalidKeyMaterial as error:
+                raise Unprocessable(
+                    f"{error}; did:key and did:jwk issuers need no keys, others need jwks or jwks_url",
+                    code="invalid_key_source",
+                ) from None
+        existing = await self.session.scalar(
+            select(Issuer.id).where(Issuer.did == data.did, self._own())
+        )
+        if existing is not None:
+            raise Conflict(
+                "this issuer is already registered", code="issuer_exists", existing_id=str(existing)
+            )
+        self.session.add(row)
+        await self.session.flush()
+        self._audit("issuer.created", row, key_source=_key_source(row))
+        return row
+
+    def _own(self):
+        return Issuer.tenant_id.is_(None) if self.scope is None else Issuer.tenant_id == self.scope
+
+    async def list(self, *, status: str | None = None) -> list[Issuer]:
+        visible = self._own() if self.scope is None else issuers_visible_to(self.scope)
+        query = (
+            select(Issuer)
+            .where(visible)
+            .order_by(Issuer.created_at, Issuer.id)
+            .limit(MAX_ISSUERS_LISTED)
+        )
+        if status is not None:
+            query = query.where(Issuer.status == status)
+        return list(await self.session.scalars(query))
+
+    async def get(self, issuer_id: uuid.UUID) -> Issuer:
+        visible = self._own() if self.scope is None else issuers_visible_to(self.scope)
+        row = await self.session.scalar(select(Issuer).where(Issuer.id == issuer_id, visible))
+        if row is None:
+            raise NotFound("issuer not found")
+        return row
+
+    async def get_own(self, issuer_id: uuid.UUID) -> Issuer:
+        """An issuer this scope may change: global ones are read-only to tenants."""
+        row = await self.session.scalar(select(Issuer).where(Issuer.id == issuer_id, self._own()))
+        if row is None:
+            raise NotFound("issuer not found")
+        return row
+
+    async def update(self, issuer_id: uuid.UUID, data: IssuerUpdate) -> Issuer:
+        row = await self.get_own(issuer_id)
+        changes = data.model_dump(exclude_unset=True)
+        if "jwks" in changes and "jwks_url" in changes and changes["jwks"] and changes["jwks_url"]:
+            raise Unprocessable("give either jwks or jwks_url, not both", code="invalid_key_source")
+        if "name" in changes:
+            row.name = data.name
+        if data.status is not None and data.status != row.status:
+            row.status = data.status
+            row.status_changed_at = datetime.now(UTC)
+        if data.jwks is not None:
+            row.jwks = _check_jwks(data.jwks)
+            row.jwks_url = None
+            row.jwks_fetched_at = None
+        if data.jwks_url is not None:
+            row.jwks = await self._fetch(data.jwks_url)
+            row.jwks_url = data.jwks_url
+            row.jwks_fetched_at = datetime.now(UTC)
+        await self.session.flush()
+        self._audit("issuer.updated", row, changed=sorted(changes))
+        return row
+
+    async def add_key(self, issuer_id: uuid.UUID, jwk: dict[str, Any]) -> Issuer:
+        """Rotation, step one: the new key joins; older keys stay until removed."""
+        row = await self.get_own(issuer_id)
+        if row.jwks_url is not None:
+            raise Conflict("keys of a jwks_url issuer come from its URL", code="keys_from_url")
+        keys = list((row.jwks or {}).get("keys", []))
+        kid = jwk.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unprocessable("the new key needs a kid", code="invalid_jwks")
+        if any(k.get("kid") == kid for k in keys):
+            raise Conflict(f"a key with kid {kid!r} already exists", code="kid_exists")
+        row.jwks = _check_jwks({"keys": [*keys, jwk]})
+        await self.session.flush()
+        self._audit("issuer.key_added", row, kid=kid)
+        return row
+
+    async def remove_key(self, issuer_id: uuid.UUID, kid: str) -> Issuer:
+        row = await self.get_own(issuer_id)
+        keys = list((row.jwks or {}).get("keys", []))
+        remaining = [k for k in keys if k.get("kid") != kid]
+        if len(remaining) == len(keys):
+            raise NotFound("no key with that kid")
+        if not remaining:
+            raise Conflict(
+                "an issuer keeps at least one key; revoke the issuer instead", code="last_key"
+            )
+        row.jwks = _check_jwks({"keys": remaining})
+        await self.session.flush()
+        self._audit("issuer.key_removed", row, kid=kid)
+        return row
+
+    async def delete(self, issuer_id: uuid.UUID) -> None:
+        row = await self.get_own(issuer_id)
+        self._audit("issuer.deleted", row)
+        await self.session.delete(row)
+        await self.session.flush()
