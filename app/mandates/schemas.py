@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+LabelKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+]
+LabelValue = Annotated[str, StringConstraints(max_length=256)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=32)]
+RetentionDays = Annotated[int, Field(ge=0, le=3650)]
+MandateStatus = Literal["active", "expired", "revoked", "deleted"]
+MandateType = Literal["generic", "intent", "cart", "payment"]
+# The HTTP body cap is the real limit; this keeps a single field sane.
+MAX_TOKEN_FIELD = 1_048_576
+
+
+class MandateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vc_jwt: str = Field(min_length=1, max_length=MAX_TOKEN_FIELD)
+    retention_days: RetentionDays | None = None
+    labels: Labels | None = None
+
+
+class MandateBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[MandateCreate] = Field(min_length=1, max_length=1000)
+
+
+class MandatePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    labels: Labels | None = None
+    retention_days: RetentionDays | None = None
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class MandateRead(BaseModel):
+    id: uuid.UUID
+    mandate_type: MandateType
+    issuer_did: str
+    subject_did: str
+    jti: str | None
+    scope: str | None
+    amount_limit: str | None = Field(description="Decimal string at the currency's scale")
+    currency: str | None
+    merchants: list[str]
+    labels: dict[str, str]
+    details: dict[str, Any]
+    issued_at: datetime | None
+    not_before: datetime | None
+    expires_at: datetime
+    status: MandateStatus
+    verification_status: str
+    verification_reason: str | None
+    verified_at: datetime
+    retention_days: int
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    deleted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    vc_jwt: str | None = Field(default=None, description="Only with ?include=token")
+
+
+class MandatePage(BaseModel):
+    items: list[MandateRead]
+    next_cursor: str | None
+
+
+class VerificationRead(BaseModel):
+    mandate_id: uuid.UUID
+    code: str
+    valid: bool
+    reason: str
+    details: dict[str, Any]
+    verified_at: datetime
+    status: MandateStatus
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int
+    code: str
+    id: uuid.UUID | None = None
+    detail: str | None = None
+
+
+class BatchResult(BaseModel):
+    items: list[BatchItemResult]
+    summary: dict[str, int]

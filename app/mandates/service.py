@@ -1,0 +1,342 @@
+"""Mandate use cases: ingest, read, search, lifecycle, re-verification, sweep.
+
+Every change writes its audit row through the same session, so both commit
+together. Services never commit; the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.actor import Actor
+from app.audit.service import record
+from app.core.config import Settings
+from app.core.errors import Conflict, NotFound
+from app.issuers.peek import referenced_issuers
+from app.issuers.trust import TrustLoader
+from app.mandates.cursor import CursorCodec
+from app.mandates.repository import MandateRepository, due_for_expiry
+from app.mandates.schemas import (
+    MandateCreate,
+    MandatePage,
+    MandatePatch,
+    MandateRead,
+    VerificationRead,
+)
+from app.mandates.search import MandateSearch
+from app.mandates.verification import Code, VerificationResult, verify_token
+from app.mandates.verification.amounts import format_amount
+from app.models import Mandate
+
+# Column limits the verified claims must also respect.
+_LIMITS = {"scope": 255, "jti": 255, "subject_did": 2048, "issuer_did": 2048}
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def current_status(mandate: Mandate, now: datetime) -> str:
+    """Expiry is exact at read time, whether or not the sweep has run yet."""
+    if mandate.status == "active" and mandate.expires_at <= now:
+        return "expired"
+    return mandate.status
+
+
+def to_read(mandate: Mandate, now: datetime, *, include_token: bool = False) -> MandateRead:
+    return MandateRead(
+        id=mandate.id,
+        mandate_type=mandate.mandate_type,
+        issuer_did=mandate.issuer_did,
+        subject_did=mandate.subject_did,
+        jti=mandate.jti,
+        scope=mandate.scope,
+        amount_limit=format_amount(mandate.amount_limit, mandate.currency),
+        currency=mandate.currency,
+        merchants=mandate.merchants,
+        labels=mandate.labels,
+        details=mandate.details,
+        issued_at=mandate.issued_at,
+        not_before=mandate.not_before,
+        expires_at=mandate.expires_at,
+        status=current_status(mandate, now),
+        verification_status=mandate.verification_status,
+        verification_reason=mandate.verification_reason,
+        verified_at=mandate.verified_at,
+        retention_days=mandate.retention_days,
+        revoked_at=mandate.revoked_at,
+        revocation_reason=mandate.revocation_reason,
+        deleted_at=mandate.deleted_at,
+        created_at=mandate.created_at,
+        updated_at=mandate.updated_at,
+        vc_jwt=mandate.vc_jwt if include_token else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    result: VerificationResult
+    mandate: Mandate | None
+    created: bool
+    token_sha256: str
+
+
+def _within_column_limits(result: VerificationResult) -> VerificationResult:
+    fields = result.fields
+    if fields is None:
+        return result
+    for name, limit in _LIMITS.items():
+        value = getattr(fields, name)
+        if value is not None and len(value) > limit:
+            code = Code.SCOPE_INVALID if name == "scope" else Code.INVALID_FORMAT
+            return VerificationResult(
+                code, f"'{name}' is longer than {limit} characters", {"field": name}, None
+            )
+    return result
+
+
+class MandateService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        actor: Actor,
+        trust: TrustLoader,
+        settings: Settings,
+    ) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.actor = actor
+        self.trust = trust
+        self.settings = settings
+        self.repo = MandateRepository(session, tenant_id)
+        self.cursors = CursorCodec(settings.secret_key.get_secret_value())
+
+    def _audit(
+        self, action: str, resource_id: Any, outcome: str | None = None, **details: Any
+    ) -> None:
+        record(
+            self.session,
+            tenant_id=self.tenant_id,
+            actor=self.actor,
+            action=action,
+            resource_type="mandate",
+            resource_id=resource_id,
+            outcome=outcome,
+            details=details,
+        )
+
+    async def verify(self, token: Any, now: datetime) -> VerificationResult:
+        """The engine against this tenant's truststore, with one early JWKS refetch
+        when an issuer with a jwks_url does not know the token's kid."""
+        dids = referenced_issuers(token)
+        snapshot, rows = await self.trust.snapshot(self.session, self.tenant_id, dids)
+
+        def run() -> VerificationResult:
+            return verify_token(
+                token,
+                snapshot,
+                now=now,
+                leeway_seconds=self.settings.verify_leeway_seconds,
+                max_bytes=self.settings.mandate_max_token_bytes,
+            )
+
+        result = run()
+        if result.code == Code.KEY_NOT_FOUND:
+            refreshed = [row for row in rows.values() if await self.trust.refresh(row, force=True)]
+            if refreshed:
+                snapshot, rows = await self.trust.snapshot(self.session, self.tenant_id, dids)
+                result = run()
+        return _within_column_limits(result)
+
+    async def ingest(self, data: MandateCreate) -> IngestOutcome:
+        now = datetime.now(UTC)
+        digest = token_sha256(data.vc_jwt)
+        existing = await self.repo.by_token_hash(digest)
+        if existing is not None:
+            return IngestOutcome(
+                VerificationResult(Code.VALID, "already stored", {}, None), existing, False, digest
+            )
+        result = await self.verify(data.vc_jwt, now)
+        if not result.ok:
+            self._audit(
+                "mandate.rejected",
+                None,
+                outcome=result.code.value,
+                token_sha256=digest,
+                reason=result.reason,
+            )
+            return IngestOutcome(result, None, False, digest)
+        fields = result.fields
+        assert fields is not None
+        mandate = Mandate(
+            tenant_id=self.tenant_id,
+            vc_jwt=data.vc_jwt,
+            token_sha256=digest,
+            mandate_type=fields.mandate_type,
+            issuer_did=fields.issuer_did,
+            subject_did=fields.subject_did,
+            jti=fields.jti,
+            scope=fields.scope,
+            amount_limit=fields.amount_limit,
+            currency=fields.currency,
+            merchants=list(fields.merchants),
+            labels=dict(data.labels or {}),
+            details=fields.details,
+            issued_at=fields.issued_at,
+            not_before=fields.not_before,
+            expires_at=fields.expires_at,
+            status="active",
+            verification_status=result.code.value,
+            verification_reason=result.reason,
+            verification_details={"alg": fields.alg, "kid": fields.kid},
+            verified_at=now,
+        )
+        if data.retention_days is not None:
+            mandate.retention_days = data.retention_days
+        try:
+            async with self.session.begin_nested():
+                self.session.add(mandate)
+                await self.session.flush()
+        except IntegrityError:
+            # The same token arrived concurrently and won the race.
+            winner = await self.repo.by_token_hash(digest)
+            if winner is None:
+                raise
+            return IngestOutcome(result, winner, False, digest)
+        self._audit("mandate.created", mandate.id, outcome=result.code.value, token_sha256=digest)
+        return IngestOutcome(result, mandate, True, digest)
+
+    async def get(self, mandate_id: uuid.UUID) -> Mandate:
+        mandate = await self.repo.get(mandate_id)
+        if mandate is None:
+            raise NotFound("mandate not found")
+        return mandate
+
+    async def read_token(self, mandate_id: uuid.UUID) -> Mandate:
+        mandate = await self.get(mandate_id)
+        self._audit("mandate.token_read", mandate.id)
+        return mandate
+
+    async def search(self, params: MandateSearch) -> MandatePage:
+        now = datetime.now(UTC)
+        after = self.cursors.decode(params.cursor, params.sort) if params.cursor else None
+        rows = await self.repo.search(params, now, after)
+        page, more = rows[: params.limit], len(rows) > params.limit
+        next_cursor = None
+        if more:
+            last = page[-1]
+            value = last.created_at if params.sort.lstrip("-") == "created_at" else last.expires_at
+            next_cursor = self.cursors.encode(params.sort, value, last.id)
+        return MandatePage(items=[to_read(m, now) for m in page], next_cursor=next_cursor)
+
+    async def _for_change(self, mandate_id: uuid.UUID) -> Mandate:
+        mandate = await self.repo.get(mandate_id, for_update=True)
+        if mandate is None:
+            raise NotFound("mandate not found")
+        return mandate
+
+    async def revoke(self, mandate_id: uuid.UUID, reason: str) -> Mandate:
+        mandate = await self._for_change(mandate_id)
+        if mandate.status == "deleted":
+            raise Conflict(
+                "a deleted mandate cannot be revoked; restore it first", code="mandate_deleted"
+            )
+        if mandate.status == "revoked":
+            return mandate
+        mandate.status = "revoked"
+        mandate.revoked_at = datetime.now(UTC)
+        mandate.revocation_reason = reason
+        await self.session.flush()
+        self._audit("mandate.revoked", mandate.id, reason=reason)
+        return mandate
+
+    async def delete(self, mandate_id: uuid.UUID) -> None:
+        mandate = await self._for_change(mandate_id)
+        if mandate.status == "deleted":
+            return
+        previous = current_status(mandate, datetime.now(UTC))
+        mandate.status = "deleted"
+        mandate.deleted_at = datetime.now(UTC)
+        await self.session.flush()
+        self._audit("mandate.deleted", mandate.id, previous_status=previous)
+
+    async def restore(self, mandate_id: uuid.UUID) -> Mandate:
+        mandate = await self._for_change(mandate_id)
+        if mandate.status != "deleted" or mandate.deleted_at is None:
+            raise Conflict("only a deleted mandate can be restored", code="not_deleted")
+        now = datetime.now(UTC)
+        if mandate.deleted_at + timedelta(days=mandate.retention_days) <= now:
+            raise Conflict(
+                "the retention window of this mandate has passed", code="retention_expired"
+            )
+        if mandate.revoked_at is not None:
+            mandate.status = "revoked"
+        else:
+            mandate.status = "expired" if mandate.expires_at <= now else "active"
+        mandate.deleted_at = None
+        await self.session.flush()
+        self._audit("mandate.restored", mandate.id, status=mandate.status)
+        return mandate
+
+    async def reverify(self, mandate_id: uuid.UUID) -> VerificationRead:
+        mandate = await self._for_change(mandate_id)
+        now = datetime.now(UTC)
+        result = await self.verify(mandate.vc_jwt, now)
+        mandate.verification_status = result.code.value
+        mandate.verification_reason = result.reason
+        mandate.verified_at = now
+        if result.code == Code.EXPIRED and mandate.status == "active":
+            mandate.status = "expired"
+        await self.session.flush()
+        self._audit("mandate.verified", mandate.id, outcome=result.code.value)
+        return VerificationRead(
+            mandate_id=mandate.id,
+            code=result.code.value,
+            valid=result.ok,
+            reason=result.reason,
+            details=result.details,
+            verified_at=now,
+            status=current_status(mandate, now),
+        )
+
+    async def patch(self, mandate_id: uuid.UUID, data: MandatePatch) -> Mandate:
+        mandate = await self._for_change(mandate_id)
+        changes = data.model_dump(exclude_unset=True, exclude_none=True)
+        if "labels" in changes:
+            mandate.labels = dict(changes["labels"])
+        if "retention_days" in changes:
+            mandate.retention_days = changes["retention_days"]
+        if changes:
+            await self.session.flush()
+            self._audit("mandate.updated", mandate.id, changed=sorted(changes))
+        return mandate
+
+
+async def sweep_expired(
+    session: AsyncSession, *, now: datetime | None = None, batch: int = 500
+) -> int:
+    """Mark active mandates past their expiry as expired, one audited row each."""
+    now = now or datetime.now(UTC)
+    due = await due_for_expiry(session, now, batch)
+    actor = Actor.system("expiry-sweep")
+    for mandate in due:
+        mandate.status = "expired"
+        record(
+            session,
+            tenant_id=mandate.tenant_id,
+            actor=actor,
+            action="mandate.expired",
+            resource_type="mandate",
+            resource_id=mandate.id,
+            details={"expires_at": mandate.expires_at.isoformat()},
+        )
+    await session.flush()
+    return len(due)

@@ -1,0 +1,86 @@
+"""Ingest through the service on both databases: the public vectors and the rules around them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from app.mandates.schemas import MandateCreate
+from app.mandates.service import MandateService, to_read
+from app.models import AuditLog, Mandate
+from tests.mandates.conftest import ACTOR, load_vectors, new_tenant, register_vector_issuers
+
+
+async def test_public_vectors(session, tenant_id, mandates):
+    await register_vector_issuers(session, tenant_id)
+    ids: dict[str, object] = {}
+    for case in load_vectors()["cases"]:
+        outcome = await mandates.ingest(MandateCreate(vc_jwt=case["vc_jwt"]))
+        codes = case["code"] if isinstance(case["code"], list) else [case["code"]]
+        assert outcome.result.code.value in codes, (case["name"], outcome.result)
+        if outcome.mandate is None:
+            assert 422 in case["expect_status"], case["name"]
+            continue
+        status = 201 if outcome.created else 200
+        assert status in case["expect_status"], case["name"]
+        ids[case["name"]] = outcome.mandate.id
+        if same := case.get("same_as"):
+            assert outcome.mandate.id == ids[same]
+            assert not outcome.created
+        read = to_read(outcome.mandate, datetime.now(UTC)).model_dump(mode="json")
+        for field, value in case.get("check_fields", {}).items():
+            assert read[field] == value, (case["name"], field)
+    stored = await session.scalar(select(func.count()).select_from(Mandate))
+    assert stored == len({v for v in ids.values()})
+
+
+async def test_rejections_are_audited_without_the_token(session, tenant_id, mandates):
+    outcome = await mandates.ingest(MandateCreate(vc_jwt="e30.@@@.###"))
+    assert outcome.result.code.value == "INVALID_FORMAT"
+    assert outcome.mandate is None
+    row = await session.scalar(select(AuditLog).where(AuditLog.action == "mandate.rejected"))
+    assert row.tenant_id == tenant_id
+    assert row.outcome == "INVALID_FORMAT"
+    assert row.details["token_sha256"] == outcome.token_sha256
+    assert "e30.@@@.###" not in str(row.details)
+    assert await session.scalar(select(func.count()).select_from(Mandate)) == 0
+
+
+async def test_another_tenants_issuer_is_unknown(session, settings, trust):
+    owner = await new_tenant(session, "Owner")
+    stranger = await new_tenant(session, "Stranger")
+    await register_vector_issuers(session, owner)
+    token = load_vectors()["cases"][0]["vc_jwt"]
+    outcome = await MandateService(session, stranger, ACTOR, trust, settings).ingest(
+        MandateCreate(vc_jwt=token)
+    )
+    assert outcome.result.code.value == "ISSUER_UNKNOWN"
+
+
+async def test_the_same_token_is_kept_once_per_tenant(session, settings, trust):
+    first, second = await new_tenant(session, "First"), await new_tenant(session, "Second")
+    token = load_vectors()["cases"][0]["vc_jwt"]
+    created = []
+    for tenant in (first, second):
+        await register_vector_issuers(session, tenant)
+        outcome = await MandateService(session, tenant, ACTOR, trust, settings).ingest(
+            MandateCreate(vc_jwt=token)
+        )
+        created.append(outcome.created)
+    assert created == [True, True]
+    assert await session.scalar(select(func.count()).select_from(Mandate)) == 2
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked"])
+async def test_an_inactive_issuer_refuses_its_tokens(session, tenant_id, mandates, status):
+    from app.issuers.schemas import IssuerUpdate
+    from app.issuers.service import IssuerService
+
+    await register_vector_issuers(session, tenant_id)
+    issuers = IssuerService(session, tenant_id, ACTOR, None)
+    es = next(i for i in await issuers.list() if i.did == "did:web:bank-public.example")
+    await issuers.update(es.id, IssuerUpdate(status=status))
+    outcome = await mandates.ingest(MandateCreate(vc_jwt=load_vectors()["cases"][0]["vc_jwt"]))
+    assert outcome.result.code.value == "ISSUER_REVOKED"
