@@ -33,7 +33,7 @@ async def test_public_vectors(session, tenant_id, mandates):
         for field, value in case.get("check_fields", {}).items():
             assert read[field] == value, (case["name"], field)
     stored = await session.scalar(select(func.count()).select_from(Mandate))
-    assert stored == len({v for v in ids.values()})
+    assert stored == len(set(ids.values()))
 
 
 async def test_rejections_are_audited_without_the_token(session, tenant_id, mandates):
