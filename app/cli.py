@@ -18,6 +18,12 @@ db_app = typer.Typer(help="Database: migrations and status.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 
 
+def _register_feature_commands() -> None:
+    from app.mandates.cli import app as mandates_app
+
+    app.add_typer(mandates_app, name="mandates")
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -177,6 +183,9 @@ def db_create(
 
     path = _migration_call(migrations.create, message, not empty)
     typer.echo(f"created {path}")
+
+
+_register_feature_commands()
 
 
 def main() -> None:

@@ -48,8 +48,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.database = db
         log.info("startup", environment=settings.environment.value, database=settings.backend)
         await _report_unreachable_database(db, settings)
+        from app.mandates.jobs import expiry_sweeper
+
         try:
-            yield
+            async with expiry_sweeper(db, settings.expiry_sweep_seconds):
+                yield
         finally:
             if database is None:
                 await db.dispose()
