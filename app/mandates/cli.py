@@ -74,7 +74,9 @@ def import_file(
 
     summary = guarded(settings.database_url, lambda: asyncio.run(run()))
     out = Console(soft_wrap=True)
-    out.print(f"{summary.lines} lines: {summary.created} stored, {summary.duplicates} already present")
+    out.print(
+        f"{summary.lines} lines: {summary.created} stored, {summary.duplicates} already present"
+    )
     table = Table()
     table.add_column("code")
     table.add_column("count", justify="right")

@@ -5,6 +5,7 @@ from app.models.api_key import ApiKey
 from app.models.audit_log import AuditLog
 from app.models.base import Base
 from app.models.customer import Customer
+from app.models.idempotency_key import IdempotencyKey
 from app.models.issuer import Issuer
 from app.models.mandate import Mandate
 from app.models.user import User
@@ -16,6 +17,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Customer",
+    "IdempotencyKey",
     "Issuer",
     "Mandate",
     "User",
