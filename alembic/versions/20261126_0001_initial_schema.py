@@ -117,7 +117,7 @@ def upgrade() -> None:
         batch_op.create_index('idx_mandates_status_expires', ['status', 'expires_at'], unique=False)
         batch_op.create_index('idx_mandates_tenant_created', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index('idx_mandates_tenant_expires', ['tenant_id', 'expires_at', 'id'], unique=False)
-        batch_op.create_index('idx_mandates_tenant_issuer', ['tenant_id', 'issuer_did', 'created_at'], unique=False)
+        batch_op.create_index('idx_mandates_tenant_issuer', ['tenant_id', 'issuer_did', 'created_at', 'id'], unique=False)
         batch_op.create_index('idx_mandates_tenant_status', ['tenant_id', 'status'], unique=False)
         batch_op.create_index('idx_mandates_tenant_subject', ['tenant_id', 'subject_did'], unique=False)
 

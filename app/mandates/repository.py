@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from app.mandates.search import MandateSearch
 from app.models import Mandate
@@ -111,7 +112,8 @@ class MandateRepository:
         order = (
             (column.desc(), Mandate.id.desc()) if descending else (column.asc(), Mandate.id.asc())
         )
-        query = query.order_by(*order).limit(params.limit + 1)
+        # Lists never show the raw token: leave it in the table.
+        query = query.options(defer(Mandate.vc_jwt)).order_by(*order).limit(params.limit + 1)
         return list(await self.session.scalars(query))
 
 

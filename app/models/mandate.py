@@ -24,7 +24,7 @@ class Mandate(UUIDPrimaryKey, Timestamps, Base):
         Index("idx_mandates_tenant_status", "tenant_id", "status"),
         Index("idx_mandates_tenant_created", "tenant_id", "created_at", "id"),
         Index("idx_mandates_tenant_expires", "tenant_id", "expires_at", "id"),
-        Index("idx_mandates_tenant_issuer", "tenant_id", "issuer_did", "created_at"),
+        Index("idx_mandates_tenant_issuer", "tenant_id", "issuer_did", "created_at", "id"),
         Index("idx_mandates_tenant_subject", "tenant_id", "subject_did"),
         Index("idx_mandates_status_expires", "status", "expires_at"),
         Index("idx_mandates_deleted_at", "deleted_at"),
