@@ -7,6 +7,7 @@ from app.models.base import Base
 from app.models.customer import Customer
 from app.models.issuer import Issuer
 from app.models.mandate import Mandate
+from app.models.refresh_token import RefreshToken
 from app.models.user import User
 from app.models.webhook import Webhook, WebhookDelivery
 
@@ -18,6 +19,7 @@ __all__ = [
     "Customer",
     "Issuer",
     "Mandate",
+    "RefreshToken",
     "User",
     "Webhook",
     "WebhookDelivery",
