@@ -18,6 +18,17 @@ db_app = typer.Typer(help="Database: migrations and status.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 
 
+def _add_feature_commands() -> None:
+    from app.tenancy.cli import api_keys_app, tenants_app, users_app
+
+    app.add_typer(tenants_app, name="tenants")
+    app.add_typer(users_app, name="users")
+    app.add_typer(api_keys_app, name="api-keys")
+
+
+_add_feature_commands()
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
