@@ -95,3 +95,20 @@ def settings(database_url):
 @pytest.fixture
 async def world(database, settings) -> World:
     return await build_world(database, settings)
+
+
+@pytest.fixture
+def make_client(database_url):
+    """An app client with settings overrides: `async with make_client(x=1) as c:`."""
+    from contextlib import asynccontextmanager
+
+    from tests.conftest import app_client
+
+    @asynccontextmanager
+    async def factory(**overrides):
+        values = {"rate_limit_login_per_minute": 10_000, "rate_limit_ip_per_minute": 10_000}
+        values.update(overrides)
+        async for client in app_client(make_settings(database_url, **values)):
+            yield client
+
+    return factory
