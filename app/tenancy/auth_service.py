@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.config import Settings
 from app.core.errors import AppError, Forbidden, TooManyRequests, Unauthorized
 from app.core.logging import get_logger
+from app.core.security import needs_rehash
 from app.models import RefreshToken, User
 from app.models.base import utcnow
 from app.tenancy import tokens
@@ -104,6 +105,8 @@ async def login(
     user.failed_login_count = 0
     user.locked_until = None
     user.last_login_at = now
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     return await issue_session(session, settings, user, ip)
 
 
