@@ -20,7 +20,11 @@ app.add_typer(db_app, name="db")
 
 def _register_feature_commands() -> None:
     from app.mandates.cli import app as mandates_app
+    from app.tenancy.cli import api_keys_app, tenants_app, users_app
 
+    app.add_typer(tenants_app, name="tenants")
+    app.add_typer(users_app, name="users")
+    app.add_typer(api_keys_app, name="api-keys")
     app.add_typer(mandates_app, name="mandates")
 
 

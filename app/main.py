@@ -11,13 +11,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
-from app.core.config import Settings, get_settings
+from app.core.config import Environment, Settings, get_settings
 from app.core.database import Database
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
-from app.core.middleware import RequestContextMiddleware
+from app.core.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from app.tenancy.cache import AuthCache
+from app.tenancy.ratelimit import build_rate_limiter
 
 log = get_logger(__name__)
 
@@ -48,12 +55,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.database = db
         log.info("startup", environment=settings.environment.value, database=settings.backend)
         await _report_unreachable_database(db, settings)
+        import httpx
+
+        from app.issuers.jwks import JwksClient
+        from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
 
+        app.state.http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
+        app.state.jwks = JwksClient(app.state.http, settings)
+        app.state.trust = TrustLoader(app.state.jwks)
         try:
             async with expiry_sweeper(db, settings.expiry_sweep_seconds):
                 yield
         finally:
+            await app.state.http.aclose()
+            await app.state.rate_limiter.close()
             if database is None:
                 await db.dispose()
 
@@ -68,13 +84,46 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     if database is not None:
         app.state.database = database
+    app.state.auth_cache = AuthCache(settings.auth_cache_ttl_seconds)
+    app.state.rate_limiter = build_rate_limiter(settings.redis_url)
     install_error_handlers(app, pool_retry_after=max(1, int(settings.db_pool_timeout // 10) or 1))
+    # Added innermost first: request context wraps everything, then headers,
+    # CORS, and the body cap right around the application.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Tenant-ID",
+                "X-Request-ID",
+                "Idempotency-Key",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.environment is Environment.PRODUCTION,
+        docs_paths=("/docs", "/docs/oauth2-redirect"),
+    )
     app.add_middleware(RequestContextMiddleware)
 
     from app.dashboard.router import router as dashboard_router
     from app.health.router import router as health_router
+    from app.issuers.router import router as issuers_router
+    from app.mandates.router import router as mandates_router
+    from app.tenancy.router import routers as tenancy_routers
 
     app.include_router(health_router)
+    for router in tenancy_routers:
+        app.include_router(router)
+    app.include_router(issuers_router)
+    app.include_router(mandates_router)
     app.include_router(dashboard_router)
     return app
 

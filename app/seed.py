@@ -1,4 +1,4 @@
-"""Demo data: a tenant, its admin, a trusted issuer and a few signed mandates.
+"""Demo data: a tenant, its admin, a demo API key, a trusted issuer and a few signed mandates.
 
 Running it again changes nothing: each piece is looked up before it is made.
 The admin password comes from DEMO_ADMIN_PASSWORD, or is generated and shown
@@ -20,13 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.database import Database
-from app.core.security import hash_password, new_secret, sha256_hex
-from app.models import AuditLog, Customer, Issuer, Mandate, User
+from app.core.security import new_secret, sha256_hex
+from app.models import AuditLog, Customer, Issuer, Mandate
+from app.tenancy import service
+from app.tenancy.repository import CredentialLookup
 
 DEMO_TENANT_SLUG = "demo"
 DEMO_ADMIN_EMAIL = "admin@demo.example"
 DEMO_ISSUER_DID = "did:web:issuer.demo.example"
 DEMO_SUBJECT_DID = "did:example:shopping-agent-1"
+DEMO_API_KEY_NAME = "demo"
 
 
 @dataclass
@@ -34,6 +37,7 @@ class SeedResult:
     tenant_id: uuid.UUID
     admin_email: str
     admin_password: str | None  # None when the admin already existed
+    api_key: str | None = None  # None when the demo key already existed
     created: list[str] = field(default_factory=list)
 
 
@@ -48,21 +52,30 @@ async def _tenant(session: AsyncSession, result: list[str]) -> Customer:
 
 
 async def _admin(session: AsyncSession, tenant: Customer, result: list[str]) -> str | None:
-    existing = await session.scalar(select(User).where(User.email == DEMO_ADMIN_EMAIL))
-    if existing is not None:
+    if await CredentialLookup(session).email_taken(DEMO_ADMIN_EMAIL):
         return None
     password = os.environ.get("DEMO_ADMIN_PASSWORD") or new_secret(12)
-    session.add(
-        User(
-            tenant_id=tenant.id,
-            email=DEMO_ADMIN_EMAIL,
-            password_hash=hash_password(password),
-            full_name="Demo Admin",
-            role="customer_admin",
-        )
+    await service.create_user_record(
+        session,
+        tenant_id=tenant.id,
+        email=DEMO_ADMIN_EMAIL,
+        role="customer_admin",
+        password=password,
+        full_name="Demo Admin",
     )
     result.append("admin user")
     return password
+
+
+async def _api_key(session: AsyncSession, tenant: Customer, result: list[str]) -> str | None:
+    existing = await service.list_api_keys(session, tenant.id, limit=200, offset=0)
+    if any(key.name == DEMO_API_KEY_NAME for key in existing):
+        return None
+    _, secret = await service.create_api_key(
+        session, None, tenant.id, name=DEMO_API_KEY_NAME, role="customer_admin"
+    )
+    result.append("API key")
+    return secret
 
 
 def _sample_tokens(key: Ed25519PrivateKey, now: datetime) -> list[tuple[str, dict]]:
@@ -164,8 +177,9 @@ async def seed_demo_data(settings: Settings) -> SeedResult:
             created: list[str] = []
             tenant = await _tenant(session, created)
             password = await _admin(session, tenant, created)
+            api_key = await _api_key(session, tenant, created)
             await _issuer_and_mandates(session, tenant, created)
-            return SeedResult(tenant.id, DEMO_ADMIN_EMAIL, password, created)
+            return SeedResult(tenant.id, DEMO_ADMIN_EMAIL, password, api_key, created)
     finally:
         await database.dispose()
 
@@ -184,4 +198,10 @@ def print_summary(result: SeedResult) -> None:
     else:
         console.print(
             f"Demo login: {result.admin_email} (password unchanged; see DEMO_ADMIN_PASSWORD in .env)"
+        )
+    if result.api_key:
+        console.print(f"Demo API key (shown once): {result.api_key}")
+    else:
+        console.print(
+            f"Demo API key: '{DEMO_API_KEY_NAME}' exists (its secret was shown when made)"
         )

@@ -22,13 +22,13 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.audit.actor import Actor  # noqa: E402
-from app.core.config import load_settings  # noqa: E402
-from app.core.database import Database  # noqa: E402
-from app.dbops.migrations import upgrade  # noqa: E402
-from app.issuers.trust import TrustLoader  # noqa: E402
-from app.mandates.search import MandateSearch  # noqa: E402
-from app.mandates.service import MandateService  # noqa: E402
+from app.audit.actor import Actor
+from app.core.config import load_settings
+from app.core.database import Database
+from app.dbops.migrations import upgrade
+from app.issuers.trust import TrustLoader
+from app.mandates.search import MandateSearch
+from app.mandates.service import MandateService
 
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
@@ -55,7 +55,8 @@ async def fill(dsn: str, tenant_id: uuid.UUID) -> None:
     try:
         await connection.execute(
             "INSERT INTO customers (id, name, slug, is_active, settings, created_at, updated_at) "
-            "VALUES ($1, 'Bench', 'bench', true, '{}', now(), now())", tenant_id,
+            "VALUES ($1, 'Bench', 'bench', true, '{}', now(), now())",
+            tenant_id,
         )
         started = time.perf_counter()
         await connection.execute(FILL, tenant_id, ROWS)
@@ -90,7 +91,9 @@ async def explain(database: Database, tenant_id: uuid.UUID, params: MandateSearc
 
         session.scalars = capture  # type: ignore[method-assign]
         await repo.search(params, datetime.now(UTC), None)
-        result = await session.execute(__import__("sqlalchemy").text("EXPLAIN ANALYZE " + captured[0]))
+        result = await session.execute(
+            __import__("sqlalchemy").text("EXPLAIN ANALYZE " + captured[0])
+        )
         return "\n".join(row[0] for row in result)
 
 
@@ -104,24 +107,34 @@ async def main() -> None:
         await asyncio.to_thread(upgrade, url)
         tenant_id = uuid.uuid4()
         await fill(dsn, tenant_id)
-        settings = load_settings(_env_file=None, secret_key="b" * 40, database_url=url, environment="test")
+        settings = load_settings(
+            _env_file=None, secret_key="b" * 40, database_url=url, environment="test"
+        )
         database = Database(settings)
         queries = {
-            "status=active + issuer_did": MandateSearch(status="active", issuer_did="did:web:issuer-3.example"),
+            "status=active + issuer_did": MandateSearch(
+                status="active", issuer_did="did:web:issuer-3.example"
+            ),
             "status=active + expires_before (sort expires_at)": MandateSearch(
-                status="active", expires_before=datetime.now(UTC) + timedelta(days=30), sort="expires_at"
+                status="active",
+                expires_before=datetime.now(UTC) + timedelta(days=30),
+                sort="expires_at",
             ),
             "status=active + expires_before (sort -created_at)": MandateSearch(
                 status="active", expires_before=datetime.now(UTC) + timedelta(days=30)
             ),
         }
         async with database.sessions() as session:
-            service = MandateService(session, tenant_id, Actor.system("bench"), TrustLoader(None), settings)
+            service = MandateService(
+                session, tenant_id, Actor.system("bench"), TrustLoader(None), settings
+            )
             for label, params in queries.items():
                 await timed(service, params)  # warm
                 samples = sorted(await timed(service, params))
                 p95 = samples[int(len(samples) * 0.95) - 1]
-                print(f"{label}: p50 {statistics.median(samples):.2f} ms, p95 {p95:.2f} ms ({RUNS} pages of 50)")
+                print(
+                    f"{label}: p50 {statistics.median(samples):.2f} ms, p95 {p95:.2f} ms ({RUNS} pages of 50)"
+                )
         for label, params in queries.items():
             print(f"\n-- plan: {label}\n{await explain(database, tenant_id, params)}")
         await database.dispose()

@@ -94,6 +94,7 @@ def test_sqlite_quick_start(tmp_path):
 
     first = run([py, str(ROOT / "seed_initial_data.py")], tmp_path, env)
     assert "Demo login: admin@demo.example / " in first.stdout
+    assert "Demo API key (shown once): mvk_" in first.stdout
     counts = table_counts(tmp_path / "test.db")
     assert counts["customers"] == 1
     assert counts["users"] == 1
@@ -102,6 +103,7 @@ def test_sqlite_quick_start(tmp_path):
 
     second = run([py, str(ROOT / "seed_initial_data.py")], tmp_path, env)
     assert "nothing changed" in second.stdout
+    assert "mvk_" not in second.stdout
     assert table_counts(tmp_path / "test.db") == counts
 
     port = free_port()

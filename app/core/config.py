@@ -117,6 +117,23 @@ class Settings(BaseSettings):
     jwks_refresh_seconds: int = Field(default=300, ge=1)
     jwks_min_refetch_seconds: int = Field(default=30, ge=0)
     jwks_allow_http: bool = False
+    # Identity and access control.
+    access_token_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_ttl_days: int = Field(default=14, ge=1, le=365)
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Rate limits: requests per minute (0 switches one off).
+    rate_limit_enabled: bool = True
+    rate_limit_api_key_per_minute: int = Field(default=1200, ge=0)
+    rate_limit_user_per_minute: int = Field(default=600, ge=0)
+    rate_limit_ip_per_minute: int = Field(default=120, ge=0)
+    rate_limit_login_per_minute: int = Field(default=10, ge=0)
+    redis_url: str | None = None
+    # Hardening.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    cors_origins: str = ""
 
     @field_validator("log_level")
     @classmethod
@@ -159,6 +176,19 @@ class Settings(BaseSettings):
                 f"SECRET_KEY is an example value; generate one for ENVIRONMENT={self.environment}"
             )
         return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def database(self) -> URL:

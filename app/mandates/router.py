@@ -65,8 +65,8 @@ async def create_mandate(
     body: MandateCreate,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantId,
     actor: Writer,
+    tenant_id: TenantId,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     digest = None
@@ -101,7 +101,7 @@ async def create_mandate(
 
 @router.post("/batch", response_model=BatchResult)
 async def create_mandates(
-    body: MandateBatch, request: Request, session: SessionDep, tenant_id: TenantId, actor: Writer
+    body: MandateBatch, request: Request, session: SessionDep, actor: Writer, tenant_id: TenantId
 ) -> BatchResult:
     mandates = service(request, session, tenant_id, actor)
     items, summary = [], {}
@@ -126,8 +126,8 @@ async def search_mandates(
     params: Annotated[MandateSearch, Query()],
     request: Request,
     session: ReadSessionDep,
-    tenant_id: TenantId,
     actor: Reader,
+    tenant_id: TenantId,
 ) -> MandatePage:
     return await service(request, session, tenant_id, actor).search(params)
 
@@ -137,8 +137,8 @@ async def get_mandate(
     mandate_id: uuid.UUID,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantId,
     actor: Reader,
+    tenant_id: TenantId,
     include: Annotated[Literal["token"] | None, Query()] = None,
 ) -> MandateRead:
     mandates = service(request, session, tenant_id, actor)
@@ -153,8 +153,8 @@ async def patch_mandate(
     body: MandatePatch,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantId,
     actor: Writer,
+    tenant_id: TenantId,
 ) -> MandateRead:
     mandate = await service(request, session, tenant_id, actor).patch(mandate_id, body)
     return to_read(mandate, datetime.now(UTC))
@@ -166,8 +166,8 @@ async def revoke_mandate(
     body: RevokeRequest,
     request: Request,
     session: SessionDep,
-    tenant_id: TenantId,
     actor: Writer,
+    tenant_id: TenantId,
 ) -> MandateRead:
     mandate = await service(request, session, tenant_id, actor).revoke(mandate_id, body.reason)
     return to_read(mandate, datetime.now(UTC))
@@ -175,7 +175,7 @@ async def revoke_mandate(
 
 @router.delete("/{mandate_id}", status_code=204, response_class=Response)
 async def delete_mandate(
-    mandate_id: uuid.UUID, request: Request, session: SessionDep, tenant_id: TenantId, actor: Writer
+    mandate_id: uuid.UUID, request: Request, session: SessionDep, actor: Writer, tenant_id: TenantId
 ) -> Response:
     await service(request, session, tenant_id, actor).delete(mandate_id)
     return Response(status_code=204)
@@ -183,7 +183,7 @@ async def delete_mandate(
 
 @router.post("/{mandate_id}/restore", response_model=MandateRead)
 async def restore_mandate(
-    mandate_id: uuid.UUID, request: Request, session: SessionDep, tenant_id: TenantId, actor: Writer
+    mandate_id: uuid.UUID, request: Request, session: SessionDep, actor: Writer, tenant_id: TenantId
 ) -> MandateRead:
     mandate = await service(request, session, tenant_id, actor).restore(mandate_id)
     return to_read(mandate, datetime.now(UTC))
@@ -191,6 +191,6 @@ async def restore_mandate(
 
 @router.post("/{mandate_id}/verify", response_model=VerificationRead)
 async def verify_mandate(
-    mandate_id: uuid.UUID, request: Request, session: SessionDep, tenant_id: TenantId, actor: Writer
+    mandate_id: uuid.UUID, request: Request, session: SessionDep, actor: Writer, tenant_id: TenantId
 ) -> VerificationRead:
     return await service(request, session, tenant_id, actor).reverify(mandate_id)

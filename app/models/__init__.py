@@ -8,6 +8,7 @@ from app.models.customer import Customer
 from app.models.idempotency_key import IdempotencyKey
 from app.models.issuer import Issuer
 from app.models.mandate import Mandate
+from app.models.refresh_token import RefreshToken
 from app.models.user import User
 from app.models.webhook import Webhook, WebhookDelivery
 
@@ -20,6 +21,7 @@ __all__ = [
     "IdempotencyKey",
     "Issuer",
     "Mandate",
+    "RefreshToken",
     "User",
     "Webhook",
     "WebhookDelivery",

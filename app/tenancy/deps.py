@@ -1,0 +1,172 @@
+"""The one dependency that turns a request into (tenant, actor, role).
+
+Credentials: `X-API-Key: mvk_...`, or `Authorization: Bearer <token>` where the
+token is an access token (JWT) or an API key (`mvk_...`).
+
+Tenant context: tenant users and keys act in their own tenant, always. A
+platform admin names the tenant it acts on with the `X-Tenant-ID` header; a
+tenant user naming another tenant there gets the same 404 as an unknown tenant.
+
+Every route declares its permission with `Permits(Permission.X)`; the check
+reads `permissions.ROLE_PERMISSIONS` and nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from app.core.errors import BadRequest, Forbidden, NotFound
+from app.tenancy import auth_service
+from app.tenancy.auth_service import rate_limited, unauthorized
+from app.tenancy.cache import AuthCache
+from app.tenancy.permissions import Permission
+from app.tenancy.principal import Actor
+from app.tenancy.ratelimit import RateLimiter
+from app.tenancy.repository import CustomerRepository
+from app.tenancy.tokens import API_KEY_PREFIX
+
+TENANT_HEADER = "x-tenant-id"
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def auth_cache(request: Request) -> AuthCache:
+    return request.app.state.auth_cache
+
+
+def rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
+async def throttle(request: Request, bucket: str, limit: int) -> None:
+    settings = request.app.state.settings
+    if not settings.rate_limit_enabled or limit <= 0:
+        return
+    retry_after = await rate_limiter(request).hit(bucket, limit)
+    if retry_after is not None:
+        raise rate_limited(retry_after)
+
+
+def _credentials(request: Request) -> tuple[str, str] | None:
+    headers = request.headers
+    key = headers.get("x-api-key")
+    if key:
+        return "api_key", key.strip()
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        value = value.strip()
+        if scheme.lower() != "bearer" or not value:
+            raise unauthorized("Use 'Authorization: Bearer <token>'.", "invalid_authorization")
+        return ("api_key" if value.startswith(API_KEY_PREFIX) else "bearer"), value
+    return None
+
+
+async def get_principal(request: Request) -> Actor:
+    """Resolve the caller (cached per request), then apply its rate limit."""
+    cached = getattr(request.state, "actor", None)
+    if cached is not None:
+        return cached
+    settings = request.app.state.settings
+    found = _credentials(request)
+    try:
+        if found is None:
+            raise unauthorized("Authentication required.", "not_authenticated")
+        kind, secret = found
+        if len(secret) > 4096:
+            raise unauthorized("Credentials invalid.", "invalid_token")
+        sessions = request.app.state.database.sessions
+        if kind == "api_key":
+            actor = await auth_service.resolve_api_key(sessions, auth_cache(request), secret)
+        else:
+            actor = await auth_service.resolve_access_token(
+                sessions, auth_cache(request), settings, secret
+            )
+    except Exception:
+        # Failed or missing credentials count against the client's address.
+        await throttle(request, f"ip:{client_ip(request)}", settings.rate_limit_ip_per_minute)
+        raise
+    if actor.kind == "api_key":
+        await throttle(request, f"key:{actor.id}", settings.rate_limit_api_key_per_minute)
+    else:
+        await throttle(request, f"user:{actor.id}", settings.rate_limit_user_per_minute)
+    request.state.actor = actor
+    return actor
+
+
+Principal = Annotated[Actor, Depends(get_principal)]
+
+
+class _Permits:
+    """Dependency that admits the caller when its role holds `permission`."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(self, actor: Principal) -> Actor:
+        if not actor.can(self.permission):
+            raise Forbidden(
+                f"Your role ({actor.role}) does not allow {self.permission}.",
+                code="permission_denied",
+                permission=str(self.permission),
+            )
+        return actor
+
+    def __eq__(self, other: Any) -> bool:  # one cache entry per permission
+        return isinstance(other, _Permits) and other.permission == self.permission
+
+    def __hash__(self) -> int:
+        return hash(("permits", self.permission))
+
+
+def Permits(permission: Permission) -> Any:
+    return Depends(_Permits(permission))
+
+
+def Authorized(permission: Permission) -> Any:
+    """`actor: Authorized(P.X)` — the caller, admitted for permission X."""
+    return Annotated[Actor, Permits(permission)]
+
+
+def route_permission(dependant: Any) -> Permission | None:
+    """The permission a route declares (used by the access-matrix test)."""
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, _Permits):
+            return sub.call.permission
+        found = route_permission(sub)
+        if found is not None:
+            return found
+    return None
+
+
+async def current_tenant_id(request: Request, actor: Principal) -> uuid.UUID:
+    """The tenant this request acts on: the caller's own, or the one a platform
+    admin names in X-Tenant-ID."""
+    named = request.headers.get(TENANT_HEADER)
+    parsed: uuid.UUID | None = None
+    if named:
+        try:
+            parsed = uuid.UUID(named.strip())
+        except ValueError:
+            raise NotFound("Tenant not found.", code="tenant_not_found") from None
+    if actor.tenant_id is not None:
+        if parsed is not None and parsed != actor.tenant_id:
+            raise NotFound("Tenant not found.", code="tenant_not_found")
+        return actor.tenant_id
+    if parsed is None:
+        raise BadRequest(
+            "Platform admins name the tenant they act on in the X-Tenant-ID header.",
+            code="tenant_required",
+        )
+    async with request.app.state.database.sessions() as session:
+        if await CustomerRepository(session).get(parsed) is None:
+            raise NotFound("Tenant not found.", code="tenant_not_found")
+    return parsed
+
+
+TenantId = Annotated[uuid.UUID, Depends(current_tenant_id)]

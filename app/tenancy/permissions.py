@@ -1,0 +1,95 @@
+"""THE role x permission table. Every route names one permission; this decides.
+
+`admin` is the platform operator (no tenant of its own); the other roles belong
+to one tenant and only ever act inside it. Changing access means changing this
+table (and `README.md`, which a test keeps equal to `markdown_matrix()`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from app.models.user import ROLES
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    CUSTOMER_ADMIN = "customer_admin"
+    CUSTOMER_USER = "customer_user"
+    READONLY = "readonly"
+
+
+assert tuple(Role) == ROLES  # the database CHECK constraint and this enum agree
+
+# Higher may grant lower or equal, never above itself.
+ROLE_RANK = {Role.READONLY: 0, Role.CUSTOMER_USER: 1, Role.CUSTOMER_ADMIN: 2, Role.ADMIN: 3}
+TENANT_ROLES = (Role.CUSTOMER_ADMIN, Role.CUSTOMER_USER, Role.READONLY)
+
+
+class Permission(enum.StrEnum):
+    TENANTS_CREATE = "tenants:create"
+    TENANTS_LIST = "tenants:list"
+    TENANTS_READ = "tenants:read"
+    TENANTS_UPDATE = "tenants:update"
+    TENANTS_DEACTIVATE = "tenants:deactivate"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    API_KEYS_READ = "api_keys:read"
+    API_KEYS_MANAGE = "api_keys:manage"
+    SELF_READ = "self:read"
+    MANDATES_READ = "mandates:read"
+    MANDATES_WRITE = "mandates:write"
+    ISSUERS_READ = "issuers:read"
+    ISSUERS_MANAGE = "issuers:manage"
+    AUDIT_READ = "audit:read"
+    WEBHOOKS_MANAGE = "webhooks:manage"
+
+
+P = Permission
+_READ_DATA = {P.SELF_READ, P.MANDATES_READ, P.ISSUERS_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.CUSTOMER_ADMIN: frozenset(
+        _READ_DATA
+        | {
+            P.TENANTS_READ,
+            P.TENANTS_UPDATE,
+            P.USERS_READ,
+            P.USERS_MANAGE,
+            P.API_KEYS_READ,
+            P.API_KEYS_MANAGE,
+            P.MANDATES_WRITE,
+            P.ISSUERS_MANAGE,
+            P.AUDIT_READ,
+            P.WEBHOOKS_MANAGE,
+        }
+    ),
+    Role.CUSTOMER_USER: frozenset(_READ_DATA | {P.MANDATES_WRITE}),
+    Role.READONLY: frozenset(_READ_DATA | {P.AUDIT_READ}),
+}
+
+
+def allows(role: str, permission: Permission) -> bool:
+    try:
+        return permission in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def may_grant(granter: str, role: str) -> bool:
+    """A role may hand out roles up to its own rank (never above)."""
+    return ROLE_RANK[Role(role)] <= ROLE_RANK[Role(granter)]
+
+
+def markdown_matrix() -> str:
+    """The table as Markdown (README.md carries this text verbatim)."""
+    roles = list(Role)
+    lines = [
+        "| permission | " + " | ".join(f"`{r}`" for r in roles) + " |",
+        "|---|" + "---|" * len(roles),
+    ]
+    for permission in Permission:
+        marks = " | ".join("yes" if allows(r, permission) else "-" for r in roles)
+        lines.append(f"| `{permission}` | {marks} |")
+    return "\n".join(lines)

@@ -1,0 +1,318 @@
+"""Use cases for tenants, users and API keys. No FastAPI here: errors are
+`app.core.errors` types; changes are flushed, the caller's transaction commits.
+
+`cache` is the process's `AuthCache`; anything that changes who may do what
+clears it so the change holds at once in this process.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.models import ApiKey, Customer, User
+from app.models.base import utcnow
+from app.tenancy import tokens
+from app.tenancy.cache import AuthCache
+from app.tenancy.passwords import check_password, hash_password
+from app.tenancy.permissions import TENANT_ROLES, Role, may_grant
+from app.tenancy.principal import Actor
+from app.tenancy.repository import (
+    ApiKeyRepository,
+    CredentialLookup,
+    CustomerRepository,
+    UserRepository,
+)
+
+INVITED = "!invited"  # a password hash no password matches
+
+
+def _clear(cache: AuthCache | None) -> None:
+    if cache is not None:
+        cache.clear()
+
+
+# Tenants
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90]
+    return slug or "tenant"
+
+
+async def create_tenant(
+    session: AsyncSession,
+    name: str,
+    *,
+    slug: str | None = None,
+    email: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Customer:
+    repo = CustomerRepository(session)
+    if slug is not None:
+        if await repo.slug_taken(slug):
+            raise Conflict(f"A tenant with slug '{slug}' exists.", code="slug_taken")
+    else:
+        base = slugify(name)
+        slug = base
+        while await repo.slug_taken(slug):
+            slug = f"{base}-{secrets.token_hex(3)}"
+    return await repo.add(Customer(name=name, slug=slug, email=email, settings=settings or {}))
+
+
+async def list_tenants(
+    session: AsyncSession, *, limit: int, offset: int, active: bool | None = None
+) -> list[Customer]:
+    return await CustomerRepository(session).list(limit=limit, offset=offset, active=active)
+
+
+async def get_tenant(session: AsyncSession, actor: Actor, tenant_id: uuid.UUID) -> Customer:
+    """The tenant, if the actor may see it; another tenant is 'not found'."""
+    if not actor.is_platform_admin and actor.tenant_id != tenant_id:
+        raise NotFound("Tenant not found.", code="tenant_not_found")
+    tenant = await CustomerRepository(session).get(tenant_id)
+    if tenant is None:
+        raise NotFound("Tenant not found.", code="tenant_not_found")
+    return tenant
+
+
+async def update_tenant(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    changes: dict[str, Any],
+    cache: AuthCache | None,
+) -> Customer:
+    tenant = await get_tenant(session, actor, tenant_id)
+    if "is_active" in changes and not actor.is_platform_admin:
+        raise Forbidden(
+            "Only a platform admin activates or deactivates a tenant.", code="admin_only_field"
+        )
+    for field in ("name", "email", "settings"):
+        if field in changes:
+            if field == "name" and changes[field] is None:
+                raise Unprocessable("name cannot be empty.", code="invalid_field")
+            setattr(tenant, field, changes[field] if field != "settings" else changes[field] or {})
+    if "is_active" in changes and changes["is_active"] is not None:
+        if tenant.is_active != changes["is_active"]:
+            _clear(cache)
+        tenant.is_active = changes["is_active"]
+    await session.flush()
+    return tenant
+
+
+async def deactivate_tenant(
+    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, cache: AuthCache | None
+) -> Customer:
+    return await update_tenant(session, actor, tenant_id, {"is_active": False}, cache)
+
+
+# Users
+
+
+def _check_grant(actor: Actor | None, role: str) -> None:
+    if actor is not None and not may_grant(actor.role, role):
+        raise Forbidden(
+            f"A {actor.role} cannot grant the role {role}.",
+            code="role_escalation",
+        )
+
+
+async def create_user_record(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID | None,
+    email: str,
+    role: str,
+    password: str | None,
+    full_name: str | None = None,
+) -> User:
+    """Create a user (platform admin when tenant_id is None). Policy-checked."""
+    email = email.strip().lower()
+    if (role == Role.ADMIN) != (tenant_id is None):
+        raise Unprocessable(
+            "Platform admins have no tenant; tenant users need one.", code="invalid_role"
+        )
+    if await CredentialLookup(session).email_taken(email):
+        raise Conflict("A user with this email exists.", code="email_taken")
+    if password is not None:
+        check_password(password, email)
+        password_hash = hash_password(password)
+    else:
+        password_hash = INVITED
+    user = User(email=email, role=role, full_name=full_name, password_hash=password_hash)
+    if tenant_id is None:
+        session.add(user)
+        await session.flush()
+        return user
+    return await UserRepository(session, tenant_id).add(user)
+
+
+async def create_user(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    data: dict[str, Any],
+) -> tuple[User, str | None]:
+    """A tenant user, with a password or invited; returns (user, invite_token)."""
+    _check_grant(actor, data["role"])
+    user = await create_user_record(
+        session,
+        tenant_id=tenant_id,
+        email=data["email"],
+        role=data["role"],
+        password=data.get("password"),
+        full_name=data.get("full_name"),
+    )
+    invite = None
+    if user.password_hash == INVITED:
+        invite = tokens.create_invite_token(
+            settings.secret_key.get_secret_value(),
+            user.id,
+            user.password_hash,
+            timedelta(hours=settings.invite_ttl_hours),
+        )
+    return user, invite
+
+
+async def list_users(
+    session: AsyncSession, tenant_id: uuid.UUID, *, limit: int, offset: int
+) -> list[User]:
+    return await UserRepository(session, tenant_id).list(limit=limit, offset=offset)
+
+
+async def get_user(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    user = await UserRepository(session, tenant_id).get(user_id)
+    if user is None:
+        raise NotFound("User not found.", code="user_not_found")
+    return user
+
+
+def _not_self(actor: Actor, user: User, what: str) -> None:
+    if actor.kind == "user" and actor.id == user.id:
+        raise Conflict(f"You cannot {what} yourself.", code="cannot_modify_self")
+
+
+async def update_user(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    cache: AuthCache | None,
+) -> User:
+    user = await get_user(session, tenant_id, user_id)
+    _check_grant(actor, user.role)  # nobody edits someone above themselves
+    if changes.get("full_name") is not None:
+        user.full_name = changes["full_name"]
+    role = changes.get("role")
+    if role is not None and role != user.role:
+        _not_self(actor, user, "change the role of")
+        _check_grant(actor, role)
+        user.role = role
+        _clear(cache)
+    active = changes.get("is_active")
+    if active is not None and active != user.is_active:
+        _not_self(actor, user, "deactivate")
+        user.is_active = active
+        if not active:
+            await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
+        _clear(cache)
+    await session.flush()
+    return user
+
+
+async def delete_user(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    cache: AuthCache | None,
+) -> None:
+    """Soft delete: the row stays (audit trails point at it), sign-in stops."""
+    user = await get_user(session, tenant_id, user_id)
+    _check_grant(actor, user.role)
+    _not_self(actor, user, "delete")
+    now = utcnow()
+    user.deleted_at = now
+    user.is_active = False
+    await CredentialLookup(session).revoke_user_sessions(user.id, now)
+    await session.flush()
+    _clear(cache)
+
+
+# API keys
+
+
+async def create_api_key(
+    session: AsyncSession,
+    actor: Actor | None,
+    tenant_id: uuid.UUID | None,
+    *,
+    name: str,
+    role: str,
+    expires_in_days: int | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key and its secret (shown once). Platform keys: tenant None, role admin."""
+    _check_grant(actor, role)
+    if (role == Role.ADMIN) != (tenant_id is None):
+        raise Unprocessable(
+            "Platform keys have role admin and no tenant; tenant keys one of "
+            + ", ".join(TENANT_ROLES)
+            + ".",
+            code="invalid_role",
+        )
+    secret = tokens.new_api_key()
+    key = ApiKey(
+        name=name,
+        role=role,
+        prefix=secret[:12],
+        key_hash=tokens.secret_hash(secret),
+        created_by=actor.id if actor is not None and actor.kind == "user" else None,
+        expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    if tenant_id is None:
+        session.add(key)
+        await session.flush()
+    else:
+        await ApiKeyRepository(session, tenant_id).add(key)
+    return key, secret
+
+
+async def list_api_keys(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int,
+    include_revoked: bool = False,
+) -> list[ApiKey]:
+    return await ApiKeyRepository(session, tenant_id).list(
+        limit=limit, offset=offset, include_revoked=include_revoked
+    )
+
+
+async def revoke_api_key(
+    session: AsyncSession,
+    actor: Actor,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID,
+    cache: AuthCache | None,
+) -> ApiKey:
+    key = await ApiKeyRepository(session, tenant_id).get(key_id)
+    if key is None:
+        raise NotFound("API key not found.", code="api_key_not_found")
+    _check_grant(actor, key.role)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        await session.flush()
+    _clear(cache)
+    return key

@@ -1,0 +1,82 @@
+"""Start the real app under uvicorn on a free port with a fresh migrated SQLite DB."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(**env_extra: str):
+    workdir = Path(tempfile.mkdtemp(prefix="mv-bench-"))
+    env = {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bench.db'}",
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_ENABLED": "false",
+        **env_extra,
+    }
+    py = sys.executable
+    subprocess.run(
+        [py, "-m", "app.cli", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            py,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield base, env
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def cli(env, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout

@@ -1,0 +1,147 @@
+"""The operator commands, run as a script would run them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.tenancy.conftest import PASSWORD
+
+
+def cli(env, *args, stdin: str | None = None, ok: bool = True):
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+async def test_bootstrap_from_nothing_then_use_the_credentials(cli_env, client):
+    tenant_id = cli(cli_env, "tenants", "create", "Acme Payments", "--email", "ops@acme.example")
+    tenant_id = uuid.UUID(tenant_id.stdout.strip())
+
+    admin = cli(
+        cli_env,
+        "users",
+        "create-admin",
+        "--email",
+        "Root@Platform.example",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    uuid.UUID(admin.stdout.strip())
+    tenant_admin = cli(
+        cli_env,
+        "users",
+        "create-admin",
+        "--email",
+        "boss@acme.example",
+        "--tenant",
+        str(tenant_id),
+        "--password-stdin",
+        stdin=PASSWORD,
+    )
+    uuid.UUID(tenant_admin.stdout.strip())
+
+    plain = cli(
+        cli_env,
+        "api-keys",
+        "create",
+        "--tenant",
+        str(tenant_id),
+        "--role",
+        "readonly",
+        "--name",
+        "ci",
+    )
+    secret = plain.stdout.strip().splitlines()[-1]
+    assert secret.startswith("mvk_")
+    as_json = cli(
+        cli_env,
+        "api-keys",
+        "create",
+        "--tenant",
+        str(tenant_id),
+        "--role",
+        "customer_admin",
+        "--name",
+        "ops",
+        "--json",
+    )
+    created = json.loads(as_json.stdout)
+    assert created["role"] == "customer_admin"
+    assert created["tenant_id"] == str(tenant_id)
+
+    me = await client.get("/api/v1/auth/me", headers={"X-API-Key": secret})
+    assert me.status_code == 200
+    assert me.json()["tenant_id"] == str(tenant_id)
+    assert me.json()["role"] == "readonly"
+    listed = await client.get(
+        "/api/v1/api-keys", headers={"Authorization": f"Bearer {created['key']}"}
+    )
+    assert {k["name"] for k in listed.json()} == {"ci", "ops"}
+    assert all("key" not in k and "key_hash" not in k for k in listed.json())
+
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "root@platform.example", "password": PASSWORD}
+    )
+    assert login.status_code == 200
+    me = await client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}
+    )
+    assert me.json()["role"] == "admin"
+    assert me.json()["tenant_id"] is None
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_cli_refusals_are_one_clear_line(cli_env):
+    weak = cli(
+        cli_env,
+        "users",
+        "create-admin",
+        "--email",
+        "a@b.example",
+        "--password-stdin",
+        stdin="password1234\n",
+        ok=False,
+    )
+    assert weak.returncode == 2
+    assert "too common" in weak.stderr
+    unknown = cli(
+        cli_env,
+        "api-keys",
+        "create",
+        "--tenant",
+        str(uuid.uuid4()),
+        "--role",
+        "readonly",
+        "--name",
+        "x",
+        ok=False,
+    )
+    assert unknown.returncode == 2
+    assert "no tenant" in unknown.stderr
+    bad_role = cli(cli_env, "api-keys", "create", "--role", "god", "--name", "x", ok=False)
+    assert bad_role.returncode == 2
+    assert "unknown role" in bad_role.stderr
+    no_tenant = cli(cli_env, "api-keys", "create", "--role", "readonly", "--name", "x", ok=False)
+    assert no_tenant.returncode == 2
+    assert "Platform keys" in no_tenant.stderr
+    assert "Traceback" not in no_tenant.stderr + bad_role.stderr + unknown.stderr + weak.stderr
+
+
+def test_help_lists_the_identity_commands(cli_env):
+    out = cli(cli_env, "--help").stdout
+    for name in ("tenants", "users", "api-keys"):
+        assert name in out
