@@ -56,3 +56,10 @@ async def register_vector_issuers(session: AsyncSession, tenant_id: uuid.UUID) -
     issuers = IssuerService(session, tenant_id, ACTOR, None)
     for body in load_vectors()["issuers"].values():
         await issuers.create(IssuerCreate.model_validate(body))
+
+
+@pytest.fixture
+async def world(database, settings):
+    from tests.tenancy.conftest import build_world
+
+    return await build_world(database, settings)
