@@ -25,6 +25,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(**env_extra: str):
+    """(base URL, environment) of a running server."""
+    with server_process(**env_extra) as (base, env, _process):
+        yield base, env
+
+
+@contextlib.contextmanager
+def server_process(**env_extra: str):
+    """(base URL, environment, process) of a running server."""
     workdir = Path(tempfile.mkdtemp(prefix="mv-bench-"))
     env = {
         **os.environ,
@@ -63,7 +71,7 @@ def server(**env_extra: str):
                 if httpx.get(base + "/healthz").status_code == 200:
                     break
             time.sleep(0.1)
-        yield base, env
+        yield base, env, process
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -1,20 +1,24 @@
 """Writing audit rows. Callers pass the session of the change they record, so
-the row commits (or rolls back) with it."""
+the row commits (or rolls back) with it. Rows are written with one Core
+INSERT: no ORM unit-of-work cost on hot paths such as ingest."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.actor import Actor
 from app.models import AuditLog
 
+_INSERT = insert(AuditLog)
 
-def record(
-    session: AsyncSession,
+
+def audit_values(
     *,
     tenant_id: uuid.UUID | None,
     actor: Actor,
@@ -23,19 +27,29 @@ def record(
     resource_id: str | uuid.UUID | None = None,
     outcome: str | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditLog:
+    at: datetime | None = None,
+) -> dict[str, Any]:
     context = structlog.contextvars.get_contextvars()
-    row = AuditLog(
-        tenant_id=tenant_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        action=action,
-        resource_type=resource_type,
-        resource_id=str(resource_id) if resource_id is not None else None,
-        outcome=outcome,
-        request_id=context.get("request_id"),
-        ip_address=context.get("client_ip"),
-        details=details or {},
-    )
-    session.add(row)
-    return row
+    return {
+        "tenant_id": tenant_id,
+        "timestamp": at or datetime.now(UTC),
+        "actor_type": actor.type,
+        "actor_id": actor.id,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id) if resource_id is not None else None,
+        "outcome": outcome,
+        "request_id": context.get("request_id"),
+        "ip_address": context.get("client_ip"),
+        "details": details or {},
+    }
+
+
+async def record(session: AsyncSession, **values: Any) -> None:
+    """Write one audit row now, inside the caller's transaction."""
+    await session.execute(_INSERT, [audit_values(**values)])
+
+
+async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(_INSERT, rows)

@@ -68,8 +68,8 @@ class IssuerService:
         self.actor = actor
         self.jwks = jwks
 
-    def _audit(self, action: str, row: Issuer, **details: Any) -> None:
-        record(
+    async def _audit(self, action: str, row: Issuer, **details: Any) -> None:
+        await record(
             self.session,
             tenant_id=self.scope,
             actor=self.actor,
@@ -116,7 +116,7 @@ class IssuerService:
             )
         self.session.add(row)
         await self.session.flush()
-        self._audit("issuer.created", row, key_source=_key_source(row))
+        await self._audit("issuer.created", row, key_source=_key_source(row))
         return row
 
     def _own(self):
@@ -167,7 +167,7 @@ class IssuerService:
             row.jwks_url = data.jwks_url
             row.jwks_fetched_at = datetime.now(UTC)
         await self.session.flush()
-        self._audit("issuer.updated", row, changed=sorted(changes))
+        await self._audit("issuer.updated", row, changed=sorted(changes))
         return row
 
     async def add_key(self, issuer_id: uuid.UUID, jwk: dict[str, Any]) -> Issuer:
@@ -183,7 +183,7 @@ class IssuerService:
             raise Conflict(f"a key with kid {kid!r} already exists", code="kid_exists")
         row.jwks = _check_jwks({"keys": [*keys, jwk]})
         await self.session.flush()
-        self._audit("issuer.key_added", row, kid=kid)
+        await self._audit("issuer.key_added", row, kid=kid)
         return row
 
     async def remove_key(self, issuer_id: uuid.UUID, kid: str) -> Issuer:
@@ -198,11 +198,11 @@ class IssuerService:
             )
         row.jwks = _check_jwks({"keys": remaining})
         await self.session.flush()
-        self._audit("issuer.key_removed", row, kid=kid)
+        await self._audit("issuer.key_removed", row, kid=kid)
         return row
 
     async def delete(self, issuer_id: uuid.UUID) -> None:
         row = await self.get_own(issuer_id)
-        self._audit("issuer.deleted", row)
+        await self._audit("issuer.deleted", row)
         await self.session.delete(row)
         await self.session.flush()

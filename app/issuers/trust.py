@@ -1,18 +1,20 @@
 """The truststore as the verification engine sees it: prepared keys, by DID.
 
-Rows are read per request (so a revoked or suspended issuer takes effect at
-once); the expensive part, turning key material into prepared public keys, is
-cached by row version.
+Issuer rows are read per request (so a revoked or suspended issuer takes
+effect at once) with one small Core query; turning key material into prepared
+public keys is the expensive part, and is cached by row version.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.logging import get_logger
@@ -29,14 +31,31 @@ log = get_logger(__name__)
 _CACHE_SIZE = 4096
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class IssuerRecord:
+    """What verification needs of an issuer row."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    did: str
+    status: str
+    jwks: dict[str, Any] | None
+    jwks_url: str | None
+    updated_at: datetime
+    jwks_fetched_at: datetime | None
+
+
+_COLUMNS = [getattr(Issuer, f.name) for f in dataclasses.fields(IssuerRecord)]
+
+
 def issuers_visible_to(tenant_id: uuid.UUID):
     """The rows a tenant trusts: its own and the global ones."""
     return or_(Issuer.tenant_id == tenant_id, Issuer.tenant_id.is_(None))
 
 
-def prefer_own(rows: Iterable[Issuer]) -> dict[str, Issuer]:
+def prefer_own(rows: Iterable[IssuerRecord]) -> dict[str, IssuerRecord]:
     """One row per DID; a tenant's own entry wins over a global one."""
-    chosen: dict[str, Issuer] = {}
+    chosen: dict[str, IssuerRecord] = {}
     for row in rows:
         current = chosen.get(row.did)
         if current is None or (current.tenant_id is None and row.tenant_id is not None):
@@ -49,7 +68,7 @@ class TrustLoader:
         self.jwks = jwks
         self._prepared: OrderedDict[tuple, TrustedIssuer] = OrderedDict()
 
-    def prepare(self, row: Issuer) -> TrustedIssuer:
+    def prepare(self, row: IssuerRecord) -> TrustedIssuer:
         key = (row.id, row.status, row.updated_at, row.jwks_fetched_at)
         cached = self._prepared.get(key)
         if cached is not None:
@@ -72,39 +91,53 @@ class TrustLoader:
 
     async def rows(
         self, session: AsyncSession, tenant_id: uuid.UUID, dids: set[str]
-    ) -> dict[str, Issuer]:
+    ) -> dict[str, IssuerRecord]:
         if not dids:
             return {}
-        result = await session.scalars(
-            select(Issuer).where(Issuer.did.in_(sorted(dids)), issuers_visible_to(tenant_id))
-        )
-        return prefer_own(result)
+        query = select(*_COLUMNS).where(Issuer.did.in_(sorted(dids)), issuers_visible_to(tenant_id))
+        result = await session.execute(query)
+        return prefer_own(IssuerRecord(*row) for row in result)
 
-    async def refresh(self, row: Issuer, *, force: bool = False) -> bool:
-        """Fetch a URL issuer's keys when stale (or forced); keep the last good on failure."""
+    async def refresh(
+        self, session: AsyncSession, row: IssuerRecord, *, force: bool = False
+    ) -> IssuerRecord | None:
+        """Fetch a URL issuer's keys when stale (or forced); the updated record, or
+        None when nothing changed (a failed fetch keeps the last good keys)."""
         if self.jwks is None or row.jwks_url is None:
-            return False
+            return None
         fetched = row.jwks_fetched_at.timestamp() if row.jwks_fetched_at else None
         if force:
             if not self.jwks.may_refetch(row.jwks_url):
-                return False
+                return None
         elif not self.jwks.is_stale(fetched):
-            return False
+            return None
         try:
             document = await self.jwks.fetch(row.jwks_url)
         except JwksFetchError as error:
             log.warning("jwks_refresh_failed", issuer_id=str(row.id), error=str(error))
-            return False
-        if document != row.jwks:
-            row.jwks = document
-        row.jwks_fetched_at = datetime.now(UTC)
-        return True
+            return None
+        now = datetime.now(UTC)
+        await session.execute(
+            update(Issuer).where(Issuer.id == row.id).values(jwks=document, jwks_fetched_at=now)
+        )
+        return dataclasses.replace(row, jwks=document, jwks_fetched_at=now)
 
     async def snapshot(
         self, session: AsyncSession, tenant_id: uuid.UUID, dids: set[str]
-    ) -> tuple[TrustSnapshot, dict[str, Issuer]]:
+    ) -> tuple[TrustSnapshot, dict[str, IssuerRecord]]:
         rows = await self.rows(session, tenant_id, dids)
-        for row in rows.values():
+        for did, row in list(rows.items()):
             if row.jwks_url is not None and row.status == "active":
-                await self.refresh(row)
+                rows[did] = await self.refresh(session, row) or row
         return TrustSnapshot(self.prepare(row) for row in rows.values()), rows
+
+    async def refetch_unknown_kid(
+        self, session: AsyncSession, rows: dict[str, IssuerRecord]
+    ) -> TrustSnapshot | None:
+        """One early refetch for URL issuers when a token names a kid they lack."""
+        changed = False
+        for did, row in list(rows.items()):
+            fresh = await self.refresh(session, row, force=True)
+            if fresh is not None:
+                rows[did], changed = fresh, True
+        return TrustSnapshot(self.prepare(row) for row in rows.values()) if changed else None

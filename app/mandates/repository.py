@@ -18,6 +18,8 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -38,6 +40,23 @@ class MandateRepository:
         if for_update:
             query = query.with_for_update()
         return await self.session.scalar(query)
+
+    async def insert_new(self, values: dict) -> bool:
+        """INSERT unless this tenant already holds the token; True when inserted.
+
+        One statement (ON CONFLICT DO NOTHING), so two concurrent submissions of
+        one token can neither both insert nor fail.
+        """
+        if values["tenant_id"] != self.tenant_id:
+            raise ValueError("a mandate is inserted only into the repository's tenant")
+        insert = pg_insert if self._dialect() == "postgresql" else sqlite_insert
+        statement = (
+            insert(Mandate)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
+            .returning(Mandate.id)
+        )
+        inserted = await self.session.execute(statement, values)
+        return inserted.first() is not None
 
     async def by_token_hash(self, token_sha256: str) -> Mandate | None:
         return await self.session.scalar(self.base().where(Mandate.token_sha256 == token_sha256))

@@ -10,13 +10,13 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.actor import Actor
-from app.audit.service import record
+from app.audit.service import audit_values, record, record_many
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound
 from app.issuers.peek import referenced_issuers
@@ -31,9 +31,10 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.mandates.verification import Code, VerificationResult, verify_token
+from app.mandates.verification import Code, TrustSnapshot, VerificationResult, verify_token
 from app.mandates.verification.amounts import format_amount
 from app.models import Mandate
+from app.models.mandate import DEFAULT_RETENTION_DAYS
 
 # Column limits the verified claims must also respect.
 _LIMITS = {"scope": 255, "jti": 255, "subject_did": 2048, "issuer_did": 2048}
@@ -83,7 +84,7 @@ def to_read(mandate: Mandate, now: datetime, *, include_token: bool = False) -> 
 @dataclass(frozen=True, slots=True)
 class IngestOutcome:
     result: VerificationResult
-    mandate: Mandate | None
+    mandate: Mandate | SimpleNamespace | None
     created: bool
     token_sha256: str
 
@@ -119,10 +120,10 @@ class MandateService:
         self.repo = MandateRepository(session, tenant_id)
         self.cursors = CursorCodec(settings.secret_key.get_secret_value())
 
-    def _audit(
+    async def _audit(
         self, action: str, resource_id: Any, outcome: str | None = None, **details: Any
     ) -> None:
-        record(
+        await record(
             self.session,
             tenant_id=self.tenant_id,
             actor=self.actor,
@@ -139,34 +140,42 @@ class MandateService:
         dids = referenced_issuers(token)
         snapshot, rows = await self.trust.snapshot(self.session, self.tenant_id, dids)
 
-        def run() -> VerificationResult:
+        def run(trust: TrustSnapshot) -> VerificationResult:
             return verify_token(
                 token,
-                snapshot,
+                trust,
                 now=now,
                 leeway_seconds=self.settings.verify_leeway_seconds,
                 max_bytes=self.settings.mandate_max_token_bytes,
             )
 
-        result = run()
+        result = run(snapshot)
         if result.code == Code.KEY_NOT_FOUND:
-            refreshed = [row for row in rows.values() if await self.trust.refresh(row, force=True)]
-            if refreshed:
-                snapshot, rows = await self.trust.snapshot(self.session, self.tenant_id, dids)
-                result = run()
+            refreshed = await self.trust.refetch_unknown_kid(self.session, rows)
+            if refreshed is not None:
+                result = run(refreshed)
         return _within_column_limits(result)
 
+    async def _already_stored(self, digest: str) -> IngestOutcome | None:
+        existing = await self.repo.by_token_hash(digest)
+        if existing is None:
+            return None
+        already = VerificationResult(Code.VALID, "already stored", {}, None)
+        return IngestOutcome(already, existing, False, digest)
+
     async def ingest(self, data: MandateCreate) -> IngestOutcome:
+        """Verify, then store unless this tenant holds the token already.
+
+        The same token again answers with the stored mandate, even when it would
+        no longer verify (it expired since, say): it is the same submission.
+        """
         now = datetime.now(UTC)
         digest = token_sha256(data.vc_jwt)
-        existing = await self.repo.by_token_hash(digest)
-        if existing is not None:
-            return IngestOutcome(
-                VerificationResult(Code.VALID, "already stored", {}, None), existing, False, digest
-            )
         result = await self.verify(data.vc_jwt, now)
         if not result.ok:
-            self._audit(
+            if (existing := await self._already_stored(digest)) is not None:
+                return existing
+            await self._audit(
                 "mandate.rejected",
                 None,
                 outcome=result.code.value,
@@ -176,43 +185,48 @@ class MandateService:
             return IngestOutcome(result, None, False, digest)
         fields = result.fields
         assert fields is not None
-        mandate = Mandate(
-            tenant_id=self.tenant_id,
-            vc_jwt=data.vc_jwt,
-            token_sha256=digest,
-            mandate_type=fields.mandate_type,
-            issuer_did=fields.issuer_did,
-            subject_did=fields.subject_did,
-            jti=fields.jti,
-            scope=fields.scope,
-            amount_limit=fields.amount_limit,
-            currency=fields.currency,
-            merchants=list(fields.merchants),
-            labels=dict(data.labels or {}),
-            details=fields.details,
-            issued_at=fields.issued_at,
-            not_before=fields.not_before,
-            expires_at=fields.expires_at,
-            status="active",
-            verification_status=result.code.value,
-            verification_reason=result.reason,
-            verification_details={"alg": fields.alg, "kid": fields.kid},
-            verified_at=now,
+        values = {
+            "id": uuid.uuid4(),
+            "tenant_id": self.tenant_id,
+            "vc_jwt": data.vc_jwt,
+            "token_sha256": digest,
+            "mandate_type": fields.mandate_type,
+            "issuer_did": fields.issuer_did,
+            "subject_did": fields.subject_did,
+            "jti": fields.jti,
+            "scope": fields.scope,
+            "amount_limit": fields.amount_limit,
+            "currency": fields.currency,
+            "merchants": list(fields.merchants),
+            "labels": dict(data.labels or {}),
+            "details": fields.details,
+            "issued_at": fields.issued_at,
+            "not_before": fields.not_before,
+            "expires_at": fields.expires_at,
+            "status": "active",
+            "verification_status": result.code.value,
+            "verification_reason": result.reason,
+            "verification_details": {"alg": fields.alg, "kid": fields.kid},
+            "verified_at": now,
+            "retention_days": (
+                DEFAULT_RETENTION_DAYS if data.retention_days is None else data.retention_days
+            ),
+            "created_at": now,
+            "updated_at": now,
+        }
+        if not await self.repo.insert_new(values):
+            # Stored before, or by a concurrent request that won the race.
+            existing = await self._already_stored(digest)
+            if existing is None:  # pragma: no cover - the conflicting row vanished
+                raise Conflict(
+                    "the mandate changed while it was stored; retry", code="ingest_conflict"
+                )
+            return existing
+        await self._audit(
+            "mandate.created", values["id"], outcome=result.code.value, token_sha256=digest
         )
-        if data.retention_days is not None:
-            mandate.retention_days = data.retention_days
-        try:
-            async with self.session.begin_nested():
-                self.session.add(mandate)
-                await self.session.flush()
-        except IntegrityError:
-            # The same token arrived concurrently and won the race.
-            winner = await self.repo.by_token_hash(digest)
-            if winner is None:
-                raise
-            return IngestOutcome(result, winner, False, digest)
-        self._audit("mandate.created", mandate.id, outcome=result.code.value, token_sha256=digest)
-        return IngestOutcome(result, mandate, True, digest)
+        stored = SimpleNamespace(**values, revoked_at=None, revocation_reason=None, deleted_at=None)
+        return IngestOutcome(result, stored, True, digest)
 
     async def get(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self.repo.get(mandate_id)
@@ -222,7 +236,7 @@ class MandateService:
 
     async def read_token(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self.get(mandate_id)
-        self._audit("mandate.token_read", mandate.id)
+        await self._audit("mandate.token_read", mandate.id)
         return mandate
 
     async def search(self, params: MandateSearch) -> MandatePage:
@@ -255,7 +269,7 @@ class MandateService:
         mandate.revoked_at = datetime.now(UTC)
         mandate.revocation_reason = reason
         await self.session.flush()
-        self._audit("mandate.revoked", mandate.id, reason=reason)
+        await self._audit("mandate.revoked", mandate.id, reason=reason)
         return mandate
 
     async def delete(self, mandate_id: uuid.UUID) -> None:
@@ -266,7 +280,7 @@ class MandateService:
         mandate.status = "deleted"
         mandate.deleted_at = datetime.now(UTC)
         await self.session.flush()
-        self._audit("mandate.deleted", mandate.id, previous_status=previous)
+        await self._audit("mandate.deleted", mandate.id, previous_status=previous)
 
     async def restore(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self._for_change(mandate_id)
@@ -283,7 +297,7 @@ class MandateService:
             mandate.status = "expired" if mandate.expires_at <= now else "active"
         mandate.deleted_at = None
         await self.session.flush()
-        self._audit("mandate.restored", mandate.id, status=mandate.status)
+        await self._audit("mandate.restored", mandate.id, status=mandate.status)
         return mandate
 
     async def reverify(self, mandate_id: uuid.UUID) -> VerificationRead:
@@ -296,7 +310,7 @@ class MandateService:
         if result.code == Code.EXPIRED and mandate.status == "active":
             mandate.status = "expired"
         await self.session.flush()
-        self._audit("mandate.verified", mandate.id, outcome=result.code.value)
+        await self._audit("mandate.verified", mandate.id, outcome=result.code.value)
         return VerificationRead(
             mandate_id=mandate.id,
             code=result.code.value,
@@ -316,7 +330,7 @@ class MandateService:
             mandate.retention_days = changes["retention_days"]
         if changes:
             await self.session.flush()
-            self._audit("mandate.updated", mandate.id, changed=sorted(changes))
+            await self._audit("mandate.updated", mandate.id, changed=sorted(changes))
         return mandate
 
 
@@ -327,16 +341,20 @@ async def sweep_expired(
     now = now or datetime.now(UTC)
     due = await due_for_expiry(session, now, batch)
     actor = Actor.system("expiry-sweep")
+    rows = []
     for mandate in due:
         mandate.status = "expired"
-        record(
-            session,
-            tenant_id=mandate.tenant_id,
-            actor=actor,
-            action="mandate.expired",
-            resource_type="mandate",
-            resource_id=mandate.id,
-            details={"expires_at": mandate.expires_at.isoformat()},
+        rows.append(
+            audit_values(
+                tenant_id=mandate.tenant_id,
+                actor=actor,
+                action="mandate.expired",
+                resource_type="mandate",
+                resource_id=mandate.id,
+                details={"expires_at": mandate.expires_at.isoformat()},
+                at=now,
+            )
         )
     await session.flush()
+    await record_many(session, rows)
     return len(due)
