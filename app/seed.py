@@ -7,7 +7,6 @@ once when the admin is first created.
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,10 +50,12 @@ async def _tenant(session: AsyncSession, result: list[str]) -> Customer:
     return tenant
 
 
-async def _admin(session: AsyncSession, tenant: Customer, result: list[str]) -> str | None:
+async def _admin(
+    session: AsyncSession, tenant: Customer, result: list[str], given: str | None
+) -> str | None:
     if await CredentialLookup(session).email_taken(DEMO_ADMIN_EMAIL):
         return None
-    password = os.environ.get("DEMO_ADMIN_PASSWORD") or new_secret(12)
+    password = given or new_secret(12)
     await service.create_user_record(
         session,
         tenant_id=tenant.id,
@@ -176,7 +177,10 @@ async def seed_demo_data(settings: Settings) -> SeedResult:
         async with database.sessions() as session, session.begin():
             created: list[str] = []
             tenant = await _tenant(session, created)
-            password = await _admin(session, tenant, created)
+            given = settings.demo_admin_password
+            password = await _admin(
+                session, tenant, created, given.get_secret_value() if given else None
+            )
             api_key = await _api_key(session, tenant, created)
             await _issuer_and_mandates(session, tenant, created)
             return SeedResult(tenant.id, DEMO_ADMIN_EMAIL, password, api_key, created)

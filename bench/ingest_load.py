@@ -58,7 +58,7 @@ def main() -> None:
     url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="mv-ingest-"))
     try:
-        with server_process(DATABASE_URL=url, EXPIRY_SWEEP_SECONDS="0", DB_POOL_SIZE="20", DB_MAX_OVERFLOW="10") as (
+        with server_process(DATABASE_URL=url, ENVIRONMENT="production", EXPIRY_SWEEP_SECONDS="0") as (
             base, env, process,
         ):
             tenant = cli(env, "tenants", "create", "Bench").strip()

@@ -114,10 +114,15 @@ def test_sqlite_quick_start(tmp_path):
     assert "Mandate Vault" in response.text
 
 
-def test_seed_uses_the_given_demo_password(tmp_path):
-    env = guide_env(
-        "sqlite+aiosqlite:///./demo.db", DEMO_ADMIN_PASSWORD="a-demo-password-for-tests"
-    )
+@pytest.mark.parametrize("source", ["environment", "dotenv"])
+def test_seed_uses_the_given_demo_password(tmp_path, source):
+    if source == "environment":
+        env = guide_env(
+            "sqlite+aiosqlite:///./demo.db", DEMO_ADMIN_PASSWORD="a-demo-password-for-tests"
+        )
+    else:  # what `make run` writes
+        env = guide_env("sqlite+aiosqlite:///./demo.db")
+        (tmp_path / ".env").write_text("DEMO_ADMIN_PASSWORD=a-demo-password-for-tests\n")
     run([sys.executable, str(ROOT / "create_users_table.py")], tmp_path, env)
     result = run([sys.executable, str(ROOT / "seed_initial_data.py")], tmp_path, env)
     assert "admin@demo.example / a-demo-password-for-tests" in result.stdout

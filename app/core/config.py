@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     jwks_refresh_seconds: int = Field(default=300, ge=1)
     jwks_min_refetch_seconds: int = Field(default=30, ge=0)
     jwks_allow_http: bool = False
+    # Password `mandate-vault seed` gives the demo admin (generated when unset).
+    demo_admin_password: SecretStr | None = None
     # Identity and access control.
     access_token_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_ttl_days: int = Field(default=14, ge=1, le=365)
