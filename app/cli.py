@@ -14,7 +14,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database: migrations, backup and restore, copy, status and monitoring.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 
 
@@ -150,6 +153,13 @@ def db_create(
 
     path = _migration_call(migrations.create, message, not empty)
     typer.echo(f"created {path}")
+
+
+from app.dbops.cli import register as _register_dbops  # noqa: E402  (typer only)
+from app.dbops.cli import retention_app  # noqa: E402
+
+_register_dbops(db_app)
+app.add_typer(retention_app, name="retention")
 
 
 def main() -> None:

@@ -109,6 +109,22 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30000, ge=0)
     readiness_timeout: float = Field(default=1.5, gt=0, le=30)
 
+    # TLS to PostgreSQL: CA bundle for `?ssl=verify-full` / `verify-ca`.
+    db_ssl_ca_file: str | None = None
+    # Reads go to the primary for this long after the replica failed to answer.
+    read_db_retry_seconds: float = Field(default=10.0, ge=0, le=3600)
+    slow_query_ms: int = Field(default=500, ge=0)
+    metrics_enabled: bool = True
+
+    backup_dir: str = "./backups"
+    backup_retention_days: int = Field(default=30, ge=1)
+    backup_keep_min: int = Field(default=3, ge=1)
+
+    audit_retention_days: int = Field(default=365, ge=1)
+    retention_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    retention_schedule_enabled: bool = True
+    retention_run_at: str = "03:00"
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -123,6 +139,19 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("retention_run_at")
+    @classmethod
+    def _run_at(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("RETENTION_RUN_AT must be HH:MM (UTC), e.g. 03:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("db_ssl_ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("database_url")
     @classmethod
