@@ -6,6 +6,8 @@ disposes them on shutdown.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,12 +30,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from app.dbops.metrics import instrument
+        from app.dbops.retention import start_schedule
+
         db = database or Database(settings)
         app.state.database = db
+        instrument(db)
+        schedule = start_schedule(db) if settings.retention_schedule_enabled else None
         log.info("startup", environment=settings.environment.value, database=settings.backend)
         try:
             yield
         finally:
+            if schedule is not None:
+                schedule.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await schedule
             if database is None:
                 await db.dispose()
 
@@ -56,6 +67,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.include_router(health_router)
     app.include_router(dashboard_router)
+    if settings.metrics_enabled:
+        from app.dbops.metrics import router as metrics_router
+
+        app.include_router(metrics_router)
     return app
 
 
