@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import (
@@ -151,7 +152,9 @@ class Settings(BaseSettings):
     @field_validator("db_ssl_ca_file")
     @classmethod
     def _ca_file(cls, value: str | None) -> str | None:
-        return value or None
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"DB_SSL_CA_FILE: no such file {value}")
+        return str(Path(value).expanduser()) if value else None
 
     @field_validator("database_url")
     @classmethod

@@ -42,6 +42,17 @@ SAFETY_PREFIX = "mandate_vault_safety_backup"
 NAME_PATTERN = re.compile(r"^(?P<prefix>[a-z_]+?)_(?P<stamp>\d{8}_\d{6})(?:_(?P<n>\d+))?\.sql\.gz$")
 COMPRESS_LEVEL = 6  # gzip's own default: the speed of `pg_dump | gzip`
 Progress = Callable[[int], None]
+STORAGE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EFBIG,
+}
 
 
 @dataclass
@@ -304,6 +315,8 @@ def create_backup(
         manifest_path(final).with_name(manifest_path(final).name + ".partial").unlink(
             missing_ok=True
         )
+        if error.errno not in STORAGE_ERRNOS:
+            raise DatabaseUnreachable(f"backup failed, nothing was kept: {error}") from None
         raise storage_error(error, final, directory) from None
     except BaseException:
         partial.unlink(missing_ok=True)

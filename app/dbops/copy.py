@@ -138,9 +138,7 @@ async def _copy(
                     await _reset_sequences(target)
             expected = {
                 table.name: int(
-                    (
-                        await source.execute(select(func.count()).select_from(table))
-                    ).scalar_one()
+                    (await source.execute(select(func.count()).select_from(table))).scalar_one()
                 )
                 for table in _tables()
             }
