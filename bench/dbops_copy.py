@@ -63,6 +63,8 @@ async def fill_sqlite(url: str, mandates: int, audits: int) -> None:
                         }
                     )
                 await session.execute(insert(Mandate), rows)
+            if not audits:
+                return
             await session.execute(
                 insert(AuditLog),
                 [

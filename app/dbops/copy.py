@@ -11,12 +11,12 @@ of every table are compared at the end.
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import JSON, Table, delete, func, select, text
+from sqlalchemy import JSON, Table, Text, delete, func, select, text, type_coerce
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,30 +69,47 @@ async def _copy_table(
     batch_size: int,
     progress: Progress | None,
 ) -> int:
+    """Stream one table; reading the next batch overlaps writing the last one."""
     columns = [c.name for c in table.columns]
     json_columns = _json_columns(table)
     postgres_target = target.dialect.name == "postgresql"
     raw = (await target.get_raw_connection()).driver_connection if postgres_target else None
+    # Into PostgreSQL, JSON travels as the text it is stored as (no parse and re-encode).
+    selected = [
+        type_coerce(c, Text) if raw is not None and c.name in json_columns else c
+        for c in table.columns
+    ]
     order = list(table.primary_key.columns) or list(table.columns)[:1]
     stream = await source.stream(
-        select(table).order_by(*order).execution_options(yield_per=batch_size)
+        select(*selected).order_by(*order).execution_options(yield_per=batch_size)
     )
+    queue: asyncio.Queue[list[Any] | None] = asyncio.Queue(maxsize=2)
+
+    async def read() -> None:
+        try:
+            async for partition in stream.partitions(batch_size):
+                await queue.put(partition)
+        finally:
+            await queue.put(None)
+
+    reader = asyncio.create_task(read())
     copied = 0
-    async for partition in stream.partitions(batch_size):
-        if raw is not None:
-            records = [
-                tuple(
-                    json.dumps(value) if name in json_columns and value is not None else value
-                    for name, value in zip(columns, row, strict=True)
+    try:
+        while (partition := await queue.get()) is not None:
+            if raw is not None:
+                await raw.copy_records_to_table(
+                    table.name, records=[tuple(row) for row in partition], columns=columns
                 )
-                for row in partition
-            ]
-            await raw.copy_records_to_table(table.name, records=records, columns=columns)
-        else:
-            await target.execute(table.insert(), [dict(row._mapping) for row in partition])
-        copied += len(partition)
-        if progress:
-            progress(len(partition))
+            else:
+                await target.execute(table.insert(), [dict(row._mapping) for row in partition])
+            copied += len(partition)
+            if progress:
+                progress(len(partition))
+    finally:
+        if not reader.done():
+            reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
     return copied
 
 
