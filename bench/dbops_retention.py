@@ -29,9 +29,10 @@ def main() -> None:
             name,
             f"""INSERT INTO audit_log (tenant_id, timestamp, actor_type, action, details)
             SELECT (SELECT id FROM customers LIMIT 1), now() - (i || ' seconds')::interval,
-                   'system', 'recent', '{{}}' FROM generate_series(1, {args.kept}) i;
-            VACUUM ANALYZE audit_log;""",
+                   'system', 'recent', '{{}}' FROM generate_series(1, {args.kept}) i
+            """,
         )
+        psql(name, "VACUUM ANALYZE audit_log")
 
         async def run():
             database = Database(settings_for(name, retention_batch_size=args.batch))
