@@ -100,7 +100,7 @@ def storage_error(error: OSError, path: Path, directory: Path) -> StorageError:
 
 def prepare_directory(directory: Path) -> None:
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(
             f"BACKUP_DIR {directory} cannot be created: {error.strerror or error}"
@@ -204,6 +204,7 @@ def _sqlite_dump(url: URL, snapshot: Path, sink: IO[bytes], progress: Progress |
     except sqlite3.Error as error:
         raise DatabaseUnreachable(f"cannot open {source_path}: {error}") from None
     try:
+        os.close(os.open(snapshot, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         target = sqlite3.connect(snapshot)
         try:
             source.backup(target)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,14 @@ def _json_columns(table: Table) -> set[str]:
     return {c.name for c in table.columns if isinstance(c.type, JSON) or "JSON" in str(c.type)}
 
 
+def _encode_json(record: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(record)
+    for i in positions:
+        if values[i] is not None:
+            values[i] = json.dumps(values[i])
+    return tuple(values)
+
+
 async def _copy_table(
     source: AsyncConnection,
     target: AsyncConnection,
@@ -74,10 +83,16 @@ async def _copy_table(
     json_columns = _json_columns(table)
     postgres_target = target.dialect.name == "postgresql"
     raw = (await target.get_raw_connection()).driver_connection if postgres_target else None
-    # Into PostgreSQL, JSON travels as the text it is stored as (no parse and re-encode).
+    # From SQLite into PostgreSQL, JSON travels as the text it is stored as (no
+    # parse and re-encode); from PostgreSQL it arrives parsed and is encoded again.
+    as_text = raw is not None and source.dialect.name == "sqlite"
     selected = [
-        type_coerce(c, Text) if raw is not None and c.name in json_columns else c
-        for c in table.columns
+        type_coerce(c, Text) if as_text and c.name in json_columns else c for c in table.columns
+    ]
+    encode = [
+        i
+        for i, c in enumerate(table.columns)
+        if raw is not None and not as_text and c.name in json_columns
     ]
     order = list(table.primary_key.columns) or list(table.columns)[:1]
     stream = await source.stream(
@@ -97,9 +112,10 @@ async def _copy_table(
     try:
         while (partition := await queue.get()) is not None:
             if raw is not None:
-                await raw.copy_records_to_table(
-                    table.name, records=[tuple(row) for row in partition], columns=columns
-                )
+                records = [tuple(row) for row in partition]
+                if encode:
+                    records = [_encode_json(record, encode) for record in records]
+                await raw.copy_records_to_table(table.name, records=records, columns=columns)
             else:
                 await target.execute(table.insert(), [dict(row._mapping) for row in partition])
             copied += len(partition)

@@ -242,8 +242,18 @@ def _apply_sqlite(backup: Path, url: URL, manifest: Manifest, settings: Settings
         leftover.unlink(missing_ok=True)
     try:
         script = b"".join(_decompressed(backup)).decode()
+        page_size = 4096
+        if live.exists():
+            probe = sqlite3.connect(f"file:{live}?mode=ro", uri=True)
+            try:
+                page_size = int(probe.execute("PRAGMA page_size").fetchone()[0])
+            finally:
+                probe.close()
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         built = sqlite3.connect(temporary, isolation_level=None)
         try:
+            # The backup API cannot change a WAL database's page size: match it.
+            built.execute(f"PRAGMA page_size={page_size}")
             built.executescript(script)
             tables = [
                 name

@@ -93,6 +93,15 @@ def test_copy_sqlite_to_postgres_and_back(database_url, cli_env, pg_target, tmp_
     assert replaced.exit_code == 0, replaced.output
     assert counts(pg_target) == counts(database_url)
 
+    # PostgreSQL to PostgreSQL (JSON passes through as text).
+    second = create_pg_database(f"mvt_copy_{uuid.uuid4().hex[:12]}")
+    try:
+        result = run_cli({**cli_env, "DATABASE_URL": pg_target}, "db", "copy", "--to", second)
+        assert result.exit_code == 0, result.output
+        assert asyncio.run(snapshot(second)) == asyncio.run(snapshot(database_url))
+    finally:
+        drop_pg_database(second.rsplit("/", 1)[1])
+
     # And back: PostgreSQL to a new SQLite file.
     back = f"sqlite+aiosqlite:///{tmp_path / 'back.db'}"
     result = run_cli({**cli_env, "DATABASE_URL": pg_target}, "db", "copy", "--to", back)

@@ -172,3 +172,24 @@ async def test_the_service_runs_retention_on_schedule(database_url, monkeypatch)
             if left == 1:
                 break
     assert left == 1
+
+
+async def test_only_one_retention_run_at_a_time_on_postgres(database_url, engine_name):
+    if engine_name != "postgres":
+        return
+    from sqlalchemy import text
+
+    from app.dbops.retention import ADVISORY_LOCK_KEY
+
+    database = Database(make_settings(database_url))
+    try:
+        tenants = await make_tenants(database, 1)
+        await chained_log(database, tenants, [900])
+        async with database.write_engine.connect() as holder:
+            await holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            report = await run_retention(database)
+            assert report["skipped"] == "another retention run holds the lock"
+            await holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        assert (await run_retention(database))["audit_log"]["deleted"] == 1
+    finally:
+        await database.dispose()
