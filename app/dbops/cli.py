@@ -146,6 +146,14 @@ def _confirm(prompt: str) -> bool:
 def restore(
     file: Annotated[Path, typer.Argument(help="The .sql.gz backup (its manifest beside it).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    recovery_wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="If the server goes away mid-restore, wait this many seconds for it "
+            "to return before putting the safety backup back.",
+        ),
+    ] = 60.0,
 ) -> None:
     """Replace the database with a backup, after a safety backup; rolled back on failure."""
     from app.dbops.restore import execute_restore, plan_restore
@@ -157,7 +165,7 @@ def restore(
         typer.echo("\naborted: nothing was changed", err=True)
         raise typer.Exit(1)
     with progress_bar("restore") as progress:
-        result = _guard(lambda: execute_restore(settings, plan, progress))
+        result = _guard(lambda: execute_restore(settings, plan, progress, recovery_wait))
     if result.safety is not None:
         typer.echo(f"safety backup of the previous data: {result.safety.path}", err=True)
     typer.echo(

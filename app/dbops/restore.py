@@ -19,6 +19,7 @@ import os
 import sqlite3
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -347,10 +348,31 @@ class RestoreResult:
     manifest: Manifest
 
 
+async def _wait_reachable(url: URL, settings: Settings, seconds: float) -> None:
+    """Wait (up to `seconds`) for a database that went away to answer again."""
+    deadline = time.monotonic() + seconds
+    while True:
+        engine = create_engine_for(url, settings, pooled=False)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return
+        except Exception:
+            if time.monotonic() >= deadline:
+                return  # the put-back attempt reports the failure
+            await asyncio.sleep(0.5)
+        finally:
+            await engine.dispose()
+
+
 def execute_restore(
-    settings: Settings, plan: RestorePlan, progress: Progress | None = None
+    settings: Settings,
+    plan: RestorePlan,
+    progress: Progress | None = None,
+    recovery_wait: float = 60.0,
 ) -> RestoreResult:
-    """Safety backup, restore, verify; on failure put the safety backup back."""
+    """Safety backup, restore, verify; on failure put the safety backup back
+    (waiting up to `recovery_wait` seconds for a server that stopped to return)."""
     if plan.current is None:  # a SQLite file that does not exist yet: nothing to keep
         try:
             apply_backup(plan.backup, plan.manifest, plan.url, settings, progress)
@@ -365,6 +387,7 @@ def execute_restore(
         apply_backup(plan.backup, plan.manifest, plan.url, settings, progress)
     except (DbOpsError, OSError, sqlite3.Error) as error:
         reason = str(error)
+        asyncio.run(_wait_reachable(plan.url, settings, recovery_wait))
         try:
             apply_backup(safety.path, safety.manifest, plan.url, settings)
         except (DbOpsError, OSError, sqlite3.Error) as second:

@@ -206,3 +206,78 @@ async def test_status_and_metrics_show_the_replica(pg_pair, pair_database):
     async for client in app_client(settings):
         body = (await client.get("/metrics")).text
     assert 'mandate_vault_db_pool_size{engine="read"}' in body
+
+
+def test_server_stopped_halfway_through_a_restore(pg_pair, pair_database, tmp_path):
+    """The throwaway primary is stopped (immediate shutdown) mid-COPY and started
+    again: the restore waits for it, puts the safety backup back and says so."""
+    import threading
+
+    from tests.conftest import TEST_SECRET
+    from tests.dbops.pg_cluster import _wait_streaming
+
+    url = pg_pair.url(pair_database)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DB_", "READ_DB", "PG"))},
+        "SECRET_KEY": TEST_SECRET,
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": url,
+        "BACKUP_DIR": str(tmp_path / "b"),
+    }
+    seed(url, mandates=3)
+    dsn = url.replace("+asyncpg", "")
+
+    async def bulk():
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "INSERT INTO audit_log (timestamp, actor_type, action, details) "
+                "SELECT now(), 'system', 'bulk', '{}'::jsonb FROM generate_series(1, 300000)"
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(bulk())
+    assert run_cli(env, "db", "backup").exit_code == 0
+    backup = next((tmp_path / "b").glob("mandate_vault_backup_*.sql.gz"))
+    seed(url, mandates=4, audits=0)
+    before = counts(url)
+    stopped: list[bool] = []
+
+    def stop_and_start():
+        async def wait_for_copy():
+            connection = await asyncpg.connect(dsn)
+            try:
+                for _ in range(1500):
+                    if await connection.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                        "'mandate-vault-restore' AND state = 'active' AND query LIKE 'COPY%'"
+                    ):
+                        return True
+                    await asyncio.sleep(0.01)
+            finally:
+                await connection.close()
+            return False
+
+        if asyncio.run(wait_for_copy()):
+            pg_pair.ctl(pg_pair.primary, "stop")
+            stopped.append(True)
+            time.sleep(1.0)
+            pg_pair.ctl(pg_pair.primary, "start")
+
+    thread = threading.Thread(target=stop_and_start)
+    thread.start()
+    try:
+        result = run_cli(env, "db", "restore", str(backup), "--yes", "--recovery-wait", "30")
+    finally:
+        thread.join()
+        if not (pg_pair.primary / "postmaster.pid").exists():
+            pg_pair.ctl(pg_pair.primary, "start")
+        _wait_streaming(pg_pair)
+    assert stopped, "the restore finished before the server could be stopped"
+    assert result.exit_code == 6, result.output
+    assert "restore failed" in result.output
+    assert "was put back" in result.output
+    assert "connection to server was lost" in result.output
+    assert counts(url) == before
