@@ -32,6 +32,7 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
 
 
@@ -76,6 +77,10 @@ def parse_database_url(value: str, variable: str) -> URL:
         raise ValueError(f"{variable} names no database ({accepted})")
     if url.drivername.startswith("sqlite") and url.host:
         raise ValueError(f"{variable}: a SQLite URL takes three slashes and a path ({accepted})")
+    for key in ("ssl", "sslmode"):
+        mode = url.query.get(key)
+        if mode is not None and (mode if isinstance(mode, str) else mode[-1]) not in SSL_MODES:
+            raise ValueError(f"{variable}: ?{key}= must be one of {', '.join(SSL_MODES)}")
     return url
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
-from app.core.config import Settings, backend_of, get_settings
+from app.core.config import SSL_MODES, Settings, backend_of, get_settings
 
 
 def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> None:
@@ -53,9 +53,6 @@ def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> N
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
-
-
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 def pg_ssl_mode(url: URL) -> str | None:

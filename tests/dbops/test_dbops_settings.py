@@ -28,6 +28,10 @@ def test_defaults():
         ({"db_ssl_ca_file": "/nonexistent/ca.crt"}, "DB_SSL_CA_FILE: no such file"),
         ({"backup_retention_days": 0}, "BACKUP_RETENTION_DAYS"),
         ({"slow_query_ms": -1}, "SLOW_QUERY_MS"),
+        (
+            {"database_url": "postgresql+asyncpg://u:p@h/db?ssl=verify"},
+            "ssl= must be one of disable, allow",
+        ),
     ],
 )
 def test_refusals(values, fragment):
