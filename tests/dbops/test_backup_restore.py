@@ -379,3 +379,39 @@ def test_shell_shims(database_url, backup_env, tmp_path):
     )
     assert done.returncode == 1
     assert "nothing was changed" in done.stderr
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+async def test_sqlite_restore_keeps_the_running_service_connections_valid(
+    database_url, backup_env, tmp_path
+):
+    """The live file is replaced in one transaction, not renamed: a service that
+    keeps its pooled connections open sees the restored data, not a stale inode."""
+    from sqlalchemy import func, select
+
+    from app.core.database import Database
+    from app.models import Mandate
+    from tests.dbops.dbops_data import seed_async
+
+    await seed_async(database_url, mandates=2)
+    service = Database(make_settings(database_url))
+    try:
+        async with service.read_sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Mandate)) == 2
+        await asyncio.to_thread(run_cli, backup_env, "db", "backup")
+        await seed_async(database_url, mandates=5)
+        backup = only_backup(tmp_path / "backups")
+        result = await asyncio.to_thread(run_cli, backup_env, "db", "restore", str(backup), "--yes")
+        assert result.exit_code == 0, result.output
+        async with service.read_sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(Mandate)) == 2
+        async with service.sessions() as session, session.begin():
+            from tests.dbops.dbops_data import mandate_row
+
+            tenant = (await session.execute(select(Mandate.tenant_id))).scalars().first()
+            session.add(Mandate(**mandate_row(tenant)))
+        from tests.dbops.dbops_data import counts_async
+
+        assert (await counts_async(database_url))["mandates"] == 3
+    finally:
+        await service.dispose()

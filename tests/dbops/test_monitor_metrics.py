@@ -143,3 +143,12 @@ async def test_slow_queries_are_logged_without_parameters_and_counted(
     assert "tok_live_SECRET_VALUE" not in logged
     assert logged.count("slow_query") == 1
     assert SLOW_QUERIES.labels("write")._value.get() == before + 1
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+def test_monitor_of_an_unreachable_database(database_url, cli_env):
+    url = database_url.replace(":5432/", f":{free_port()}/")
+    result = run_cli({**cli_env, "DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "2"}, "db", "monitor")
+    assert result.exit_code == 4
+    assert "cannot reach the database" in result.output
+    assert "Traceback" not in result.output
