@@ -33,7 +33,7 @@ from app import __version__
 from app.core.config import Settings, backend_of
 from app.core.database import create_engine_for
 from app.dbops import inventory
-from app.dbops.errors import DatabaseUnreachable, DbOpsError, StorageError
+from app.dbops.errors import DatabaseUnreachable, StorageError
 from app.dbops.manifest import SUFFIX, Manifest, manifest_path
 from app.dbops.pgclient import libpq_env, tool
 
@@ -366,12 +366,3 @@ def prune_backups(directory: Path, settings: Settings, now: datetime | None = No
                 manifest_path(path).unlink(missing_ok=True)
                 removed.append(path)
     return removed
-
-
-def describe_failure(error: BaseException) -> DbOpsError:
-    if isinstance(error, DbOpsError):
-        return error
-    return DatabaseUnreachable(f"backup failed: {error}")
-
-
-__all__ = ["BackupResult", "create_backup", "list_backups", "prune_backups"]

@@ -32,7 +32,6 @@ from app.core.database import create_engine_for
 from app.dbops import inventory
 from app.dbops.backup import SAFETY_PREFIX, BackupResult, create_backup, sqlite_path
 from app.dbops.errors import (
-    BackupInvalid,
     DatabaseUnreachable,
     DbOpsError,
     Refused,
@@ -385,8 +384,8 @@ def execute_restore(
     safety = create_backup(settings, url=plan.url, prefix=SAFETY_PREFIX, prune=False)
     try:
         apply_backup(plan.backup, plan.manifest, plan.url, settings, progress)
-    except (DbOpsError, OSError, sqlite3.Error) as error:
-        reason = str(error)
+    except (DbOpsError, OSError, sqlite3.Error, KeyboardInterrupt) as error:
+        reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
         asyncio.run(_wait_reachable(plan.url, settings, recovery_wait))
         try:
             apply_backup(safety.path, safety.manifest, plan.url, settings)
@@ -402,6 +401,3 @@ def execute_restore(
             "tables, as before the restore); the database is as it was."
         ) from None
     return RestoreResult(safety, plan.manifest)
-
-
-__all__ = ["BackupInvalid", "RestorePlan", "apply_backup", "execute_restore", "plan_restore"]
