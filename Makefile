@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install lint format bench bench-dbops clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/server_ready.py
+
+# Database operations figures (needs PostgreSQL; 1M mandates + 2M audit rows, minutes).
+bench-dbops: $(STAMP)
+	$(BIN)/python bench/dbops_backup.py
+	$(BIN)/python bench/dbops_copy.py
+	$(BIN)/python bench/dbops_retention.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

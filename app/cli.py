@@ -14,11 +14,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database: migrations and status.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database: migrations, backup and restore, copy, status and monitoring.",
+    no_args_is_help=True,
+)
 app.add_typer(db_app, name="db")
 
 
 def _register_feature_commands() -> None:
+    from app.dbops.cli import register as register_dbops
+    from app.dbops.cli import retention_app
     from app.mandates.cli import app as mandates_app
     from app.tenancy.cli import api_keys_app, tenants_app, users_app
 
@@ -26,6 +31,8 @@ def _register_feature_commands() -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(api_keys_app, name="api-keys")
     app.add_typer(mandates_app, name="mandates")
+    register_dbops(db_app)
+    app.add_typer(retention_app, name="retention")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

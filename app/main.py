@@ -6,6 +6,8 @@ disposes them on shutdown.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,16 +53,20 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database(settings)
-        app.state.database = db
-        log.info("startup", environment=settings.environment.value, database=settings.backend)
-        await _report_unreachable_database(db, settings)
         import httpx
 
+        from app.dbops.metrics import instrument
+        from app.dbops.retention import start_schedule
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
 
+        db = database or Database(settings)
+        app.state.database = db
+        instrument(db)
+        schedule = start_schedule(db) if settings.retention_schedule_enabled else None
+        log.info("startup", environment=settings.environment.value, database=settings.backend)
+        await _report_unreachable_database(db, settings)
         app.state.http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         app.state.jwks = JwksClient(app.state.http, settings)
         app.state.trust = TrustLoader(app.state.jwks)
@@ -70,6 +76,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             await app.state.http.aclose()
             await app.state.rate_limiter.close()
+            if schedule is not None:
+                schedule.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await schedule
             if database is None:
                 await db.dispose()
 
@@ -114,6 +124,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(RequestContextMiddleware)
 
     from app.dashboard.router import router as dashboard_router
+    from app.dbops.router import router as admin_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
@@ -124,7 +135,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.include_router(router)
     app.include_router(issuers_router)
     app.include_router(mandates_router)
+    app.include_router(admin_router)
     app.include_router(dashboard_router)
+    if settings.metrics_enabled:
+        from app.dbops.metrics import router as metrics_router
+
+        app.include_router(metrics_router)
     return app
 
 

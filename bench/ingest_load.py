@@ -37,7 +37,9 @@ def rss_mb(pid: int) -> float:
 
 
 def loadgen(*args: str) -> str:
-    result = subprocess.run([sys.executable, str(LOADGEN), *args], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, str(LOADGEN), *args], capture_output=True, text=True, check=True
+    )
     return result.stdout
 
 
@@ -58,38 +60,109 @@ def main() -> None:
     url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="mv-ingest-"))
     try:
-        with server_process(DATABASE_URL=url, ENVIRONMENT="production", EXPIRY_SWEEP_SECONDS="0") as (
-            base, env, process,
+        with server_process(
+            DATABASE_URL=url, ENVIRONMENT="production", EXPIRY_SWEEP_SECONDS="0"
+        ) as (
+            base,
+            env,
+            process,
         ):
             tenant = cli(env, "tenants", "create", "Bench").strip()
-            key = cli(env, "api-keys", "create", "--tenant", tenant, "--role", "customer_user", "--name", "load").strip().splitlines()[-1]
-            admin_key = cli(env, "api-keys", "create", "--tenant", tenant, "--role", "customer_admin", "--name", "adm").strip().splitlines()[-1]
+            key = (
+                cli(
+                    env,
+                    "api-keys",
+                    "create",
+                    "--tenant",
+                    tenant,
+                    "--role",
+                    "customer_user",
+                    "--name",
+                    "load",
+                )
+                .strip()
+                .splitlines()[-1]
+            )
+            admin_key = (
+                cli(
+                    env,
+                    "api-keys",
+                    "create",
+                    "--tenant",
+                    tenant,
+                    "--role",
+                    "customer_admin",
+                    "--name",
+                    "adm",
+                )
+                .strip()
+                .splitlines()[-1]
+            )
             keys, jwks = work / "keys.json", work / "jwks.json"
             loadgen("keygen", "--out", str(keys))
             loadgen("jwks", "--keys", str(keys), "--out", str(jwks))
             response = httpx.post(
-                base + "/api/v1/issuers", headers={"X-API-Key": admin_key},
+                base + "/api/v1/issuers",
+                headers={"X-API-Key": admin_key},
                 json={"did": "did:web:localhost", "jwks": json.loads(jwks.read_text())},
             )
             response.raise_for_status()
             print(f"server pid {process.pid}, RSS at start {rss_mb(process.pid):.0f} MB")
             out = loadgen(
-                "run", "--adapter", "vault", "--base-url", base, "--param", f"api_key={key}", "--op", "create",
-                "--concurrency", "32", "--duration", DURATION, "--issuer", "did:web:localhost",
-                "--keys", str(keys), "--watch-pid", str(process.pid), "--mandates", "40000",
+                "run",
+                "--adapter",
+                "vault",
+                "--base-url",
+                base,
+                "--param",
+                f"api_key={key}",
+                "--op",
+                "create",
+                "--concurrency",
+                "32",
+                "--duration",
+                DURATION,
+                "--issuer",
+                "did:web:localhost",
+                "--keys",
+                str(keys),
+                "--watch-pid",
+                str(process.pid),
+                "--mandates",
+                "40000",
             )
             print(out)
             remaining = TOTAL
             while remaining > 0:
                 batch = min(40_000, remaining)
                 loadgen(
-                    "run", "--adapter", "vault", "--base-url", base, "--param", f"api_key={key}", "--op", "create",
-                    "--concurrency", "32", "--duration", "600", "--issuer", "did:web:localhost",
-                    "--keys", str(keys), "--mandates", str(batch), "--warmup", "0",
+                    "run",
+                    "--adapter",
+                    "vault",
+                    "--base-url",
+                    base,
+                    "--param",
+                    f"api_key={key}",
+                    "--op",
+                    "create",
+                    "--concurrency",
+                    "32",
+                    "--duration",
+                    "600",
+                    "--issuer",
+                    "did:web:localhost",
+                    "--keys",
+                    str(keys),
+                    "--mandates",
+                    str(batch),
+                    "--warmup",
+                    "0",
                 )
                 remaining -= batch
                 print(f"  {TOTAL - remaining:,} more ingested, RSS {rss_mb(process.pid):.0f} MB")
-            print(f"RSS after {TOTAL:,} further ingests: {rss_mb(process.pid):.0f} MB (budget 300 MB)")
+            print(
+                f"RSS after {TOTAL:,} further ingests: {rss_mb(process.pid):.0f} MB (budget 300 MB)"
+            )
     finally:
         asyncio.run(database("drop", name))
 

@@ -163,10 +163,10 @@ def test_manage_migrations_commands(empty_database_url, cli_env, tmp_path):
     assert "pending: none" in run("upgrade")
     assert run("current").strip() == head
     assert "at head" in run("pending")
-    listed = run("history")
-    assert listed.startswith("<base> -> ")
-    assert f"-> {head}" in listed
-    previous = migrations.history()[-1][1]
+    history = run("history")
+    assert history.startswith("<base> -> ")
+    assert f"-> {head}" in history
+    previous = {rev: down for rev, down, _ in migrations.history()}[head]
     assert f"current: {previous or '(none'}" in run("downgrade", "-1")
     assert "pending: none" in run("upgrade", "head")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import (
@@ -31,6 +32,7 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
 
 
@@ -75,6 +77,10 @@ def parse_database_url(value: str, variable: str) -> URL:
         raise ValueError(f"{variable} names no database ({accepted})")
     if url.drivername.startswith("sqlite") and url.host:
         raise ValueError(f"{variable}: a SQLite URL takes three slashes and a path ({accepted})")
+    for key in ("ssl", "sslmode"):
+        mode = url.query.get(key)
+        if mode is not None and (mode if isinstance(mode, str) else mode[-1]) not in SSL_MODES:
+            raise ValueError(f"{variable}: ?{key}= must be one of {', '.join(SSL_MODES)}")
     return url
 
 
@@ -137,6 +143,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = ""
 
+    # TLS to PostgreSQL: CA bundle for `?ssl=verify-full` / `verify-ca`.
+    db_ssl_ca_file: str | None = None
+    # Reads go to the primary for this long after the replica failed to answer.
+    read_db_retry_seconds: float = Field(default=10.0, ge=0, le=3600)
+    slow_query_ms: int = Field(default=500, ge=0)
+    metrics_enabled: bool = True
+
+    backup_dir: str = "./backups"
+    backup_retention_days: int = Field(default=30, ge=1)
+    backup_keep_min: int = Field(default=3, ge=1)
+
+    audit_retention_days: int = Field(default=365, ge=1)
+    retention_batch_size: int = Field(default=5000, ge=1, le=100_000)
+    retention_schedule_enabled: bool = True
+    retention_run_at: str = "03:00"
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -151,6 +173,21 @@ class Settings(BaseSettings):
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
         return value
+
+    @field_validator("retention_run_at")
+    @classmethod
+    def _run_at(cls, value: str) -> str:
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError("RETENTION_RUN_AT must be HH:MM (UTC), e.g. 03:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("db_ssl_ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value and not Path(value).expanduser().is_file():
+            raise ValueError(f"DB_SSL_CA_FILE: no such file {value}")
+        return str(Path(value).expanduser()) if value else None
 
     @field_validator("database_url")
     @classmethod

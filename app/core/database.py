@@ -11,11 +11,14 @@ attributes `engine` and `read_engine`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,8 +26,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
-from app.core.config import Settings, backend_of, get_settings
+from app.core.config import SSL_MODES, Settings, backend_of, get_settings
 
 
 def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> None:
@@ -51,24 +55,64 @@ def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> N
         connection.exec_driver_sql(begin)
 
 
-def create_engine_for(url: URL, settings: Settings, *, writer: bool = True) -> AsyncEngine:
-    """An async engine with the pool settings; SQLite gets its pragmas."""
-    options: dict[str, Any] = {
-        "pool_size": settings.pool_size,
-        "max_overflow": settings.max_overflow,
-        "pool_timeout": settings.db_pool_timeout,
-        "pool_recycle": settings.db_pool_recycle,
-        "pool_pre_ping": settings.db_pool_pre_ping,
-    }
+def pg_ssl_mode(url: URL) -> str | None:
+    """The TLS mode a PostgreSQL URL asks for (`?ssl=` or libpq's `?sslmode=`)."""
+    mode = url.query.get("ssl") or url.query.get("sslmode")
+    if isinstance(mode, tuple):
+        mode = mode[-1]
+    return str(mode) if mode else None
+
+
+def pg_ssl_argument(url: URL, settings: Settings) -> tuple[URL, Any]:
+    """The URL without its TLS query and the `ssl` argument for asyncpg.
+
+    `verify-full`/`verify-ca` with DB_SSL_CA_FILE get an SSLContext that trusts
+    that bundle (host name checked for verify-full); other modes pass through.
+    """
+    mode = pg_ssl_mode(url)
+    if mode is None:
+        return url, None
+    if mode not in SSL_MODES:
+        raise ValueError(f"unknown TLS mode ssl={mode} (one of {', '.join(SSL_MODES)})")
+    url = url.difference_update_query(["ssl", "sslmode"])
+    if mode in ("verify-ca", "verify-full") and settings.db_ssl_ca_file:
+        context = ssl.create_default_context(cafile=settings.db_ssl_ca_file)
+        context.check_hostname = mode == "verify-full"
+        return url, context
+    return url, mode
+
+
+def create_engine_for(
+    url: URL, settings: Settings, *, writer: bool = True, pooled: bool = True
+) -> AsyncEngine:
+    """An async engine with the pool settings; SQLite gets its pragmas.
+
+    `pooled=False` (one-off jobs: backup, copy, retention) opens a connection
+    per use and keeps none.
+    """
+    options: dict[str, Any] = (
+        {
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_timeout": settings.db_pool_timeout,
+            "pool_recycle": settings.db_pool_recycle,
+            "pool_pre_ping": settings.db_pool_pre_ping,
+        }
+        if pooled
+        else {"poolclass": NullPool}
+    )
     if backend_of(url) == "sqlite":
         options["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
         engine = create_async_engine(url, **options)
         _sqlite_hooks(engine, settings, writer=writer)
         return engine
+    url, ssl_argument = pg_ssl_argument(url, settings)
     options["connect_args"] = {
         "timeout": settings.db_connect_timeout,
         "server_settings": {"application_name": "mandate-vault"},
     }
+    if ssl_argument is not None:
+        options["connect_args"]["ssl"] = ssl_argument
     return create_async_engine(url, **options)
 
 
@@ -86,8 +130,18 @@ def pool_figures(engine: AsyncEngine) -> dict[str, int]:
     return figures
 
 
+# Failures that mean "this server cannot be reached", as opposed to a bad query.
+UNREACHABLE = (OSError, TimeoutError, ConnectionError, exc.OperationalError, exc.InterfaceError)
+
+
 class Database:
-    """The write engine, the optional read engine and their session factories."""
+    """The write engine, the optional read engine and their session factories.
+
+    `read_sessions()` opens a session on the replica when `READ_DB_URL` is set.
+    When the replica cannot be reached the session is opened on the primary
+    instead, `on_read_fallback` hooks are told (the metrics count it), and the
+    replica is left alone for `READ_DB_RETRY_SECONDS` before it is tried again.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -105,9 +159,45 @@ class Database:
         else:
             self.read_engine = None
         self.sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
-        self.read_sessions = async_sessionmaker(
-            self.read_engine or self.write_engine, expire_on_commit=False
-        )
+        self._replica_down_until = 0.0
+        self.read_fallbacks = 0
+        self.on_read_fallback: list[Callable[[str], None]] = []
+
+    @property
+    def has_replica(self) -> bool:
+        return self.settings.read_database is not None and self.read_engine is not None
+
+    def _fell_back(self, reason: str) -> None:
+        self.read_fallbacks += 1
+        for hook in self.on_read_fallback:
+            hook(reason)
+
+    @asynccontextmanager
+    async def read_sessions(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads that tolerate replica lag (primary when no replica answers)."""
+        engine = self.read_engine or self.write_engine
+        if not self.has_replica:
+            async with AsyncSession(engine, expire_on_commit=False) as session:
+                yield session
+            return
+        connection = None
+        if time.monotonic() >= self._replica_down_until:
+            try:
+                connection = await engine.connect()
+            except UNREACHABLE as error:
+                self._replica_down_until = time.monotonic() + self.settings.read_db_retry_seconds
+                self._fell_back(type(error).__name__)
+        else:
+            self._fell_back("replica_marked_down")
+        if connection is None:
+            async with AsyncSession(self.write_engine, expire_on_commit=False) as session:
+                yield session
+            return
+        try:
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                yield session
+        finally:
+            await connection.close()
 
     @property
     def backend(self) -> str:

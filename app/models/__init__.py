@@ -2,6 +2,7 @@
 
 from app.models.alert import Alert
 from app.models.api_key import ApiKey
+from app.models.audit_anchor import AuditAnchor
 from app.models.audit_log import AuditLog
 from app.models.base import Base
 from app.models.customer import Customer
@@ -15,6 +16,7 @@ from app.models.webhook import Webhook, WebhookDelivery
 __all__ = [
     "Alert",
     "ApiKey",
+    "AuditAnchor",
     "AuditLog",
     "Base",
     "Customer",

@@ -43,6 +43,7 @@ class Permission(enum.StrEnum):
     ISSUERS_MANAGE = "issuers:manage"
     AUDIT_READ = "audit:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    PLATFORM_OPERATE = "platform:operate"
 
 
 P = Permission

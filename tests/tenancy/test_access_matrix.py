@@ -60,6 +60,7 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
     ("POST", "/api/v1/api-keys"): (Permission.API_KEYS_MANAGE, {ADMIN, CADMIN}, 201),
     ("GET", "/api/v1/api-keys"): (Permission.API_KEYS_READ, {ADMIN, CADMIN}, 200),
     ("DELETE", "/api/v1/api-keys/{key_id}"): (Permission.API_KEYS_MANAGE, {ADMIN, CADMIN}, 204),
+    ("GET", "/api/v1/admin/db"): (Permission.PLATFORM_OPERATE, {ADMIN}, 200),
     ("POST", "/api/v1/issuers"): (Permission.ISSUERS_MANAGE, {ADMIN, CADMIN}, 201),
     ("GET", "/api/v1/issuers"): (Permission.ISSUERS_READ, EVERYONE, 200),
     ("GET", "/api/v1/issuers/{issuer_id}"): (Permission.ISSUERS_READ, EVERYONE, 200),
@@ -102,9 +103,18 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
     ),
 }
 # Outside /api: open by design (probes, docs, the dashboard's own pages).
-OUTSIDE_API = {"/healthz", "/readyz", "/", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
+OUTSIDE_API = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/openapi.json",
+}
 # Routes whose effect does not depend on a tenant ("other tenant" means nothing there).
 TENANTLESS = {
+    ("GET", "/api/v1/admin/db"),
     ("POST", "/api/v1/auth/logout"),
     ("GET", "/api/v1/auth/me"),
     ("POST", "/api/v1/auth/password"),
@@ -214,6 +224,8 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         async with database.sessions.begin() as session:
             key, _ = await service.create_api_key(session, None, tenant_id, name="t", role=RO)
         return Call(f"/api/v1/api-keys/{key.id}")
+    if path == "/api/v1/admin/db":
+        return Call(path)
     if path.startswith("/api/v1/issuers"):
         return await issuer_call(method, path, database, tenant_id, unique)
     if path.startswith("/api/v1/mandates"):

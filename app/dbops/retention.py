@@ -1,0 +1,291 @@
+"""Retention: old audit rows and expired soft-deleted mandates, in short batches.
+
+Audit rows older than AUDIT_RETENTION_DAYS are removed oldest first, and only
+as a prefix of the log (never a row after the first one that is kept), so
+every tenant's hash chain loses its beginning, never a piece of its middle.
+Each batch is its own short transaction, which also records in
+`audit_anchors` the newest removed row of each tenant (id, row_hash,
+timestamp, count): the first kept row's `prev_hash` points at it, so the
+remaining chain is still provable.
+
+Soft-deleted mandates are purged once their own `retention_days` have passed
+since `deleted_at`.
+
+The service runs this daily at RETENTION_RUN_AT (UTC); on PostgreSQL an
+advisory lock lets only one process run it at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.core.config import Settings
+from app.core.database import Database
+from app.core.logging import get_logger
+from app.models import AuditAnchor, AuditLog, Mandate
+from app.models.base import UTCDateTime
+
+log = get_logger(__name__)
+ADVISORY_LOCK_KEY = 0x4D565245  # "MVRE": one retention run at a time per database
+
+
+def _mandate_expired(dialect: str, now: datetime):
+    moment = bindparam("now", now, type_=UTCDateTime())
+    if dialect == "sqlite":
+        condition = func.julianday(Mandate.deleted_at) + Mandate.retention_days < func.julianday(
+            moment
+        )
+    else:
+        condition = Mandate.deleted_at + Mandate.retention_days * text("interval '1 day'") < moment
+    return Mandate.deleted_at.is_not(None) & condition
+
+
+class _Clock:
+    """Longest time any one transaction was open."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.batches = 0
+
+    def record(self, seconds: float) -> None:
+        self.longest = max(self.longest, seconds)
+        self.batches += 1
+
+
+async def _audit(
+    database: Database, cutoff: datetime, batch: int, dry_run: bool, clock: _Clock
+) -> dict[str, Any]:
+    old = AuditLog.timestamp < cutoff
+    async with database.write_engine.connect() as connection:
+        boundary = (
+            await connection.execute(select(func.min(AuditLog.id)).where(~old))
+        ).scalar_one()
+        prefix = old if boundary is None else old & (AuditLog.id < boundary)
+        eligible = (
+            await connection.execute(select(func.count()).select_from(AuditLog).where(prefix))
+        ).scalar_one()
+        out_of_order = 0
+        if boundary is not None:
+            out_of_order = (
+                await connection.execute(
+                    select(func.count())
+                    .select_from(AuditLog)
+                    .where(old & (AuditLog.id >= boundary))
+                )
+            ).scalar_one()
+        await connection.rollback()
+    report: dict[str, Any] = {
+        "cutoff": cutoff.isoformat(timespec="seconds"),
+        "eligible": int(eligible),
+        "deleted": 0,
+        "kept_out_of_order": int(out_of_order),
+        "anchors": 0,
+    }
+    if dry_run or not eligible:
+        return report
+    run_id = uuid.uuid4()
+    anchors: dict[uuid.UUID | None, int] = {}
+    after = 0
+    while True:
+        started = time.perf_counter()
+        async with database.write_engine.begin() as connection:
+            rows = (
+                await connection.execute(
+                    select(AuditLog.id, AuditLog.tenant_id, AuditLog.row_hash, AuditLog.timestamp)
+                    .where(prefix & (AuditLog.id > after))
+                    .order_by(AuditLog.id)
+                    .limit(batch)
+                )
+            ).all()
+            if not rows:
+                break
+            first, last = rows[0].id, rows[-1].id
+            await connection.execute(
+                delete(AuditLog).where(prefix & AuditLog.id.between(first, last))
+            )
+            await _anchor(connection, rows, run_id, cutoff, anchors)
+        clock.record(time.perf_counter() - started)
+        report["deleted"] += len(rows)
+        after = last
+    report["anchors"] = len(anchors)
+    return report
+
+
+async def _anchor(
+    connection: AsyncConnection,
+    rows: list[Any],
+    run_id: uuid.UUID,
+    cutoff: datetime,
+    anchors: dict[uuid.UUID | None, int],
+) -> None:
+    per_tenant: dict[uuid.UUID | None, list[Any]] = {}
+    for row in rows:
+        per_tenant.setdefault(row.tenant_id, []).append(row)
+    now = datetime.now(UTC)
+    for tenant_id, removed in per_tenant.items():
+        newest = removed[-1]
+        if tenant_id in anchors:
+            await connection.execute(
+                update(AuditAnchor)
+                .where(AuditAnchor.id == anchors[tenant_id])
+                .values(
+                    last_id=newest.id,
+                    last_row_hash=newest.row_hash,
+                    last_timestamp=newest.timestamp,
+                    rows_removed=AuditAnchor.rows_removed + len(removed),
+                    updated_at=now,
+                )
+            )
+        else:
+            result = await connection.execute(
+                insert(AuditAnchor).values(
+                    run_id=run_id,
+                    tenant_id=tenant_id,
+                    cutoff=cutoff,
+                    first_id=removed[0].id,
+                    last_id=newest.id,
+                    last_row_hash=newest.row_hash,
+                    last_timestamp=newest.timestamp,
+                    rows_removed=len(removed),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            anchors[tenant_id] = result.inserted_primary_key[0]
+
+
+async def _mandates(
+    database: Database, now: datetime, batch: int, dry_run: bool, clock: _Clock
+) -> dict[str, Any]:
+    expired = _mandate_expired(database.write_engine.dialect.name, now)
+    async with database.write_engine.connect() as connection:
+        eligible = (
+            await connection.execute(select(func.count()).select_from(Mandate).where(expired))
+        ).scalar_one()
+        await connection.rollback()
+    report = {"eligible": int(eligible), "purged": 0}
+    if dry_run or not eligible:
+        return report
+    while True:
+        started = time.perf_counter()
+        async with database.write_engine.begin() as connection:
+            ids = (
+                (await connection.execute(select(Mandate.id).where(expired).limit(batch)))
+                .scalars()
+                .all()
+            )
+            if ids:
+                await connection.execute(delete(Mandate).where(Mandate.id.in_(ids)))
+        clock.record(time.perf_counter() - started)
+        if not ids:
+            break
+        report["purged"] += len(ids)
+    return report
+
+
+async def run_retention(
+    database: Database, *, dry_run: bool = False, now: datetime | None = None
+) -> dict[str, Any]:
+    """One retention pass; the report counts what was (or, dry, would be) removed."""
+    settings = database.settings
+    now = now or datetime.now(UTC)
+    started = time.perf_counter()
+    clock = _Clock()
+    lock = None
+    if database.backend == "postgresql" and not dry_run:
+        lock = await database.write_engine.connect()
+        got = (
+            await lock.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        ).scalar_one()
+        await lock.commit()
+        if not got:
+            await lock.close()
+            return {"skipped": "another retention run holds the lock", "dry_run": dry_run}
+    try:
+        cutoff = now - timedelta(days=settings.audit_retention_days)
+        audit = await _audit(database, cutoff, settings.retention_batch_size, dry_run, clock)
+        mandates = await _mandates(database, now, settings.retention_batch_size, dry_run, clock)
+    finally:
+        if lock is not None:
+            await lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            await lock.commit()
+            await lock.close()
+    seconds = time.perf_counter() - started
+    removed = audit["deleted"] + mandates["purged"]
+    return {
+        "dry_run": dry_run,
+        "audit_log": audit,
+        "mandates": mandates,
+        "batches": clock.batches,
+        "longest_transaction_ms": round(clock.longest * 1000, 1),
+        "seconds": round(seconds, 3),
+        "rows_per_second": int(removed / seconds) if seconds > 0 and removed else 0,
+    }
+
+
+async def run_retention_once(settings: Settings, *, dry_run: bool = False) -> dict[str, Any]:
+    database = Database(settings)
+    try:
+        return await run_retention(database, dry_run=dry_run)
+    finally:
+        await database.dispose()
+
+
+def render_report(report: dict[str, Any]) -> str:
+    if "skipped" in report:
+        return f"retention skipped: {report['skipped']}"
+    audit, mandates = report["audit_log"], report["mandates"]
+    verb = "would delete" if report["dry_run"] else "deleted"
+    lines = [
+        f"audit_log: {verb} {audit['eligible'] if report['dry_run'] else audit['deleted']:,} "
+        f"rows older than {audit['cutoff']}"
+        + (f" ({audit['anchors']} tenant anchors kept)" if audit["anchors"] else ""),
+        f"mandates:  {verb.replace('delete', 'purge')} "
+        f"{mandates['eligible'] if report['dry_run'] else mandates['purged']:,} soft-deleted "
+        "mandates past their retention",
+    ]
+    if audit["kept_out_of_order"]:
+        lines.append(
+            f"audit_log: kept {audit['kept_out_of_order']:,} old rows that follow newer ones "
+            "(the log is only ever cut as a prefix)"
+        )
+    if not report["dry_run"]:
+        lines.append(
+            f"{report['batches']} transactions, longest {report['longest_transaction_ms']} ms, "
+            f"{report['seconds']} s"
+        )
+    return "\n".join(lines)
+
+
+def next_run(now: datetime, run_at: str) -> datetime:
+    hour, minute = (int(part) for part in run_at.split(":"))
+    candidate = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+async def _schedule_loop(database: Database) -> None:
+    settings = database.settings
+    while True:
+        now = datetime.now(UTC)
+        await asyncio.sleep((next_run(now, settings.retention_run_at) - now).total_seconds())
+        try:
+            report = await run_retention(database)
+            log.info("retention_run", **{k: v for k, v in report.items() if k != "dry_run"})
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # logged; the next day's run tries again
+            log.error("retention_failed", error=f"{type(error).__name__}: {error}")
+
+
+def start_schedule(database: Database) -> asyncio.Task[None]:
+    """The daily retention job inside the service (cancel it on shutdown)."""
+    return asyncio.get_running_loop().create_task(
+        _schedule_loop(database), name="mandate-vault-retention"
+    )

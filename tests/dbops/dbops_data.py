@@ -1,0 +1,111 @@
+"""Rows for the database-operations tests, written through the models."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, insert, select
+from typer.testing import CliRunner
+
+from app.core.config import get_settings
+from app.core.database import Database
+from app.models import AuditLog, Customer, Mandate
+from tests.conftest import make_settings
+
+
+def mandate_row(tenant_id, **values):
+    now = datetime.now(UTC)
+    token = uuid.uuid4().hex
+    row = {
+        "id": uuid.uuid4(),
+        "tenant_id": tenant_id,
+        "vc_jwt": f"a.{token}.c",
+        "token_sha256": token + token[:32],
+        "mandate_type": "generic",
+        "issuer_did": "did:web:bank.example",
+        "subject_did": "did:example:agent",
+        "expires_at": now + timedelta(days=1),
+        "verification_status": "VALID",
+        "verified_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "merchants": ["m1"],
+        "labels": {},
+        "details": {"n": 1},
+        "verification_details": {},
+    }
+    row.update(values)
+    return row
+
+
+def audit_row(tenant_id, when=None, **values):
+    row = {
+        "tenant_id": tenant_id,
+        "timestamp": when or datetime.now(UTC),
+        "actor_type": "system",
+        "action": "test.event",
+        "details": {},
+        "row_hash": uuid.uuid4().hex + uuid.uuid4().hex,
+    }
+    row.update(values)
+    return row
+
+
+async def seed_async(url: str, mandates: int = 5, audits: int = 7) -> uuid.UUID:
+    database = Database(make_settings(url))
+    try:
+        async with database.sessions() as session, session.begin():
+            tenant = Customer(name="Tenant", slug=f"t-{uuid.uuid4().hex[:10]}")
+            session.add(tenant)
+            await session.flush()
+            if mandates:
+                await session.execute(
+                    insert(Mandate), [mandate_row(tenant.id) for _ in range(mandates)]
+                )
+            if audits:
+                await session.execute(
+                    insert(AuditLog), [audit_row(tenant.id) for _ in range(audits)]
+                )
+        return tenant.id
+    finally:
+        await database.dispose()
+
+
+def seed(url: str, mandates: int = 5, audits: int = 7) -> uuid.UUID:
+    return asyncio.run(seed_async(url, mandates, audits))
+
+
+async def counts_async(url: str) -> dict[str, int]:
+    database = Database(make_settings(url))
+    try:
+        async with database.sessions() as session:
+            return {
+                "customers": await session.scalar(select(func.count()).select_from(Customer)),
+                "mandates": await session.scalar(select(func.count()).select_from(Mandate)),
+                "audit_log": await session.scalar(select(func.count()).select_from(AuditLog)),
+            }
+    finally:
+        await database.dispose()
+
+
+def counts(url: str) -> dict[str, int]:
+    return asyncio.run(counts_async(url))
+
+
+def run_cli(env: dict[str, str], *args: str, input: str | None = None):
+    """Run `mandate-vault ARGS` in this process with `env` as the environment."""
+    from app.cli import app
+
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
