@@ -1,4 +1,5 @@
-"""Start the real app under uvicorn on a free port with a fresh migrated SQLite DB."""
+"""Benchmark helpers: start the real app under uvicorn on a free port (a fresh
+migrated SQLite database unless told otherwise) and run the project's CLI."""
 
 from __future__ import annotations
 
@@ -88,3 +89,16 @@ def cli(env, *args: str, stdin: str | None = None) -> str:
         check=True,
     )
     return result.stdout
+
+
+def wait_ready(port: int, process: subprocess.Popen, timeout: float = 30.0) -> float:
+    """Seconds until /readyz answers 200, polling every 10 ms."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError("server exited before it was ready")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        time.sleep(0.01)
+    raise RuntimeError("server not ready in time")

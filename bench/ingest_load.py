@@ -43,6 +43,15 @@ def loadgen(*args: str) -> str:
     return result.stdout
 
 
+def create_load(base: str, key: str, keys: Path, duration: str, mandates: int, *extra: str) -> str:
+    """`loadgen run --op create` at 32 clients until `duration` or `mandates` run out."""
+    return loadgen(
+        "run", "--adapter", "vault", "--base-url", base, "--param", f"api_key={key}",
+        "--op", "create", "--concurrency", "32", "--duration", duration,
+        "--issuer", "did:web:localhost", "--keys", str(keys), "--mandates", str(mandates), *extra,
+    )  # fmt: skip
+
+
 async def database(action: str, name: str) -> None:
     connection = await asyncpg.connect(ADMIN)
     try:
@@ -54,49 +63,23 @@ async def database(action: str, name: str) -> None:
         await connection.close()
 
 
+def api_key(env: dict[str, str], tenant: str, role: str) -> str:
+    out = cli(env, "api-keys", "create", "--tenant", tenant, "--role", role, "--name", role)
+    return out.strip().splitlines()[-1]
+
+
 def main() -> None:
     name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
     asyncio.run(database("create", name))
     url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="mv-ingest-"))
+    settings = {"DATABASE_URL": url, "ENVIRONMENT": "production", "EXPIRY_SWEEP_SECONDS": "0"}
     try:
-        with server_process(
-            DATABASE_URL=url, ENVIRONMENT="production", EXPIRY_SWEEP_SECONDS="0"
-        ) as (
-            base,
-            env,
-            process,
-        ):
+        with server_process(**settings) as (base, env, process):
             tenant = cli(env, "tenants", "create", "Bench").strip()
-            key = (
-                cli(
-                    env,
-                    "api-keys",
-                    "create",
-                    "--tenant",
-                    tenant,
-                    "--role",
-                    "customer_user",
-                    "--name",
-                    "load",
-                )
-                .strip()
-                .splitlines()[-1]
-            )
-            admin_key = (
-                cli(
-                    env,
-                    "api-keys",
-                    "create",
-                    "--tenant",
-                    tenant,
-                    "--role",
-                    "customer_admin",
-                    "--name",
-                    "adm",
-                )
-                .strip()
-                .splitlines()[-1]
+            key, admin_key = (
+                api_key(env, tenant, "customer_user"),
+                api_key(env, tenant, "customer_admin"),
             )
             keys, jwks = work / "keys.json", work / "jwks.json"
             loadgen("keygen", "--out", str(keys))
@@ -108,58 +91,13 @@ def main() -> None:
             )
             response.raise_for_status()
             print(f"server pid {process.pid}, RSS at start {rss_mb(process.pid):.0f} MB")
-            out = loadgen(
-                "run",
-                "--adapter",
-                "vault",
-                "--base-url",
-                base,
-                "--param",
-                f"api_key={key}",
-                "--op",
-                "create",
-                "--concurrency",
-                "32",
-                "--duration",
-                DURATION,
-                "--issuer",
-                "did:web:localhost",
-                "--keys",
-                str(keys),
-                "--watch-pid",
-                str(process.pid),
-                "--mandates",
-                "40000",
-            )
-            print(out)
-            remaining = TOTAL
-            while remaining > 0:
-                batch = min(40_000, remaining)
-                loadgen(
-                    "run",
-                    "--adapter",
-                    "vault",
-                    "--base-url",
-                    base,
-                    "--param",
-                    f"api_key={key}",
-                    "--op",
-                    "create",
-                    "--concurrency",
-                    "32",
-                    "--duration",
-                    "600",
-                    "--issuer",
-                    "did:web:localhost",
-                    "--keys",
-                    str(keys),
-                    "--mandates",
-                    str(batch),
-                    "--warmup",
-                    "0",
-                )
-                remaining -= batch
-                print(f"  {TOTAL - remaining:,} more ingested, RSS {rss_mb(process.pid):.0f} MB")
+            print(create_load(base, key, keys, DURATION, 40_000, "--watch-pid", str(process.pid)))
+            done = 0
+            while done < TOTAL:
+                batch = min(40_000, TOTAL - done)
+                create_load(base, key, keys, "600", batch, "--warmup", "0")
+                done += batch
+                print(f"  {done:,} more ingested, RSS {rss_mb(process.pid):.0f} MB")
             print(
                 f"RSS after {TOTAL:,} further ingests: {rss_mb(process.pid):.0f} MB (budget 300 MB)"
             )

@@ -13,9 +13,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _util import bench_env, free_port, migrate, wait_ready
+from _server import SECRET, cli, free_port, wait_ready
 
 RUNS = 5
+
+
+def bench_env(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 def measure(env: dict[str, str], cwd: Path) -> list[float]:
@@ -49,11 +58,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         env = bench_env(f"sqlite+aiosqlite:///{cwd / 'bench.db'}")
-        migrate(env, cwd)
+        cli(env, "db", "upgrade")
         report("SQLite     ", measure(env, cwd))
         if pg := os.environ.get("BENCH_PG_URL"):
             env = bench_env(pg)
-            migrate(env, cwd)
+            cli(env, "db", "upgrade")
             report("PostgreSQL ", measure(env, cwd))
 
 

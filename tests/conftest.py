@@ -11,6 +11,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -30,6 +32,29 @@ DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 ENGINES = ["sqlite", "postgres"]
+
+
+def run_command(
+    args: list[str], *, env: dict[str, str], cwd: Path | str | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's commands the way a person would: as a process."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | str | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`mandate-vault ARGS...` in a subprocess."""
+    return run_command([sys.executable, "-m", "app.cli", *args], env=env, cwd=cwd, stdin=stdin)
 
 
 def free_port() -> int:

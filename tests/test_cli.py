@@ -10,25 +10,17 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET, free_port, pg_url, require_postgres
+from tests.conftest import TEST_SECRET, free_port, pg_url, require_postgres, run_cli
 
 
-def run_cli(args, database_url, tmp_path):
+def cli(args, database_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL"))}
     env.update({"SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url})
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(*args, env=env, cwd=tmp_path)
 
 
 def test_help_lists_the_commands(tmp_path):
-    result = run_cli(["--help"], "sqlite+aiosqlite:///./x.db", tmp_path)
+    result = cli(["--help"], "sqlite+aiosqlite:///./x.db", tmp_path)
     assert result.returncode == 0
     for command in ("serve", "seed", "db"):
         assert command in result.stdout
@@ -37,7 +29,7 @@ def test_help_lists_the_commands(tmp_path):
 @pytest.mark.parametrize("command", [["db", "current"], ["db", "upgrade"], ["seed"]])
 def test_unreachable_postgres_is_one_line(command, tmp_path):
     url = f"postgresql+asyncpg://postgres:s3cret@127.0.0.1:{free_port()}/vault"
-    result = run_cli(command, url, tmp_path)
+    result = cli(command, url, tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith(
         "error: cannot reach the database postgresql+asyncpg://postgres:***@127.0.0.1:"
@@ -48,7 +40,7 @@ def test_unreachable_postgres_is_one_line(command, tmp_path):
 
 def test_missing_postgres_database_is_one_line(postgres_available, tmp_path):
     require_postgres(postgres_available)
-    result = run_cli(["db", "upgrade"], pg_url("mvt_does_not_exist"), tmp_path)
+    result = cli(["db", "upgrade"], pg_url("mvt_does_not_exist"), tmp_path)
     assert result.returncode == 1
     assert 'refused the request: database "mvt_does_not_exist" does not exist' in result.stderr
     assert "Traceback" not in result.stderr

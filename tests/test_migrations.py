@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from alembic import command
 from app.dbops import migrations
 from app.models import Base
+from tests.conftest import run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE_TABLES = {
@@ -118,15 +118,8 @@ def test_database_ahead_of_code_is_refused_and_left_alone(database_url, cli_env,
     for operation in (migrations.upgrade, migrations.downgrade):
         with pytest.raises(migrations.MigrationError, match="ffffffff9999.*newer"):
             operation(database_url)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "manage_migrations.py"), "upgrade"],
-        cwd=tmp_path,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    script = str(ROOT / "scripts" / "manage_migrations.py")
+    result = run_command([sys.executable, script, "upgrade"], env=cli_env, cwd=tmp_path)
     assert result.returncode == 2
     assert "does not know" in result.stderr
     assert "Nothing was changed" in result.stderr
@@ -145,15 +138,7 @@ def test_manage_migrations_commands(empty_database_url, cli_env, tmp_path):
     script = str(ROOT / "scripts" / "manage_migrations.py")
 
     def run(*args):
-        result = subprocess.run(
-            [sys.executable, script, *args],
-            cwd=tmp_path,
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_command([sys.executable, script, *args], env=cli_env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         return result.stdout
 

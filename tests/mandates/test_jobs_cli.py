@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 
 from sqlalchemy import select
 
 from app.mandates.jobs import expiry_sweeper
 from app.models import AuditLog, Customer, Mandate
+from tests.conftest import run_cli
 from tests.mandates.minting import MintingIssuer
 
 
@@ -23,18 +22,6 @@ async def seeded_tenant(database) -> tuple[uuid.UUID, MintingIssuer]:
         await session.flush()
         await issuer.register(session, tenant.id)
     return tenant.id, issuer
-
-
-def cli(args, cli_env, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        cwd=cwd,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_import_a_file_with_a_summary_by_code(database, cli_env, tmp_path):
@@ -50,7 +37,9 @@ async def test_import_a_file_with_a_summary_by_code(database, cli_env, tmp_path)
     path = tmp_path / "mandates.jsonl"
     path.write_text("\n".join(lines) + "\n\n")
 
-    result = cli(["mandates", "import", str(path), "--tenant", str(tenant_id)], cli_env, tmp_path)
+    result = run_cli(
+        "mandates", "import", str(path), "--tenant", str(tenant_id), env=cli_env, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "9 lines: 5 stored, 1 already present" in result.stdout
     for code, count in (
@@ -70,12 +59,14 @@ async def test_import_a_file_with_a_summary_by_code(database, cli_env, tmp_path)
 async def test_import_refuses_an_unknown_tenant(database_url, cli_env, tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("\n")
-    result = cli(
-        ["mandates", "import", str(path), "--tenant", str(uuid.uuid4())], cli_env, tmp_path
+    result = run_cli(
+        "mandates", "import", str(path), "--tenant", str(uuid.uuid4()), env=cli_env, cwd=tmp_path
     )
     assert result.returncode == 2
     assert "no tenant with id" in result.stderr
-    result = cli(["mandates", "import", str(path), "--tenant", "not-a-uuid"], cli_env, tmp_path)
+    result = run_cli(
+        "mandates", "import", str(path), "--tenant", "not-a-uuid", env=cli_env, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "must be a tenant id" in result.stderr
 
@@ -105,6 +96,6 @@ async def test_sweep_command_and_in_process_sweeper(database, cli_env, tmp_path)
     assert statuses == ["expired", "expired"]
     assert len(actions) == 2
 
-    result = cli(["mandates", "sweep"], cli_env, tmp_path)
+    result = run_cli("mandates", "sweep", env=cli_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "expired 0 mandate(s)" in result.stdout

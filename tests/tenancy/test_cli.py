@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.tenancy.conftest import PASSWORD
 
 
 def cli(env, *args, stdin: str | None = None, ok: bool = True):
-    result = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli(*args, env=env, stdin=stdin)
     if ok:
         assert result.returncode == 0, result.stderr
     return result
