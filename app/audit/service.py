@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.actor import Actor
 from app.models import AuditLog
 
-_INSERT = insert(AuditLog)
+# Core table insert: no ORM bulk-insert machinery on the hot path.
+_INSERT = insert(AuditLog.__table__)
 
 
 def audit_values(

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.logging import get_logger
@@ -46,6 +46,12 @@ class IssuerRecord:
 
 
 _COLUMNS = [getattr(Issuer, f.name) for f in dataclasses.fields(IssuerRecord)]
+# Built once: a statement reused with bound parameters skips construction and
+# cache-key generation on every request.
+_BY_DIDS = select(*_COLUMNS).where(
+    Issuer.did.in_(bindparam("dids", expanding=True)),
+    or_(Issuer.tenant_id == bindparam("tenant_id"), Issuer.tenant_id.is_(None)),
+)
 
 
 def issuers_visible_to(tenant_id: uuid.UUID):
@@ -94,8 +100,7 @@ class TrustLoader:
     ) -> dict[str, IssuerRecord]:
         if not dids:
             return {}
-        query = select(*_COLUMNS).where(Issuer.did.in_(sorted(dids)), issuers_visible_to(tenant_id))
-        result = await session.execute(query)
+        result = await session.execute(_BY_DIDS, {"dids": sorted(dids), "tenant_id": tenant_id})
         return prefer_own(IssuerRecord(*row) for row in result)
 
     async def refresh(

@@ -26,6 +26,14 @@ from sqlalchemy.orm import defer
 from app.mandates.search import MandateSearch
 from app.models import Mandate
 
+# Built once per dialect (Core table, no ORM bulk machinery): the ingest hot path.
+_INSERT_NEW = {
+    name: insert(Mandate.__table__)
+    .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
+    .returning(Mandate.__table__.c.id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
 
 class MandateRepository:
     def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -49,12 +57,7 @@ class MandateRepository:
         """
         if values["tenant_id"] != self.tenant_id:
             raise ValueError("a mandate is inserted only into the repository's tenant")
-        insert = pg_insert if self._dialect() == "postgresql" else sqlite_insert
-        statement = (
-            insert(Mandate)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
-            .returning(Mandate.id)
-        )
+        statement = _INSERT_NEW[self._dialect()]
         inserted = await self.session.execute(statement, values)
         return inserted.first() is not None
 
