@@ -20,10 +20,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings, load_settings
-from app.core.database import Database
+from app.core.database import Database, SessionDep
 from app.dbops import migrations
 from app.main import create_app
 
@@ -204,8 +205,20 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+def add_database_probe(app) -> None:
+    """GET /probe/db: one query through the request's session, for outage tests."""
+
+    @app.get("/probe/db")
+    async def probe(session: SessionDep) -> dict[str, int]:
+        return {"one": (await session.execute(text("SELECT 1"))).scalar_one()}
+
+
+async def app_client(
+    settings: Settings, *, probe: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
+    if probe:
+        add_database_probe(app)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core.database import Database, pool_figures
 from app.main import create_app
 from app.models import Customer, Mandate
-from tests.conftest import make_settings
+from tests.conftest import add_database_probe, make_settings
 
 
 def new_customer(**values) -> Customer:
@@ -176,6 +176,7 @@ async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
     settings = make_settings(database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.5)
     database = Database(settings)
     app = create_app(settings, database=database)
+    add_database_probe(app)
     holders = [await engine.connect() for engine in database.engines().values()]
     try:
         for connection in holders:
@@ -183,7 +184,7 @@ async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             started = time.perf_counter()
-            response = await client.get("/")
+            response = await client.get("/probe/db")
             elapsed = time.perf_counter() - started
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
@@ -196,7 +197,7 @@ async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
-        assert (await client.get("/")).status_code == 200
+        assert (await client.get("/probe/db")).status_code == 200
     await database.dispose()
 
 

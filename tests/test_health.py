@@ -58,7 +58,7 @@ async def test_readyz_survives_an_outage_and_recovers(database_url):
     via_proxy = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     settings = make_settings(via_proxy, db_connect_timeout=1)
     try:
-        async for client in app_client(settings):
+        async for client in app_client(settings, probe=True):
             assert (await client.get("/readyz")).status_code == 200
 
             await proxy.stop()
@@ -68,7 +68,7 @@ async def test_readyz_survives_an_outage_and_recovers(database_url):
             assert down.status_code == 503
             assert "write_db" in down.json()["failing"]
             # A data route answers 503 too, never a 500.
-            page = await client.get("/")
+            page = await client.get("/probe/db")
             assert page.status_code == 503
             assert page.json()["code"] == "database_unavailable"
 
@@ -80,7 +80,7 @@ async def test_readyz_survives_an_outage_and_recovers(database_url):
                 if status == 200:
                     break
             assert status == 200
-            assert (await client.get("/")).status_code == 200
+            assert (await client.get("/probe/db")).status_code == 200
     finally:
         await proxy.stop()
 
@@ -109,3 +109,21 @@ async def test_readyz_answers_in_time_when_the_server_never_answers(database_url
             assert response.json()["checks"]["write_db"]["error"].startswith("no answer within")
     finally:
         server.close()
+
+
+async def test_home_page_shows_health_and_no_tenant_data(client, database):
+    from sqlalchemy import text
+
+    async with database.sessions.begin() as session:
+        await session.execute(
+            text(
+                "INSERT INTO customers (id, name, slug, is_active, settings, created_at, updated_at) "
+                "VALUES ('0123456789abcdef0123456789abcdef', 'Secret Tenant Ltd', 'secret', "
+                "true, '{}', '2030-01-01 00:00:00', '2030-01-01 00:00:00')"
+            )
+        )
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert "Service health" in page.text
+    assert 'data-check="write_db"' in page.text
+    assert "Secret Tenant" not in page.text

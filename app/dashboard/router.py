@@ -1,4 +1,5 @@
-"""Server-rendered pages. The home page shows what this vault holds and its health."""
+"""Server-rendered pages. The public home page shows the service's health only:
+tenant data is never shown without signing in."""
 
 from __future__ import annotations
 
@@ -7,29 +8,20 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
 
-from app.core.database import ReadSessionDep
-from app.models import AuditLog, Customer, Issuer, Mandate, User
+from app import __version__
+from app.health.checks import readiness
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: ReadSessionDep) -> HTMLResponse:
-    counts = {}
-    for label, model in (
-        ("Tenants", Customer),
-        ("Users", User),
-        ("Issuers", Issuer),
-        ("Mandates", Mandate),
-        ("Audit entries", AuditLog),
-    ):
-        counts[label] = await session.scalar(select(func.count()).select_from(model))
+async def home(request: Request) -> HTMLResponse:
     database = request.app.state.database
+    checks = await readiness(database, database.settings.readiness_timeout)
     return templates.TemplateResponse(
         request,
         "home.html",
-        {"counts": counts, "backend": database.backend, "pools": database.pool_status()},
+        {"checks": checks, "backend": database.backend, "version": __version__},
     )
