@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.actor import Actor
 from app.models import AuditLog
@@ -51,6 +51,7 @@ async def record(session: AsyncSession, **values: Any) -> None:
     await session.execute(_INSERT, [audit_values(**values)])
 
 
-async def record_many(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def record_many(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Write several audit rows in one statement, in a session's or a connection's transaction."""
     if rows:
-        await session.execute(_INSERT, rows)
+        await target.execute(_INSERT, rows)

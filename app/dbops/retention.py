@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.audit.actor import Actor
+from app.audit.service import audit_values, record_many
 from app.core.config import Settings
 from app.core.database import Database
 from app.core.logging import get_logger
@@ -33,6 +35,7 @@ from app.models import AuditAnchor, AuditLog, Mandate
 from app.models.base import UTCDateTime
 
 log = get_logger(__name__)
+RETENTION_ACTOR = Actor.system("retention")
 ADVISORY_LOCK_KEY = 0x4D565245  # "MVRE": one retention run at a time per database
 
 
@@ -176,13 +179,30 @@ async def _mandates(
     while True:
         started = time.perf_counter()
         async with database.write_engine.begin() as connection:
-            ids = (
-                (await connection.execute(select(Mandate.id).where(expired).limit(batch)))
-                .scalars()
-                .all()
-            )
+            rows = (
+                await connection.execute(
+                    select(Mandate.id, Mandate.tenant_id).where(expired).limit(batch)
+                )
+            ).all()
+            ids = [row.id for row in rows]
             if ids:
                 await connection.execute(delete(Mandate).where(Mandate.id.in_(ids)))
+                # The purge is a change like any other: one audit row per mandate,
+                # committed with the delete.
+                await record_many(
+                    connection,
+                    [
+                        audit_values(
+                            tenant_id=row.tenant_id,
+                            actor=RETENTION_ACTOR,
+                            action="mandate.purged",
+                            resource_type="mandate",
+                            resource_id=row.id,
+                            at=now,
+                        )
+                        for row in rows
+                    ],
+                )
         clock.record(time.perf_counter() - started)
         if not ids:
             break

@@ -113,11 +113,20 @@ async def test_soft_deleted_mandates_are_purged_after_their_own_retention(databa
         async with database.sessions() as session:
             left = set((await session.scalars(select(Mandate.id))).all())
             alert_mandate = await session.scalar(select(Alert.mandate_id))
+            purged = set(
+                (
+                    await session.scalars(
+                        select(AuditLog.resource_id).where(AuditLog.action == "mandate.purged")
+                    )
+                ).all()
+            )
         assert left == {
             rows[k]["id"]
             for k in ("live", "deleted-yesterday", "deleted-89d", "deleted-200d-keep-365")
         }
         assert alert_mandate is None  # the alert stays, unlinked
+        gone = ("deleted-100d", "deleted-91d", "deleted-20d-keep-10")
+        assert purged == {str(rows[k]["id"]) for k in gone}
     finally:
         await database.dispose()
 
