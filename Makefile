@@ -24,6 +24,7 @@ run: $(STAMP) .env
 	$(BIN)/mandate-vault serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
+	@bash scripts/ensure_system_packages.sh
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)

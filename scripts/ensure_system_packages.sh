@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the system tools the test suite and the operations kit use, when
+# they are missing: the PostgreSQL client (pg_dump, psql), the server binaries
+# (initdb, pg_basebackup: throwaway clusters in the TLS/replica tests) and the
+# sqlite3 shell. Needs root and apt-get to install; otherwise it only reports.
+set -euo pipefail
+
+missing=()
+command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing system packages: $packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $packages >/dev/null
+else
+  echo "warning: missing system packages ($packages); install them for the full test suite" >&2
+fi
