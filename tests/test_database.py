@@ -13,6 +13,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.core.database import Database, pool_figures
@@ -225,3 +226,24 @@ async def test_a_failed_commit_is_never_reported_as_success(settings):
     async with database.sessions() as session:
         assert (await session.scalars(select(Customer.id))).all() == []
     await database.dispose()
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_unix_socket_url_form_connects(database_url):
+    """The `?host=/path` form (Cloud SQL's socket style) reaches the server over a socket."""
+    import glob
+
+    sockets = glob.glob("/var/run/postgresql/.s.PGSQL.*")
+    if not sockets:
+        pytest.skip("no local PostgreSQL unix socket on this machine")
+    name = make_url(database_url).database
+    url = f"postgresql+asyncpg://postgres@/{name}?host=/var/run/postgresql"
+    database = Database(make_settings(url))
+    try:
+        async with database.write_engine.connect() as connection:
+            over_socket = (
+                await connection.execute(text("SELECT inet_server_addr() IS NULL"))
+            ).scalar()
+        assert over_socket is True
+    finally:
+        await database.dispose()
