@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from app.audit.actor import Actor as AuditActor
 from app.core.database import SessionDep
 from app.core.errors import Forbidden
 from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerStatus, IssuerUpdate, KeyAdd
@@ -36,8 +37,6 @@ async def issuer_scope(
 
 
 def service(request: Request, session, scope, actor: Actor) -> IssuerService:
-    from app.audit.actor import Actor as AuditActor
-
     return IssuerService(
         session, scope, AuditActor(actor.kind, actor.audit_id), request.app.state.jwks
     )

@@ -46,17 +46,19 @@ class IssuerRecord:
 
 
 _COLUMNS = [getattr(Issuer, f.name) for f in dataclasses.fields(IssuerRecord)]
+
+
+def issuers_visible_to(tenant_id: Any):
+    """The rows a tenant trusts: its own and the global ones."""
+    return or_(Issuer.tenant_id == tenant_id, Issuer.tenant_id.is_(None))
+
+
 # Built once: a statement reused with bound parameters skips construction and
 # cache-key generation on every request.
 _BY_DIDS = select(*_COLUMNS).where(
     Issuer.did.in_(bindparam("dids", expanding=True)),
-    or_(Issuer.tenant_id == bindparam("tenant_id"), Issuer.tenant_id.is_(None)),
+    issuers_visible_to(bindparam("tenant_id")),
 )
-
-
-def issuers_visible_to(tenant_id: uuid.UUID):
-    """The rows a tenant trusts: its own and the global ones."""
-    return or_(Issuer.tenant_id == tenant_id, Issuer.tenant_id.is_(None))
 
 
 def prefer_own(rows: Iterable[IssuerRecord]) -> dict[str, IssuerRecord]:
