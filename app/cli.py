@@ -99,7 +99,9 @@ def database_failure(error: BaseException, url: str) -> str | None:
 
 
 def guarded(url: str, func, *args):
-    """Run a database command; known failures become one line and an exit status."""
+    """Run a database command; known failures become one line and the exit
+    status the operations commands use (2 refused, 4 database unreachable)."""
+    from app.dbops.errors import DatabaseUnreachable
     from app.dbops.migrations import MigrationError
 
     try:
@@ -110,7 +112,7 @@ def guarded(url: str, func, *args):
         message = database_failure(error, url)
         if message is None:
             raise
-        fail(message, code=1)
+        fail(message, code=DatabaseUnreachable.exit_code)
 
 
 def _migration_call(func, *args):

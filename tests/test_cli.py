@@ -30,7 +30,7 @@ def test_help_lists_the_commands(tmp_path):
 def test_unreachable_postgres_is_one_line(command, tmp_path):
     url = f"postgresql+asyncpg://postgres:s3cret@127.0.0.1:{free_port()}/vault"
     result = cli(command, url, tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert result.stderr.startswith(
         "error: cannot reach the database postgresql+asyncpg://postgres:***@127.0.0.1:"
     )
@@ -41,7 +41,7 @@ def test_unreachable_postgres_is_one_line(command, tmp_path):
 def test_missing_postgres_database_is_one_line(postgres_available, tmp_path):
     require_postgres(postgres_available)
     result = cli(["db", "upgrade"], pg_url("mvt_does_not_exist"), tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert 'refused the request: database "mvt_does_not_exist" does not exist' in result.stderr
     assert "Traceback" not in result.stderr
 
