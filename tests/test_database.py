@@ -20,29 +20,7 @@ from app.core.database import Database, pool_figures
 from app.main import create_app
 from app.models import Customer, Mandate
 from tests.conftest import add_database_probe, make_settings
-
-
-def new_customer(**values) -> Customer:
-    slug = values.pop("slug", f"t-{uuid.uuid4().hex[:10]}")
-    return Customer(name=values.pop("name", "Tenant"), slug=slug, **values)
-
-
-def new_mandate(tenant_id, **values) -> Mandate:
-    now = datetime.now(UTC)
-    token = uuid.uuid4().hex
-    defaults = {
-        "tenant_id": tenant_id,
-        "vc_jwt": f"a.{token}.c",
-        "token_sha256": token + token[:32],
-        "mandate_type": "generic",
-        "issuer_did": "did:web:bank.example",
-        "subject_did": "did:example:agent",
-        "expires_at": now + timedelta(days=1),
-        "verification_status": "VALID",
-        "verified_at": now,
-    }
-    defaults.update(values)
-    return Mandate(**defaults)
+from tests.factories import new_customer, new_mandate
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)

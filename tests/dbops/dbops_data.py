@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
@@ -14,44 +13,7 @@ from app.core.config import get_settings
 from app.core.database import Database
 from app.models import AuditLog, Customer, Mandate
 from tests.conftest import make_settings
-
-
-def mandate_row(tenant_id, **values):
-    now = datetime.now(UTC)
-    token = uuid.uuid4().hex
-    row = {
-        "id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "vc_jwt": f"a.{token}.c",
-        "token_sha256": token + token[:32],
-        "mandate_type": "generic",
-        "issuer_did": "did:web:bank.example",
-        "subject_did": "did:example:agent",
-        "expires_at": now + timedelta(days=1),
-        "verification_status": "VALID",
-        "verified_at": now,
-        "created_at": now,
-        "updated_at": now,
-        "merchants": ["m1"],
-        "labels": {},
-        "details": {"n": 1},
-        "verification_details": {},
-    }
-    row.update(values)
-    return row
-
-
-def audit_row(tenant_id, when=None, **values):
-    row = {
-        "tenant_id": tenant_id,
-        "timestamp": when or datetime.now(UTC),
-        "actor_type": "system",
-        "action": "test.event",
-        "details": {},
-        "row_hash": uuid.uuid4().hex + uuid.uuid4().hex,
-    }
-    row.update(values)
-    return row
+from tests.factories import audit_row, mandate_row
 
 
 async def seed_async(url: str, mandates: int = 5, audits: int = 7) -> uuid.UUID:

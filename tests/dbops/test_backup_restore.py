@@ -95,7 +95,7 @@ def _writer(url: str, stop: threading.Event, written: list[int]) -> None:
     async def loop():
         from app.core.database import Database
         from app.models import AuditLog, Customer
-        from tests.dbops.dbops_data import audit_row
+        from tests.factories import audit_row
 
         database = Database(make_settings(url))
         try:
@@ -406,7 +406,7 @@ async def test_sqlite_restore_keeps_the_running_service_connections_valid(
         async with service.read_sessions() as session:
             assert await session.scalar(select(func.count()).select_from(Mandate)) == 2
         async with service.sessions() as session, session.begin():
-            from tests.dbops.dbops_data import mandate_row
+            from tests.factories import mandate_row
 
             tenant = (await session.execute(select(Mandate.tenant_id))).scalars().first()
             session.add(Mandate(**mandate_row(tenant)))

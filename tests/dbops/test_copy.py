@@ -13,7 +13,8 @@ from app.core.database import Database
 from app.dbops import migrations
 from app.models import AuditLog, Mandate
 from tests.conftest import create_pg_database, drop_pg_database, make_settings, require_postgres
-from tests.dbops.dbops_data import audit_row, counts, run_cli, seed
+from tests.dbops.dbops_data import counts, run_cli, seed
+from tests.factories import audit_row
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def test_copy_sqlite_to_postgres_and_back(database_url, cli_env, pg_target, tmp_
         database = Database(make_settings(database_url))
         try:
             async with database.sessions() as session, session.begin():
-                from tests.dbops.dbops_data import mandate_row
+                from tests.factories import mandate_row
 
                 await session.execute(
                     insert(Mandate),

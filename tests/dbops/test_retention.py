@@ -13,7 +13,8 @@ from app.core.database import Database
 from app.dbops.retention import next_run, run_retention
 from app.models import Alert, AuditAnchor, AuditLog, Customer, Mandate
 from tests.conftest import make_settings
-from tests.dbops.dbops_data import audit_row, mandate_row, run_cli
+from tests.dbops.dbops_data import run_cli
+from tests.factories import audit_row, mandate_row
 
 NOW = datetime.now(UTC)
 
