@@ -73,7 +73,13 @@ def main() -> None:
     asyncio.run(database("create", name))
     url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="mv-ingest-"))
-    settings = {"DATABASE_URL": url, "ENVIRONMENT": "production", "EXPIRY_SWEEP_SECONDS": "0"}
+    # Production defaults, rate limits on: what a deployment runs with.
+    settings = {
+        "DATABASE_URL": url,
+        "ENVIRONMENT": "production",
+        "EXPIRY_SWEEP_SECONDS": "0",
+        "RATE_LIMIT_ENABLED": "true",
+    }
     try:
         with server_process(**settings) as (base, env, process):
             tenant = cli(env, "tenants", "create", "Bench").strip()

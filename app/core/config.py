@@ -134,7 +134,8 @@ class Settings(BaseSettings):
     auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
     # Rate limits: requests per minute (0 switches one off).
     rate_limit_enabled: bool = True
-    rate_limit_api_key_per_minute: int = Field(default=1200, ge=0)
+    # Machine clients submit in bulk: high enough not to throttle a busy integration.
+    rate_limit_api_key_per_minute: int = Field(default=60_000, ge=0)
     rate_limit_user_per_minute: int = Field(default=600, ge=0)
     rate_limit_ip_per_minute: int = Field(default=120, ge=0)
     rate_limit_login_per_minute: int = Field(default=10, ge=0)
