@@ -84,3 +84,31 @@ async def test_an_inactive_issuer_refuses_its_tokens(session, tenant_id, mandate
     await issuers.update(es.id, IssuerUpdate(status=status))
     outcome = await mandates.ingest(MandateCreate(vc_jwt=load_vectors()["cases"][0]["vc_jwt"]))
     assert outcome.result.code.value == "ISSUER_REVOKED"
+
+
+async def test_concurrent_submissions_of_one_token_store_it_once(database, settings, trust):
+    import asyncio
+
+    from tests.mandates.minting import MintingIssuer
+
+    issuer = MintingIssuer()
+    async with database.sessions() as session, session.begin():
+        tenant = await new_tenant(session, "Racer")
+        await issuer.register(session, tenant)
+    token = issuer.token()
+
+    async def submit():
+        async with database.sessions() as session, session.begin():
+            service = MandateService(session, tenant, ACTOR, trust, settings)
+            outcome = await service.ingest(MandateCreate(vc_jwt=token))
+            return outcome.created, outcome.mandate.id
+
+    results = await asyncio.gather(*(submit() for _ in range(6)))
+    assert sum(created for created, _ in results) == 1
+    assert len({mandate_id for _, mandate_id in results}) == 1
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Mandate)) == 1
+        created_rows = await session.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "mandate.created")
+        )
+    assert created_rows == 1
