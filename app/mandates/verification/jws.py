@@ -84,28 +84,6 @@ def _header(data: bytes) -> tuple[dict[str, Any], str, str | None]:
     return header, alg, kid
 
 
-class ParsedJws:
-    """The pieces of a compact JWS once its format has been accepted."""
-
-    __slots__ = ("alg", "header", "kid", "payload", "signature", "signing_input")
-
-    def __init__(
-        self,
-        header: dict[str, Any],
-        payload: dict[str, Any],
-        signing_input: bytes,
-        signature: bytes,
-        alg: str,
-        kid: str | None,
-    ) -> None:
-        self.header = header
-        self.payload = payload
-        self.signing_input = signing_input
-        self.signature = signature
-        self.alg = alg
-        self.kid = kid
-
-
 def _check_header(header: dict[str, Any]) -> tuple[str, str | None]:
     alg = header.get("alg")
     if alg is None:
@@ -140,8 +118,12 @@ def _check_header(header: dict[str, Any]) -> tuple[str, str | None]:
     return alg, kid
 
 
-def parse_jws(token: Any, max_bytes: int) -> ParsedJws:
-    """Split and decode a compact JWS; checks size, shape, header and algorithm."""
+def parse_jws(token: Any, max_bytes: int) -> tuple[str, str | None, dict[str, Any], bytes, bytes]:
+    """Split and decode a compact JWS; checks size, shape, header and algorithm.
+
+    Returns (alg, kid, payload, signing_input, signature) as a plain tuple: this runs
+    on every verification, and a tuple costs less than building an object.
+    """
     if type(token) is str:
         if len(token) > max_bytes:
             raise Rejection(Code.TOO_LARGE, f"token exceeds {max_bytes} bytes", max_bytes=max_bytes)
@@ -163,8 +145,15 @@ def parse_jws(token: Any, max_bytes: int) -> ParsedJws:
     header_b64, payload_b64, signature_b64 = parts
     if not header_b64 or not payload_b64:
         raise Rejection(Code.INVALID_FORMAT, "compact JWS has an empty header or payload")
-    header, alg, kid = _header(header_b64)
-    payload = load_json_object(_decode_part(payload_b64, "payload"), "payload")
+    cached = _HEADER_CACHE.get(header_b64)
+    _header_dict, alg, kid = cached if cached is not None else _header(header_b64)
+    payload_raw = _decode_part(payload_b64, "payload")
+    # load_json_object inlined for the usual case: a JSON object without escaped NULs.
+    try:
+        payload = orjson.loads(payload_raw)
+    except orjson.JSONDecodeError:
+        payload = None
+    if type(payload) is not dict or b"\\u0000" in payload_raw:
+        payload = load_json_object(payload_raw, "payload")
     signature = _decode_part(signature_b64, "signature")
-    signing_input = raw[: len(header_b64) + 1 + len(payload_b64)]
-    return ParsedJws(header, payload, signing_input, signature, alg, kid)
+    return alg, kid, payload, raw[: len(header_b64) + 1 + len(payload_b64)], signature
