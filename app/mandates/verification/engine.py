@@ -39,7 +39,13 @@ from app.mandates.verification.claims import (
     read_claims,
     to_datetime,
 )
-from app.mandates.verification.codes import Code, MandateFields, Rejection, VerificationResult
+from app.mandates.verification.codes import (
+    Code,
+    MandateFields,
+    Rejection,
+    VerificationResult,
+    valid_result,
+)
 from app.mandates.verification.content import NestedToken, extract
 from app.mandates.verification.jws import parse_jws
 from app.mandates.verification.keys import TrustStore
@@ -135,7 +141,7 @@ def verify_token(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> VerificationResult:
     """Verify a compact JWS mandate; never raises for any `token` value."""
-    now_ts = _timestamp(now)
+    now_ts = float(now) if type(now) is int or type(now) is float else _timestamp(now)
     leeway = float(leeway_seconds)
     try:
         alg, kid, payload, signing_input, signature = parse_jws(token, max_bytes)
@@ -199,4 +205,4 @@ def verify_token(
             details,
         ),
     )
-    return VerificationResult(Code.VALID, "verified", {}, fields)
+    return valid_result(fields)
