@@ -174,9 +174,17 @@ def _generic(payload: dict[str, Any], subject: dict[str, Any]) -> Content:
     if type(scope) is not str or not scope.strip() or len(scope) > 1024:
         raise Rejection(Code.SCOPE_INVALID, "'scope' must be a non-empty string", field="scope")
     currency = subject.get("currency")
-    currency = parse_currency(
-        payload.get("currency") if currency is None else currency, "credentialSubject.currency"
-    )
+    if currency is None:
+        currency = payload.get("currency")
+    # parse_currency's test, repeated so the usual valid code skips a call.
+    if not (
+        type(currency) is str
+        and len(currency) == 3
+        and currency.isascii()
+        and currency.isalpha()
+        and currency.isupper()
+    ):
+        currency = parse_currency(currency, "credentialSubject.currency")
     amount = subject.get("amount_limit")
     if amount is None:
         amount = payload.get("amount_limit")
