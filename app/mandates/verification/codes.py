@@ -64,6 +64,29 @@ class VerificationResult:
         return self.code is Code.VALID
 
 
+# The slot descriptors of VerificationResult, for valid_result below.
+_SLOTS = vars(VerificationResult)
+_set_code = _SLOTS["code"].__set__
+_set_reason = _SLOTS["reason"].__set__
+_set_details = _SLOTS["details"].__set__
+_set_fields = _SLOTS["fields"].__set__
+_new_object = object.__new__
+
+
+def valid_result(fields: MandateFields) -> VerificationResult:
+    """`VerificationResult(Code.VALID, "verified", {}, fields)`, built on every success.
+
+    Fills the slots directly: the frozen dataclass __init__ goes through
+    object.__setattr__ per field, about twice the cost. The object is the same.
+    """
+    result = _new_object(VerificationResult)
+    _set_code(result, Code.VALID)
+    _set_reason(result, "verified")
+    _set_details(result, {})
+    _set_fields(result, fields)
+    return result
+
+
 class Rejection(Exception):
     """Raised inside the engine to stop at the first failed check; never escapes it."""
 

@@ -27,25 +27,52 @@ signature, so a forged or tampered token learns nothing beyond SIG_INVALID.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from app.mandates.verification.claims import check_times, read_claims, read_issuer, to_datetime
-from app.mandates.verification.codes import Code, MandateFields, Rejection, VerificationResult
+from app.mandates.verification.claims import (
+    MAX_ID_LENGTH,
+    MAX_NUMERIC_DATE,
+    check_time_values,
+    read_claims,
+    to_datetime,
+)
+from app.mandates.verification.codes import (
+    Code,
+    MandateFields,
+    Rejection,
+    VerificationResult,
+    valid_result,
+)
 from app.mandates.verification.content import NestedToken, extract
-from app.mandates.verification.jws import ParsedJws, parse_jws
+from app.mandates.verification.jws import parse_jws
 from app.mandates.verification.keys import TrustStore
 
 DEFAULT_MAX_BYTES = 65536
 DEFAULT_LEEWAY_SECONDS = 60
 _MERCHANT = "merchant_authorization"
+_fromtimestamp = datetime.fromtimestamp
+# MandateFields is a NamedTuple; tuple.__new__ skips its generated Python-level __new__.
+_new_fields = tuple.__new__
 
 
-def _authenticate(jws: ParsedJws, trust: TrustStore, part: str) -> str:
+def _authenticate(
+    payload: dict[str, Any],
+    alg: str,
+    kid: str | None,
+    signing_input: bytes,
+    signature: bytes,
+    trust: TrustStore,
+    part: str,
+) -> str:
     """Steps 2-4: issuer, key and signature; returns the (now trusted) issuer DID."""
-    iss = read_issuer(jws.payload, part)
+    iss = payload.get("iss")
+    if iss is None:
+        raise Rejection(Code.MISSING_REQUIRED_FIELD, f"{part} has no 'iss'", field="iss")
+    if type(iss) is not str or not iss or len(iss) > MAX_ID_LENGTH:
+        raise Rejection(Code.INVALID_FORMAT, f"{part} 'iss' must be a non-empty string")
     issuer = trust.get(iss)
     if issuer is None:
         raise Rejection(Code.ISSUER_UNKNOWN, f"{part} issuer is not trusted", issuer=iss[:256])
@@ -56,24 +83,24 @@ def _authenticate(jws: ParsedJws, trust: TrustStore, part: str) -> str:
             issuer=iss,
             status=issuer.status,
         )
-    key = issuer.find_key(jws.kid)
+    key = issuer.find_key(kid)
     if key is None:
-        if jws.kid is None:
+        if kid is None:
             reason = f"{part} has no 'kid' and the issuer has {len(issuer.keys)} keys"
         else:
             reason = f"{part} 'kid' names no key of the issuer"
-        raise Rejection(Code.KEY_NOT_FOUND, reason, kid=jws.kid[:256] if jws.kid else None)
-    verifier = key.verifiers.get(jws.alg)
+        raise Rejection(Code.KEY_NOT_FOUND, reason, kid=kid[:256] if kid else None)
+    verifier = key.verifiers.get(alg)
     if verifier is None:
         raise Rejection(
             Code.ALG_NOT_ALLOWED,
-            f"{part} alg {jws.alg} does not fit the issuer's {key.kty} key",
-            alg=jws.alg,
+            f"{part} alg {alg} does not fit the issuer's {key.kty} key",
+            alg=alg,
             kty=key.kty,
             crv=key.crv,
         )
     try:
-        verifier(jws.signature, jws.signing_input)
+        verifier(signature, signing_input)
     except (InvalidSignature, ValueError):
         raise Rejection(Code.SIG_INVALID, f"{part} signature does not verify") from None
     return iss
@@ -84,6 +111,17 @@ def _prefixed(rejection: Rejection, part: str) -> Rejection:
         rejection.reason if rejection.reason.startswith(part) else f"{part}: {rejection.reason}"
     )
     return Rejection(rejection.code, reason, **{**rejection.details, "part": part})
+
+
+def _verify_nested(inner: Any, trust: TrustStore, max_bytes: int) -> NestedToken:
+    """Steps 1-4 and the registered claims of a merchant authorization (times: by the caller)."""
+    try:
+        alg, kid, payload, signing_input, signature = parse_jws(inner, max_bytes)
+        iss = _authenticate(payload, alg, kid, signing_input, signature, trust, _MERCHANT)
+        claims = read_claims(payload, iss, require_sub=False, part=_MERCHANT)
+    except Rejection as exc:
+        raise _prefixed(exc, _MERCHANT) from None
+    return NestedToken(payload, claims, alg, kid)
 
 
 def _timestamp(now: datetime | float) -> float:
@@ -103,55 +141,74 @@ def verify_token(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> VerificationResult:
     """Verify a compact JWS mandate; never raises for any `token` value."""
-    now_ts = _timestamp(now)
+    now_ts = float(now) if type(now) is int or type(now) is float else _timestamp(now)
     leeway = float(leeway_seconds)
     try:
-        jws = parse_jws(token, max_bytes)
-        iss = _authenticate(jws, trust, "token")
-        payload = jws.payload
-        claims = read_claims(payload, iss, require_sub=True, part="token")
-        check_times(claims, now_ts, leeway, "token")
-
-        def verify_nested(inner: Any) -> NestedToken:
-            try:
-                nested = parse_jws(inner, max_bytes)
-                nested_iss = _authenticate(nested, trust, _MERCHANT)
-                nested_claims = read_claims(
-                    nested.payload, nested_iss, require_sub=False, part=_MERCHANT
-                )
-            except Rejection as exc:
-                raise _prefixed(exc, _MERCHANT) from None
-            return NestedToken(nested.payload, nested_claims, nested.alg, nested.kid)
-
-        def check_nested_times(nested_claims: Any) -> None:
-            check_times(nested_claims, now_ts, leeway, _MERCHANT)
-
-        content = extract(payload, claims, verify_nested, check_nested_times)
-        expires_at = to_datetime(claims.exp)
-        if content.expires_at is not None and content.expires_at < expires_at:
-            expires_at = content.expires_at
+        alg, kid, payload, signing_input, signature = parse_jws(token, max_bytes)
+        iss = _authenticate(payload, alg, kid, signing_input, signature, trust, "token")
+        # Registered claims, read here rather than through read_claims for the usual
+        # shape (integer times, string ids, no nbf): this runs on every verification.
+        get = payload.get
+        sub, exp, iat, jti = get("sub"), get("exp"), get("iat"), get("jti")
+        if (
+            type(exp) is int
+            and type(iat) is int
+            and type(sub) is str
+            and (type(jti) is str or jti is None)
+            and "nbf" not in payload
+            and 0 <= exp <= MAX_NUMERIC_DATE
+            and 0 <= iat <= MAX_NUMERIC_DATE
+            and 0 < len(sub) <= MAX_ID_LENGTH
+            and (jti is None or 0 < len(jti) <= MAX_ID_LENGTH)
+        ):
+            nbf = None
+        else:
+            claims = read_claims(payload, iss, require_sub=True, part="token")
+            sub, exp, iat, nbf, jti = claims.sub, claims.exp, claims.iat, claims.nbf, claims.jti
+        # The bounds of check_time_values, tested here first so the valid case skips a call.
+        if (
+            exp <= now_ts - leeway
+            or iat > now_ts + leeway
+            or (nbf is not None and nbf > now_ts + leeway)
+        ):
+            check_time_values(nbf, iat, exp, now_ts, leeway, "token")
+        mandate_type, scope, amount, currency, merchants, content_expiry, details = extract(
+            payload,
+            sub,
+            _verify_nested,
+            trust,
+            max_bytes,
+            now_ts,
+            leeway,  # type: ignore[arg-type]
+        )
+        expires_at = _fromtimestamp(exp, UTC)
+        if content_expiry is not None and content_expiry < expires_at:
+            expires_at = content_expiry
             if expires_at.timestamp() <= now_ts - leeway:
                 raise Rejection(
                     Code.EXPIRED,
-                    f"{content.mandate_type} mandate expired",
+                    f"{mandate_type} mandate expired",
                     expired_at=expires_at.isoformat(),
                 )
     except Rejection as exc:
         return exc.result()
-    fields = MandateFields(
-        content.mandate_type,
-        iss,
-        claims.sub,  # type: ignore[arg-type]
-        claims.jti,
-        content.scope,
-        content.amount_limit,
-        content.currency,
-        content.merchants,
-        expires_at,
-        to_datetime(claims.nbf) if claims.nbf is not None else None,
-        to_datetime(claims.iat),
-        jws.kid,
-        jws.alg,
-        content.details,
+    fields = _new_fields(
+        MandateFields,
+        (
+            mandate_type,
+            iss,
+            sub,
+            jti,
+            scope,
+            amount,
+            currency,
+            merchants,
+            expires_at,
+            None if nbf is None else to_datetime(nbf),
+            _fromtimestamp(iat, UTC),
+            kid,
+            alg,
+            details,
+        ),
     )
-    return VerificationResult(Code.VALID, "verified", {}, fields)
+    return valid_result(fields)

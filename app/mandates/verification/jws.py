@@ -47,19 +47,26 @@ def load_json_object(raw: bytes, part: str) -> dict[str, Any]:
 # "!", which strict a2b_base64 refuses.
 _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
-_STD_VALUE = [0xFF] * 256
-for _i, _c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"):
-    _STD_VALUE[_c] = _i
+_STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# Each byte string has exactly one encoding: for a part of length 4n+2 (4n+3) the last
+# character's low 4 (2) bits are unused and must be zero; length 4n+1 is never valid.
+# Indexed by length % 4: the (translated) last characters allowed.
+_CANONICAL_LAST = (
+    frozenset(_STD_ALPHABET),
+    frozenset(),
+    frozenset(c for i, c in enumerate(_STD_ALPHABET) if not i & 0x0F),
+    frozenset(c for i, c in enumerate(_STD_ALPHABET) if not i & 0x03),
+)
 
 
 def _decode_part(data: bytes, part: str) -> bytes:
-    """Decode one already-translated part; each byte string has exactly one encoding."""
+    """Decode one already-translated part (parse_jws inlines this for payload and signature)."""
     rest = len(data) & 3
+    if rest:
+        if data[-1] not in _CANONICAL_LAST[rest]:
+            raise Rejection(Code.INVALID_FORMAT, f"{part} is not base64url", part=part)
+        data += _PADDING[rest]
     try:
-        if rest:
-            if rest == 1 or _STD_VALUE[data[-1]] & (0x0F if rest == 2 else 0x03):
-                raise ValueError("non-canonical")
-            data += _PADDING[rest]
         return a2b_base64(data, strict_mode=True)
     except ValueError:
         raise Rejection(Code.INVALID_FORMAT, f"{part} is not base64url", part=part) from None
@@ -82,28 +89,6 @@ def _header(data: bytes) -> tuple[dict[str, Any], str, str | None]:
             _HEADER_CACHE.clear()
         _HEADER_CACHE[data] = (header, alg, kid)
     return header, alg, kid
-
-
-class ParsedJws:
-    """The pieces of a compact JWS once its format has been accepted."""
-
-    __slots__ = ("alg", "header", "kid", "payload", "signature", "signing_input")
-
-    def __init__(
-        self,
-        header: dict[str, Any],
-        payload: dict[str, Any],
-        signing_input: bytes,
-        signature: bytes,
-        alg: str,
-        kid: str | None,
-    ) -> None:
-        self.header = header
-        self.payload = payload
-        self.signing_input = signing_input
-        self.signature = signature
-        self.alg = alg
-        self.kid = kid
 
 
 def _check_header(header: dict[str, Any]) -> tuple[str, str | None]:
@@ -140,8 +125,12 @@ def _check_header(header: dict[str, Any]) -> tuple[str, str | None]:
     return alg, kid
 
 
-def parse_jws(token: Any, max_bytes: int) -> ParsedJws:
-    """Split and decode a compact JWS; checks size, shape, header and algorithm."""
+def parse_jws(token: Any, max_bytes: int) -> tuple[str, str | None, dict[str, Any], bytes, bytes]:
+    """Split and decode a compact JWS; checks size, shape, header and algorithm.
+
+    Returns (alg, kid, payload, signing_input, signature) as a plain tuple: this runs
+    on every verification, and a tuple costs less than building an object.
+    """
     if type(token) is str:
         if len(token) > max_bytes:
             raise Rejection(Code.TOO_LARGE, f"token exceeds {max_bytes} bytes", max_bytes=max_bytes)
@@ -163,8 +152,35 @@ def parse_jws(token: Any, max_bytes: int) -> ParsedJws:
     header_b64, payload_b64, signature_b64 = parts
     if not header_b64 or not payload_b64:
         raise Rejection(Code.INVALID_FORMAT, "compact JWS has an empty header or payload")
-    header, alg, kid = _header(header_b64)
-    payload = load_json_object(_decode_part(payload_b64, "payload"), "payload")
-    signature = _decode_part(signature_b64, "signature")
-    signing_input = raw[: len(header_b64) + 1 + len(payload_b64)]
-    return ParsedJws(header, payload, signing_input, signature, alg, kid)
+    signing_length = len(header_b64) + 1 + len(payload_b64)
+    cached = _HEADER_CACHE.get(header_b64)
+    _header_dict, alg, kid = cached if cached is not None else _header(header_b64)
+    # _decode_part for payload and signature, inlined: this runs on every verification.
+    rest = len(payload_b64) & 3
+    if rest:
+        if payload_b64[-1] not in _CANONICAL_LAST[rest]:
+            raise Rejection(Code.INVALID_FORMAT, "payload is not base64url", part="payload")
+        payload_b64 += _PADDING[rest]
+    try:
+        payload_raw = a2b_base64(payload_b64, strict_mode=True)
+    except ValueError:
+        raise Rejection(Code.INVALID_FORMAT, "payload is not base64url", part="payload") from None
+    # load_json_object inlined for the usual case: a JSON object without escaped NULs.
+    try:
+        payload = orjson.loads(payload_raw)
+    except orjson.JSONDecodeError:
+        payload = None
+    if type(payload) is not dict or b"\\u0000" in payload_raw:
+        payload = load_json_object(payload_raw, "payload")
+    rest = len(signature_b64) & 3
+    if rest:
+        if signature_b64[-1] not in _CANONICAL_LAST[rest]:
+            raise Rejection(Code.INVALID_FORMAT, "signature is not base64url", part="signature")
+        signature_b64 += _PADDING[rest]
+    try:
+        signature = a2b_base64(signature_b64, strict_mode=True)
+    except ValueError:
+        raise Rejection(
+            Code.INVALID_FORMAT, "signature is not base64url", part="signature"
+        ) from None
+    return alg, kid, payload, raw[:signing_length], signature
