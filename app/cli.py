@@ -66,6 +66,7 @@ def serve(
         reload=reload,
         access_log=False,
         proxy_headers=True,
+        timeout_keep_alive=settings.http_keepalive_seconds,
         log_level=settings.log_level.lower(),
     )
 

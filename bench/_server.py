@@ -60,6 +60,8 @@ def server_process(**env_extra: str):
             "--log-level",
             "warning",
             "--no-access-log",
+            "--timeout-keep-alive",
+            "75",
         ],
         env=env,
         cwd=ROOT,

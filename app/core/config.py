@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Idle keep-alive connections are kept this long; longer than the usual
+    # load balancer idle timeout (60 s), so the balancer closes first.
+    http_keepalive_seconds: int = Field(default=75, ge=1, le=3600)
 
     db_pool_size: int | None = Field(default=None, ge=1, le=1000)
     db_max_overflow: int | None = Field(default=None, ge=0, le=1000)
