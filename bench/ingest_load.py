@@ -5,7 +5,7 @@ tenant, an API key and an issuer registered with the load generator's JWKS;
 then `loadgen.py run --op create` at 32 concurrent clients. Afterwards the
 server keeps ingesting until TOTAL mandates have gone in, and its RSS is read.
 
-    python bench/ingest_load.py [DURATION_S] [TOTAL]
+    python bench/ingest_load.py [DURATION_S] [TOTAL]     (BENCH_RATE_LIMITS=false to switch limits off)
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main() -> None:
         "DATABASE_URL": url,
         "ENVIRONMENT": "production",
         "EXPIRY_SWEEP_SECONDS": "0",
-        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_ENABLED": os.environ.get("BENCH_RATE_LIMITS", "true"),
     }
     try:
         with server_process(**settings) as (base, env, process):
