@@ -33,6 +33,10 @@ DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 ENGINES = ["sqlite", "postgres"]
+# The tables the operations guide lists (`sqlite3 test.db ".tables"`).
+GUIDE_TABLES = frozenset(
+    {"alerts", "audit_log", "customers", "mandates", "users", "webhook_deliveries", "webhooks"}
+)
 
 
 def run_command(

@@ -16,18 +16,9 @@ from sqlalchemy.pool import NullPool
 from alembic import command
 from app.dbops import migrations
 from app.models import Base
-from tests.conftest import run_command
+from tests.conftest import GUIDE_TABLES, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDE_TABLES = {
-    "alerts",
-    "audit_log",
-    "customers",
-    "mandates",
-    "users",
-    "webhook_deliveries",
-    "webhooks",
-}
 
 
 async def _inspect(url: str, fn):

@@ -13,18 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import GUIDE_TABLES, TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDE_TABLES = [
-    "alerts",
-    "audit_log",
-    "customers",
-    "mandates",
-    "users",
-    "webhook_deliveries",
-    "webhooks",
-]
 
 
 def guide_env(database_url: str, **extra: str) -> dict[str, str]:

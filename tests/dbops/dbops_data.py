@@ -71,3 +71,21 @@ def run_cli(env: dict[str, str], *args: str, input: str | None = None):
         os.environ.clear()
         os.environ.update(saved)
         get_settings.cache_clear()
+
+
+def bulk_audit_rows(dsn: str, count: int) -> None:
+    """Add `count` audit rows in one server-side statement (PostgreSQL, plain DSN)."""
+    import asyncpg
+
+    async def insert_rows() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(
+                "INSERT INTO audit_log (timestamp, actor_type, action, details) "
+                "SELECT now(), 'system', 'bulk', '{}'::jsonb FROM generate_series(1, $1)",
+                count,
+            )
+        finally:
+            await connection.close()
+
+    asyncio.run(insert_rows())

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from app.dbops.backup import create_backup, list_backups, prune_backups
 from app.dbops.manifest import manifest_path
 from tests.conftest import make_settings
-from tests.dbops.dbops_data import counts, run_cli, seed
+from tests.dbops.dbops_data import bulk_audit_rows, counts, run_cli, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"^mandate_vault_backup_\d{8}_\d{6}(_\d+)?\.sql\.gz$")
@@ -277,17 +277,7 @@ def test_postgres_stopped_halfway_through_a_restore(database_url, backup_env, tm
     seed(database_url, mandates=3)
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def bulk():
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(
-                "INSERT INTO audit_log (timestamp, actor_type, action, details) "
-                "SELECT now(), 'system', 'bulk', '{}'::jsonb FROM generate_series(1, 300000)"
-            )
-        finally:
-            await connection.close()
-
-    asyncio.run(bulk())
+    bulk_audit_rows(dsn, 300_000)
     assert run_cli(backup_env, "db", "backup").exit_code == 0
     backup = only_backup(tmp_path / "backups")
     seed(database_url, mandates=5, audits=0)

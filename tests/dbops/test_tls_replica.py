@@ -18,7 +18,7 @@ from app.dbops import migrations
 from app.dbops.metrics import READ_FALLBACKS, instrument
 from app.models import Customer
 from tests.conftest import app_client, make_settings
-from tests.dbops.dbops_data import counts, run_cli, seed
+from tests.dbops.dbops_data import bulk_audit_rows, counts, run_cli, seed
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.pg_cluster, pytest.mark.xdist_group("pg_cluster")]
@@ -228,17 +228,7 @@ def test_server_stopped_halfway_through_a_restore(pg_pair, pair_database, tmp_pa
     seed(url, mandates=3)
     dsn = url.replace("+asyncpg", "")
 
-    async def bulk():
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(
-                "INSERT INTO audit_log (timestamp, actor_type, action, details) "
-                "SELECT now(), 'system', 'bulk', '{}'::jsonb FROM generate_series(1, 300000)"
-            )
-        finally:
-            await connection.close()
-
-    asyncio.run(bulk())
+    bulk_audit_rows(dsn, 300_000)
     assert run_cli(env, "db", "backup").exit_code == 0
     backup = next((tmp_path / "b").glob("mandate_vault_backup_*.sql.gz"))
     seed(url, mandates=4, audits=0)
