@@ -189,31 +189,8 @@ def install_error_handlers(app: FastAPI, *, pool_retry_after: int) -> None:
             {"Retry-After": str(pool_retry_after)},
         )
 
-    @app.exception_handler(sa_exc.DBAPIError)
-    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> JSONResponse:
-        if error.connection_invalidated or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError
-        ):
-            log.warning(
-                "database_unavailable", path=request.url.path, error=type(error.orig).__name__
-            )
-            return problem(
-                503,
-                "database_unavailable",
-                "Database unavailable",
-                "The database cannot be reached right now; retry shortly.",
-                request,
-                {"Retry-After": str(pool_retry_after)},
-            )
-        log.exception("database_error", path=request.url.path)
-        return problem(
-            500, "internal_error", "Internal server error", "Unexpected database error.", request
-        )
-
-    @app.exception_handler(OSError)
-    async def _os_error(request: Request, error: OSError) -> JSONResponse:
-        # Connection refused / unreachable while opening a database connection.
-        log.warning("database_unavailable", path=request.url.path, error=type(error).__name__)
+    def unavailable(request: Request, cause: str) -> JSONResponse:
+        log.warning("database_unavailable", path=request.url.path, error=cause)
         return problem(
             503,
             "database_unavailable",
@@ -222,3 +199,19 @@ def install_error_handlers(app: FastAPI, *, pool_retry_after: int) -> None:
             request,
             {"Retry-After": str(pool_retry_after)},
         )
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> JSONResponse:
+        if error.connection_invalidated or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        ):
+            return unavailable(request, type(error.orig).__name__)
+        log.exception("database_error", path=request.url.path)
+        return problem(
+            500, "internal_error", "Internal server error", "Unexpected database error.", request
+        )
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, error: OSError) -> JSONResponse:
+        # Connection refused, unreachable or timed out while opening a database connection.
+        return unavailable(request, type(error).__name__)
