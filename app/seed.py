@@ -10,17 +10,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.actor import Actor
 from app.core.config import Settings
 from app.core.database import Database
-from app.core.security import new_secret, sha256_hex
-from app.models import AuditLog, Customer, Issuer, Mandate
+from app.core.security import new_secret
+from app.issuers.schemas import IssuerCreate, IssuerUpdate
+from app.issuers.service import IssuerService
+from app.issuers.trust import TrustLoader
+from app.mandates.schemas import MandateCreate
+from app.mandates.service import MandateService
+from app.models import Customer, Mandate
 from app.tenancy import service
 from app.tenancy.repository import CredentialLookup
 
@@ -29,6 +34,7 @@ DEMO_ADMIN_EMAIL = "admin@demo.example"
 DEMO_ISSUER_DID = "did:web:issuer.demo.example"
 DEMO_SUBJECT_DID = "did:example:shopping-agent-1"
 DEMO_API_KEY_NAME = "demo"
+SEED_ACTOR = Actor.system("seed")
 
 
 @dataclass
@@ -111,7 +117,10 @@ def _sample_tokens(key: Ed25519PrivateKey, now: datetime) -> list[tuple[str, dic
     return tokens
 
 
-async def _issuer_and_mandates(session: AsyncSession, tenant: Customer, result: list[str]) -> None:
+async def _issuer_and_mandates(
+    session: AsyncSession, tenant: Customer, result: list[str], settings: Settings
+) -> None:
+    """A demo issuer and sample mandates, through the same services as the API."""
     has_mandates = await session.scalar(
         select(func.count()).select_from(Mandate).where(Mandate.tenant_id == tenant.id)
     )
@@ -120,54 +129,21 @@ async def _issuer_and_mandates(session: AsyncSession, tenant: Customer, result: 
     key = Ed25519PrivateKey.generate()
     public_jwk = jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
     public_jwk["kid"] = "demo-1"
-    issuer = await session.scalar(
-        select(Issuer).where(Issuer.tenant_id == tenant.id, Issuer.did == DEMO_ISSUER_DID)
-    )
-    if issuer is None:
-        issuer = Issuer(tenant_id=tenant.id, did=DEMO_ISSUER_DID, name="Demo Bank")
-        session.add(issuer)
-        result.append("issuer")
     # The demo signing key lives only for this run; the issuer keeps its public half.
-    issuer.jwks = {"keys": [public_jwk]}
-    now = datetime.now(UTC).replace(microsecond=0)
-    tokens = _sample_tokens(key, now)
-    for token, claims in tokens:
-        # Checked with the public key, as a verifier would.
-        jwt.decode(token, key.public_key(), algorithms=["EdDSA"])
-        subject = claims["vc"]["credentialSubject"]
-        mandate = Mandate(
-            tenant_id=tenant.id,
-            vc_jwt=token,
-            token_sha256=sha256_hex(token),
-            mandate_type="generic",
-            issuer_did=claims["iss"],
-            subject_did=claims["sub"],
-            jti=claims["jti"],
-            scope=subject["scope"],
-            amount_limit=Decimal(subject["amount_limit"]),
-            currency=subject["currency"],
-            merchants=subject["merchants"],
-            issued_at=now,
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-            status="active",
-            verification_status="VALID",
-            verification_reason="signature and claims verified",
-            verified_at=now,
-        )
-        session.add(mandate)
-        await session.flush()
-        session.add(
-            AuditLog(
-                tenant_id=tenant.id,
-                actor_type="system",
-                actor_id="seed",
-                action="mandate.created",
-                resource_type="mandate",
-                resource_id=str(mandate.id),
-                outcome="VALID",
-                details={"token_sha256": mandate.token_sha256, "source": "seed"},
-            )
-        )
+    jwks = {"keys": [public_jwk]}
+    issuers = IssuerService(session, tenant.id, SEED_ACTOR, None)
+    existing = next((i for i in await issuers.list() if i.did == DEMO_ISSUER_DID), None)
+    if existing is None:
+        await issuers.create(IssuerCreate(did=DEMO_ISSUER_DID, name="Demo Bank", jwks=jwks))
+        result.append("issuer")
+    else:
+        await issuers.update(existing.id, IssuerUpdate(jwks=jwks))
+    mandates = MandateService(session, tenant.id, SEED_ACTOR, TrustLoader(None), settings)
+    tokens = _sample_tokens(key, datetime.now(UTC).replace(microsecond=0))
+    for token, _claims in tokens:
+        outcome = await mandates.ingest(MandateCreate(vc_jwt=token))
+        if not outcome.created:
+            raise RuntimeError(f"a demo mandate did not verify: {outcome.result.reason}")
     result.append(f"{len(tokens)} sample mandates")
 
 
@@ -182,7 +158,7 @@ async def seed_demo_data(settings: Settings) -> SeedResult:
                 session, tenant, created, given.get_secret_value() if given else None
             )
             api_key = await _api_key(session, tenant, created)
-            await _issuer_and_mandates(session, tenant, created)
+            await _issuer_and_mandates(session, tenant, created, settings)
             return SeedResult(tenant.id, DEMO_ADMIN_EMAIL, password, api_key, created)
     finally:
         await database.dispose()
