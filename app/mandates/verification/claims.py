@@ -69,12 +69,9 @@ def _optional_string(payload: dict[str, Any], name: str, part: str) -> str | Non
     return value
 
 
-def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: str) -> Claims:
-    """Presence and types of the registered claims; times are checked separately."""
-    get = payload.get
-    sub, exp, iat, jti = get("sub"), get("exp"), get("iat"), get("jti")
-    # Fast path for the usual shape: integer times, string ids, no nbf.
-    if (
+def usual_claims(payload: dict[str, Any], sub: Any, exp: Any, iat: Any, jti: Any) -> bool:
+    """The common, already-valid shape: integer times in range, string ids, no nbf."""
+    return (
         type(exp) is int
         and type(iat) is int
         and type(sub) is str
@@ -84,7 +81,14 @@ def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: s
         and 0 <= iat <= MAX_NUMERIC_DATE
         and 0 < len(sub) <= MAX_ID_LENGTH
         and (jti is None or 0 < len(jti) <= MAX_ID_LENGTH)
-    ):
+    )
+
+
+def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: str) -> Claims:
+    """Presence and types of the registered claims; times are checked separately."""
+    get = payload.get
+    sub, exp, iat, jti = get("sub"), get("exp"), get("iat"), get("jti")
+    if usual_claims(payload, sub, exp, iat, jti):
         return Claims(iss, sub, iat, exp, None, jti)
     sub = _optional_string(payload, "sub", part)
     if sub is None and require_sub:
