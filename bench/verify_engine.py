@@ -20,13 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.mandates.verification import (
-    TrustedIssuer,
-    TrustSnapshot,
-    prepare_public_key,
-    verify_token,
-)
-from app.mandates.verification.keys import b64url_decode
+from app.keys import TrustedIssuer, TrustSnapshot, b64url_decode, prepare_public_key
+from app.mandates.verification import verify_token
 
 NOW = 1_800_000_000
 

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(default=120, ge=0)
     rate_limit_login_per_minute: int = Field(default=10, ge=0)
     redis_url: str | None = None
+    # Keys that seal secrets at rest (webhook secrets, the vault's private key):
+    # comma-separated Fernet keys, the first seals, all open. Empty: derived
+    # from SECRET_KEY. Rotate by putting a new key first.
+    encryption_keys: SecretStr = SecretStr("")
     # Hardening.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = ""
@@ -176,6 +180,21 @@ class Settings(BaseSettings):
     def _secret_length(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _encryption_keys(cls, value: SecretStr) -> SecretStr:
+        from cryptography.fernet import Fernet
+
+        for key in _split(value.get_secret_value()):
+            try:
+                Fernet(key)
+            except ValueError:
+                raise ValueError(
+                    "ENCRYPTION_KEYS must be comma-separated Fernet keys "
+                    "(32 url-safe base64-encoded bytes each)"
+                ) from None
         return value
 
     @field_validator("retention_run_at")
@@ -231,7 +250,11 @@ class Settings(BaseSettings):
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+        return _split(self.cors_origins)
+
+    @property
+    def encryption_key_list(self) -> list[str]:
+        return _split(self.encryption_keys.get_secret_value())
 
     @property
     def database(self) -> URL:
@@ -255,6 +278,10 @@ class Settings(BaseSettings):
         if self.db_max_overflow is not None:
             return self.db_max_overflow
         return POOL_DEFAULTS[self.environment][1]
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 def _describe(error: ValidationError) -> str:

@@ -16,7 +16,7 @@ import orjson
 
 from app.core.config import Settings
 from app.core.logging import get_logger
-from app.mandates.verification import InvalidKeyMaterial, keys_from_jwks
+from app.keys import InvalidKeyMaterial, keys_from_jwks
 
 log = get_logger(__name__)
 

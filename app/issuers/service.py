@@ -20,7 +20,7 @@ from app.core.errors import Conflict, NotFound, Unprocessable
 from app.issuers.jwks import JwksClient, JwksFetchError, check_jwks_url
 from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate
 from app.issuers.trust import issuers_visible_to
-from app.mandates.verification import InvalidKeyMaterial, keys_from_did, keys_from_jwks
+from app.keys import InvalidKeyMaterial, keys_from_did, keys_from_jwks
 from app.models import Issuer
 
 MAX_ISSUERS_LISTED = 1000

@@ -19,12 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.logging import get_logger
 from app.issuers.jwks import JwksClient, JwksFetchError
-from app.mandates.verification import (
-    InvalidKeyMaterial,
-    TrustedIssuer,
-    TrustSnapshot,
-    keys_from_did,
-)
+from app.keys import InvalidKeyMaterial, TrustedIssuer, TrustSnapshot, keys_from_did
 from app.models import Issuer
 
 log = get_logger(__name__)

@@ -19,8 +19,8 @@ from app.audit.actor import Actor
 from app.audit.service import audit_values, record, record_many
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound
-from app.issuers.peek import referenced_issuers
 from app.issuers.trust import TrustLoader
+from app.keys import TrustSnapshot
 from app.mandates.cursor import CursorCodec
 from app.mandates.repository import MandateRepository, due_for_expiry
 from app.mandates.schemas import (
@@ -31,7 +31,7 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.mandates.verification import Code, TrustSnapshot, VerificationResult, verify_token
+from app.mandates.verification import Code, VerificationResult, referenced_issuers, verify_token
 from app.mandates.verification.amounts import format_amount
 from app.models import Mandate
 from app.models.mandate import DEFAULT_RETENTION_DAYS

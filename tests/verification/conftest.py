@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from app.mandates.verification import TrustedIssuer, TrustSnapshot, prepare_public_key
+from app.keys import TrustedIssuer, TrustSnapshot, prepare_public_key
 
 ES_DID = "did:web:bank.example"
 RS_DID = "did:web:rsa.example"

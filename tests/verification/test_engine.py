@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.mandates.verification import Code, TrustedIssuer, TrustSnapshot, verify_token
-from app.mandates.verification.keys import b64url_decode
+from app.keys import TrustedIssuer, TrustSnapshot, b64url_decode
+from app.mandates.verification import Code, verify_token
 from tests.verification.conftest import (
     ED_DID,
     ES384_DID,

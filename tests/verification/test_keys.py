@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from app.mandates.verification import (
+from app.keys import (
     InvalidKeyMaterial,
     TrustedIssuer,
     UnsupportedDid,

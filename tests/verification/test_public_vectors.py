@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.mandates.verification import TrustedIssuer, TrustSnapshot, verify_token
+from app.keys import TrustedIssuer, TrustSnapshot
+from app.mandates.verification import verify_token
 
 VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors" / "public.json"
 DATA = json.loads(VECTORS.read_text())

@@ -32,6 +32,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
+from app.keys import TrustStore
 from app.mandates.verification.claims import (
     MAX_ID_LENGTH,
     check_time_values,
@@ -48,7 +49,6 @@ from app.mandates.verification.codes import (
 )
 from app.mandates.verification.content import NestedToken, extract
 from app.mandates.verification.jws import parse_jws
-from app.mandates.verification.keys import TrustStore
 
 DEFAULT_MAX_BYTES = 65536
 DEFAULT_LEEWAY_SECONDS = 60

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
+from app.keys import ALLOWED_ALGS
 from app.mandates.verification.codes import Code, Rejection
-from app.mandates.verification.keys import ALLOWED_ALGS
 
 # JOSE header parameters we never honour: keys must come from the trust store, and
 # compression / encryption / unencoded payloads are not part of the format.

@@ -1,24 +1,21 @@
-"""Issuer keys: JWK and DID (did:key, did:jwk) parsing into ready-to-verify key objects.
+"""Public keys from JWKs, prepared once with a verifier per allowed algorithm.
 
-Keys are prepared once, when a trust snapshot is built; the engine then only looks
-them up by `kid` and calls the per-algorithm verifier bound here.
+A trust snapshot holds these; a verification engine only looks a key up by
+`kid` and calls the verifier bound here.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-IssuerStatus = Literal["active", "suspended", "revoked"]
-ISSUER_STATUSES: frozenset[str] = frozenset({"active", "suspended", "revoked"})
+from app.keys.b64 import b64url_decode
 
 # Raises cryptography.exceptions.InvalidSignature on a bad signature.
 Verifier = Callable[[bytes, bytes], None]
@@ -30,40 +27,10 @@ MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 _RSA_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-# Value of each base64url character (0xFF for bytes outside the alphabet).
-_B64URL_VALUE = [0xFF] * 256
-for _i, _c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"):
-    _B64URL_VALUE[_c] = _i
-_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_B58_INDEX = {c: i for i, c in enumerate(_B58_ALPHABET)}
-_MAX_DID_LENGTH = 4096
 
 
 class InvalidKeyMaterial(ValueError):
     """A JWK, JWKS or DID that cannot be used as a trusted verification key."""
-
-
-class UnsupportedDid(InvalidKeyMaterial):
-    """A DID method (or key type inside it) that cannot be resolved offline."""
-
-
-def b64url_decode(data: str | bytes) -> bytes:
-    """Strict unpadded base64url; raises ValueError on any other alphabet or bad length."""
-    if type(data) is str:
-        data = data.encode("ascii")  # UnicodeEncodeError is a ValueError
-    # strict_mode rejects anything outside the standard alphabet once "-_" are mapped,
-    # so only the standard-only characters and padding need refusing here.
-    if b"+" in data or b"/" in data or b"=" in data:
-        raise ValueError("not unpadded base64url")
-    rest = len(data) % 4
-    # Unused low bits must be zero, so each byte string has exactly one encoding.
-    if rest and (rest == 1 or _B64URL_VALUE[data[-1]] & (0x0F if rest == 2 else 0x03)):
-        raise ValueError("non-canonical base64url")
-    return binascii.a2b_base64(data.translate(_TO_STD) + _PADDING[rest], strict_mode=True)
-
-
-_TO_STD = bytes.maketrans(b"-_", b"+/")
-_PADDING = (b"", b"", b"==", b"=")
 
 
 # --- per-algorithm verifiers -------------------------------------------------------------
@@ -259,127 +226,3 @@ def keys_from_jwks(jwks: Any) -> tuple[TrustedKey, ...]:
     if len(keys) > 1 and (None in kids or len(set(kids)) != len(kids)):
         raise InvalidKeyMaterial("every key of a multi-key JWKS needs a distinct 'kid'")
     return keys
-
-
-# --- DIDs ------------------------------------------------------------------------------------
-
-
-def _b58decode(text: str) -> bytes:
-    number = 0
-    for char in text:
-        index = _B58_INDEX.get(char)
-        if index is None:
-            raise UnsupportedDid("did:key value is not base58btc")
-        number = number * 58 + index
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    zeros = len(text) - len(text.lstrip("1"))
-    return b"\x00" * zeros + body
-
-
-def _did_key(did: str) -> TrustedKey:
-    value = did[len("did:key:") :]
-    if not value.startswith("z") or len(value) > 200:
-        raise UnsupportedDid("did:key must use base58btc multibase ('z')")
-    raw = _b58decode(value[1:])
-    public_key: Any
-    try:
-        if raw[:2] == b"\xed\x01" and len(raw) == 34:
-            public_key = ed25519.Ed25519PublicKey.from_public_bytes(raw[2:])
-        elif raw[:2] == b"\x80\x24" and len(raw) == 35:
-            public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw[2:])
-        elif raw[:2] == b"\x81\x24" and len(raw) == 51:
-            public_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), raw[2:])
-        else:
-            raise UnsupportedDid("did:key multicodec must be Ed25519, P-256 or P-384")
-    except ValueError as exc:
-        if isinstance(exc, InvalidKeyMaterial):
-            raise
-        raise UnsupportedDid(f"did:key holds an invalid public key: {exc}") from exc
-    return prepare_public_key(public_key, kid=value)
-
-
-def _did_jwk(did: str) -> TrustedKey:
-    try:
-        jwk = json.loads(b64url_decode(did[len("did:jwk:") :]))
-    except (ValueError, RecursionError) as exc:
-        raise UnsupportedDid("did:jwk value is not base64url JSON") from exc
-    try:
-        key = key_from_jwk(jwk)
-    except InvalidKeyMaterial as exc:
-        raise UnsupportedDid(f"did:jwk holds an unusable key: {exc}") from exc
-    # The DID document names its only verification method "#0".
-    return TrustedKey("0", key.kty, key.crv, key.public_key, key.verifiers)
-
-
-def keys_from_did(did: str) -> tuple[TrustedKey, ...]:
-    """Resolve did:key / did:jwk offline; other methods need a JWKS."""
-    if not isinstance(did, str) or len(did) > _MAX_DID_LENGTH:
-        raise UnsupportedDid("DID must be a string of sane length")
-    if did.startswith("did:key:"):
-        return (_did_key(did),)
-    if did.startswith("did:jwk:"):
-        return (_did_jwk(did),)
-    raise UnsupportedDid(f"cannot resolve {did.split(':')[:2]} offline; register a JWKS")
-
-
-@dataclass(frozen=True, slots=True)
-class TrustedIssuer:
-    """An issuer the caller trusts, with its keys already prepared."""
-
-    did: str
-    status: IssuerStatus
-    keys: tuple[TrustedKey, ...]
-    _by_kid: Mapping[str, TrustedKey] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.status not in ISSUER_STATUSES:
-            raise ValueError(f"issuer status must be one of {sorted(ISSUER_STATUSES)}")
-        by_kid = {k.kid: k for k in self.keys if k.kid is not None}
-        object.__setattr__(self, "_by_kid", by_kid)
-
-    @classmethod
-    def from_jwks(cls, did: str, status: IssuerStatus, jwks: Any) -> TrustedIssuer:
-        return cls(did, status, keys_from_jwks(jwks))
-
-    @classmethod
-    def from_did(cls, did: str, status: IssuerStatus) -> TrustedIssuer:
-        return cls(did, status, keys_from_did(did))
-
-    def find_key(self, kid: str | None) -> TrustedKey | None:
-        """The key a token's `kid` names; without `kid` only a sole key qualifies."""
-        if kid is None:
-            return self.keys[0] if len(self.keys) == 1 else None
-        key = self._by_kid.get(kid)
-        if key is not None:
-            return key
-        # A DID URL ("did:...#frag") or bare fragment names the same key.
-        if "#" in kid:
-            base, _, fragment = kid.rpartition("#")
-            if base in ("", self.did):
-                key = self._by_kid.get(fragment)
-                if key is not None:
-                    return key
-        if len(self.keys) == 1 and self.keys[0].kid is None:
-            return self.keys[0]
-        return None
-
-
-class TrustStore(Protocol):
-    """What the engine needs from the caller: issuers by DID."""
-
-    def get(self, did: str, /) -> TrustedIssuer | None: ...
-
-
-class TrustSnapshot:
-    """An immutable in-memory TrustStore."""
-
-    __slots__ = ("_issuers",)
-
-    def __init__(self, issuers: Iterable[TrustedIssuer] = ()) -> None:
-        self._issuers: dict[str, TrustedIssuer] = {i.did: i for i in issuers}
-
-    def get(self, did: str, /) -> TrustedIssuer | None:
-        return self._issuers.get(did)
-
-    def __len__(self) -> int:
-        return len(self._issuers)
