@@ -18,15 +18,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__
 from app.core.config import Environment, Settings, get_settings
 from app.core.database import Database
-from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging, get_logger
-from app.core.middleware import (
+from app.issuers.deps import JWKS_CLIENT, TRUST_LOADER
+from app.tenancy.cache import AuthCache
+from app.tenancy.deps import AUTH_CACHE, RATE_LIMITER
+from app.tenancy.ratelimit import build_rate_limiter
+from app.web.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from app.tenancy.cache import AuthCache
-from app.tenancy.ratelimit import build_rate_limiter
+from app.web.problems import install_error_handlers
+from app.web.state import DATABASE, HTTP_CLIENT, SETTINGS
 
 log = get_logger(__name__)
 
@@ -55,27 +58,30 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import httpx
 
-        from app.dbops.metrics import instrument
+        from app.dbops.metrics import DATABASE_METRICS, DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
 
         db = database or Database(settings)
-        app.state.database = db
+        DATABASE.set(app, db)
         instrument(db)
+        DATABASE_METRICS.set(app, DatabaseMetrics(db))
         schedule = start_schedule(db) if settings.retention_schedule_enabled else None
         log.info("startup", environment=settings.environment.value, database=settings.backend)
         await _report_unreachable_database(db, settings)
-        app.state.http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
-        app.state.jwks = JwksClient(app.state.http, settings)
-        app.state.trust = TrustLoader(app.state.jwks)
+        http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
+        HTTP_CLIENT.set(app, http)
+        jwks = JwksClient(http, settings)
+        JWKS_CLIENT.set(app, jwks)
+        TRUST_LOADER.set(app, TrustLoader(jwks))
         try:
             async with expiry_sweeper(db, settings.expiry_sweep_seconds):
                 yield
         finally:
-            await app.state.http.aclose()
-            await app.state.rate_limiter.close()
+            await http.aclose()
+            await rate_limiter.close()
             if schedule is not None:
                 schedule.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -91,12 +97,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.settings = settings
+    SETTINGS.set(app, settings)
     if database is not None:
-        app.state.database = database
-    app.state.auth_cache = AuthCache(settings.auth_cache_ttl_seconds)
-    app.state.rate_limiter = build_rate_limiter(settings.redis_url)
-    install_error_handlers(app, pool_retry_after=max(1, int(settings.db_pool_timeout // 10) or 1))
+        DATABASE.set(app, database)
+    AUTH_CACHE.set(app, AuthCache(settings.auth_cache_ttl_seconds))
+    rate_limiter = build_rate_limiter(settings.redis_url)
+    RATE_LIMITER.set(app, rate_limiter)
+    install_error_handlers(app, retry_after=max(1, int(settings.db_pool_timeout // 10) or 1))
     # Added innermost first: request context wraps everything, then headers,
     # CORS, and the body cap right around the application.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

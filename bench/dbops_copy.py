@@ -22,7 +22,7 @@ from app.core.config import load_settings
 from app.core.database import Database
 from app.dbops import migrations
 from app.dbops.copy import copy_database
-from app.models import AuditLog, Customer, Mandate
+from app.models import AuditLog, Tenant, Mandate
 
 
 async def fill_sqlite(url: str, mandates: int, audits: int) -> None:
@@ -33,7 +33,7 @@ async def fill_sqlite(url: str, mandates: int, audits: int) -> None:
     now = datetime.now(UTC)
     try:
         async with database.sessions() as session, session.begin():
-            tenant = Customer(name="Bench", slug="bench")
+            tenant = Tenant(name="Bench", slug="bench")
             session.add(tenant)
             await session.flush()
             for start in range(0, mandates, 10_000):

@@ -22,7 +22,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.audit.actor import Actor
+from app.core.actor import Actor
 from app.core.config import load_settings
 from app.core.database import Database
 from app.dbops.migrations import upgrade

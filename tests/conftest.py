@@ -24,9 +24,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings, load_settings
-from app.core.database import Database, SessionDep
+from app.core.database import Database
 from app.dbops import migrations
 from app.main import create_app
+from app.web.sessions import SessionDep
 
 TEST_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from app.models import Customer, Mandate
+from app.models import Mandate, Tenant
 
 
-def new_customer(**values) -> Customer:
+def new_customer(**values) -> Tenant:
     slug = values.pop("slug", f"t-{uuid.uuid4().hex[:10]}")
-    return Customer(name=values.pop("name", "Tenant"), slug=slug, **values)
+    return Tenant(name=values.pop("name", "Tenant"), slug=slug, **values)
 
 
 def mandate_row(tenant_id, **values):

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.database import Database, pool_figures
 from app.main import create_app
-from app.models import Customer, Mandate
+from app.models import Mandate, Tenant
 from tests.conftest import add_database_probe, make_settings
 from tests.factories import new_customer, new_mandate
 
@@ -111,7 +111,7 @@ async def test_timestamps_come_back_timezone_aware(database):
         session.add(new_mandate(tenant.id, expires_at=when))
     async with database.sessions() as session:
         stored = await session.scalar(select(Mandate.expires_at))
-        created = await session.scalar(select(Customer.created_at))
+        created = await session.scalar(select(Tenant.created_at))
     assert stored == when
     assert stored.tzinfo is not None
     assert stored.utcoffset() == timedelta(0)
@@ -142,7 +142,7 @@ async def test_concurrent_writers_do_not_fail(database):
 
     async def write(i: int) -> None:
         async with database.sessions() as session, session.begin():
-            await session.scalar(select(Customer).where(Customer.id == tenant_id))
+            await session.scalar(select(Tenant).where(Tenant.id == tenant_id))
             session.add(new_mandate(tenant_id, scope=f"s{i}"))
 
     await asyncio.gather(*(write(i) for i in range(50)))
@@ -181,7 +181,7 @@ async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
 
 
 async def test_a_failed_commit_is_never_reported_as_success(settings):
-    from app.core.database import SessionDep
+    from app.web.sessions import SessionDep
 
     app = create_app(settings)
 
@@ -202,7 +202,7 @@ async def test_a_failed_commit_is_never_reported_as_success(settings):
         assert response.headers["content-type"] == "application/problem+json"
     database = Database(settings)
     async with database.sessions() as session:
-        assert (await session.scalars(select(Customer.id))).all() == []
+        assert (await session.scalars(select(Tenant.id))).all() == []
     await database.dispose()
 
 

@@ -15,7 +15,6 @@ async def test_production_logs_are_json_with_the_request_id(tmp_path, capsys):
         "postgresql+asyncpg://u:p@127.0.0.1:1/none", environment="production", log_level="INFO"
     )
     app = create_app(settings)
-    app.state.database = None  # /healthz touches no database
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/healthz", headers={"X-Request-ID": "req-abcdef-123"})

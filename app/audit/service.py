@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.audit.actor import Actor
+from app.core.actor import Actor
 from app.models import AuditLog
 
 # Core table insert: no ORM bulk-insert machinery on the hot path.

@@ -15,9 +15,8 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
@@ -228,13 +227,6 @@ def get_database() -> Database:
     return _default
 
 
-async def dispose_default_database() -> None:
-    global _default
-    if _default is not None:
-        await _default.dispose()
-        _default = None
-
-
 def pool_status() -> dict[str, dict[str, int]]:
     return get_database().pool_status()
 
@@ -246,31 +238,3 @@ def __getattr__(name: str) -> Any:
         database = get_database()
         return database.read_engine or database.write_engine
     raise AttributeError(name)
-
-
-def request_database(request: Request) -> Database:
-    return request.app.state.database
-
-
-async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request on the primary: committed when the handler
-    returns, rolled back when it raises."""
-    async with request_database(request).sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for reads that tolerate replica lag."""
-    async with request_database(request).read_sessions() as session:
-        yield session
-
-
-# scope="function": commit before the response is sent, so a failed commit is
-# never reported to the client as a success.
-SessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
-ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]

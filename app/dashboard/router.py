@@ -11,14 +11,14 @@ from fastapi.templating import Jinja2Templates
 
 from app import __version__
 from app.health.checks import readiness
+from app.web.state import DatabaseDep
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> HTMLResponse:
-    database = request.app.state.database
+async def home(request: Request, database: DatabaseDep) -> HTMLResponse:
     checks = await readiness(database, database.settings.readiness_timeout)
     return templates.TemplateResponse(
         request,

@@ -1,100 +1,116 @@
-"""`mandate-vault db backup|restore|verify-backup|copy|status|monitor` and
-`mandate-vault retention run`. Heavy imports stay inside the commands.
-
-Exit statuses are those of `app.dbops.errors` (0 done, 1 answered no,
-2 refused, 3 bad backup, 4 database unreachable, 5 storage, 6 restore failed
-and rolled back, 7 restore failed and NOT rolled back, 70 unexpected error).
+"""`mandate-vault db ...` (migrations, backup and restore, copy, status and
+monitoring) and `mandate-vault retention run`. Heavy imports stay inside the
+commands; exit statuses are the kit's (`app.core.cli`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-retention_app = typer.Typer(
-    help="Data retention: audit log and purged mandates.", no_args_is_help=True
+from app.core.cli import (
+    ExitCode,
+    interactive,
+    new_app,
+    print_json_or,
+    progress_bar,
+    run,
+    run_async,
+    settings_or_exit,
 )
 
-
-def _fail(error: Exception) -> NoReturn:
-    from app.dbops.errors import DbOpsError
-
-    code = error.exit_code if isinstance(error, DbOpsError) else 4
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(code)
+db_app = new_app("Database: migrations, backup and restore, copy, status and monitoring.")
+retention_app = new_app("Data retention: audit log and purged mandates.")
 
 
-def _settings():
-    from app.cli import settings_or_exit
-
-    return settings_or_exit()
-
-
-def _interactive() -> bool:
-    return sys.stderr.isatty()
+def _migration_call(func: Any, *args: Any) -> Any:
+    settings = settings_or_exit()
+    return run(lambda: func(settings.database_url, *args), database_url=settings.database_url)
 
 
-@contextlib.contextmanager
-def progress_bar(
-    description: str, total: int | None = None
-) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on a terminal; nothing at all otherwise (cron, pipes)."""
-    if not _interactive():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeElapsedColumn,
-        TransferSpeedColumn,
-    )
-
-    columns: list[Any] = [
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn() if total is not None else DownloadColumn(),
-        TimeElapsedColumn(),
-    ]
-    if total is None:
-        columns.insert(3, TransferSpeedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.advance(task, n)
+def _echo_state(state: Any) -> None:
+    typer.echo(f"current: {', '.join(state.current) or '(none: empty database)'}")
+    typer.echo(f"head:    {', '.join(state.heads)}")
+    typer.echo(f"pending: {', '.join(state.pending) or 'none'}")
 
 
-def _guard(call: Callable[[], Any]) -> Any:
-    from app.dbops.errors import DbOpsError
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from app.dbops import migrations
 
-    try:
-        return call()
-    except DbOpsError as error:
-        _fail(error)
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        raise typer.Exit(130) from None
-    except Exception as error:  # a bug or an unforeseen failure: one line, status 70
-        typer.echo(f"error: unexpected {type(error).__name__}: {error}", err=True)
-        raise typer.Exit(70) from None
+    _echo_state(_migration_call(migrations.upgrade, revision))
 
 
-def register(db_app: typer.Typer) -> None:
-    db_app.command("backup")(backup)
-    db_app.command("restore")(restore)
-    db_app.command("verify-backup")(verify_backup)
-    db_app.command("copy")(copy)
-    db_app.command("status")(status)
-    db_app.command("monitor")(monitor)
+@db_app.command("init")
+def db_init() -> None:
+    """Create the schema (same as `upgrade head`)."""
+    db_upgrade("head")
 
 
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Relative (-1) or absolute revision, or base.")
+    ] = "-1",
+) -> None:
+    """Undo migrations down to REVISION (default: one step)."""
+    from app.dbops import migrations
+
+    _echo_state(_migration_call(migrations.downgrade, revision))
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision."""
+    from app.dbops import migrations
+
+    state = _migration_call(migrations.ensure_known)
+    typer.echo(", ".join(state.current) or "(none: empty database)")
+
+
+@db_app.command("pending")
+def db_pending() -> None:
+    """List migrations not yet applied."""
+    from app.dbops import migrations
+
+    state = _migration_call(migrations.ensure_known)
+    if not state.pending:
+        typer.echo("no pending migrations: the database is at head")
+    for revision in state.pending:
+        typer.echo(revision)
+
+
+@db_app.command("history")
+def db_history() -> None:
+    """List every migration, oldest first."""
+    from app.dbops import migrations
+
+    for revision, down, message in migrations.history():
+        typer.echo(
+            f"{down or '<base>'} -> {revision}  {message.splitlines()[0] if message else ''}"
+        )
+
+
+@db_app.command("create")
+def db_create(
+    message: Annotated[str, typer.Argument(help="What the migration does.")],
+    empty: Annotated[
+        bool, typer.Option(help="Write an empty revision instead of autogenerating.")
+    ] = False,
+) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    from app.dbops import migrations
+
+    path = _migration_call(migrations.create, message, not empty)
+    typer.echo(f"created {path}")
+
+
+@db_app.command("backup")
 def backup(
     output_dir: Annotated[
         Path | None, typer.Option("--dir", help="Directory (default: BACKUP_DIR).")
@@ -110,9 +126,12 @@ def backup(
     """
     from app.dbops.backup import create_backup
 
-    settings = _settings()
+    settings = settings_or_exit()
     with progress_bar("backup") as progress:
-        result = _guard(lambda: create_backup(settings, directory=output_dir, progress=progress))
+        result = run(
+            lambda: create_backup(settings, directory=output_dir, progress=progress),
+            database_url=settings.database_url,
+        )
     if as_json:
         typer.echo(
             json.dumps(
@@ -127,7 +146,7 @@ def backup(
                 }
             )
         )
-    elif verbose or _interactive():
+    elif verbose or interactive():
         m = result.manifest
         typer.echo(
             f"backup {result.path} ({m.size_bytes:,} bytes, {m.total_rows:,} rows, "
@@ -143,6 +162,7 @@ def _confirm(prompt: str) -> bool:
     return answer.strip().lower() == "yes"
 
 
+@db_app.command("restore")
 def restore(
     file: Annotated[Path, typer.Argument(help="The .sql.gz backup (its manifest beside it).")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
@@ -158,14 +178,17 @@ def restore(
     """Replace the database with a backup, after a safety backup; rolled back on failure."""
     from app.dbops.restore import execute_restore, plan_restore
 
-    settings = _settings()
-    plan = _guard(lambda: plan_restore(settings, file))
+    settings = settings_or_exit()
+    plan = run(lambda: plan_restore(settings, file), database_url=settings.database_url)
     typer.echo(plan.describe(), err=True)
     if not yes and not _confirm("Type 'yes' to replace the database: "):
         typer.echo("\naborted: nothing was changed", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.ABORTED)
     with progress_bar("restore") as progress:
-        result = _guard(lambda: execute_restore(settings, plan, progress, recovery_wait))
+        result = run(
+            lambda: execute_restore(settings, plan, progress, recovery_wait),
+            database_url=settings.database_url,
+        )
     if result.safety is not None:
         typer.echo(f"safety backup of the previous data: {result.safety.path}", err=True)
     typer.echo(
@@ -175,6 +198,7 @@ def restore(
     )
 
 
+@db_app.command("verify-backup")
 def verify_backup(
     file: Annotated[Path, typer.Argument(help="The .sql.gz backup to prove restorable.")],
     scratch_url: Annotated[
@@ -187,10 +211,10 @@ def verify_backup(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Restore a backup into a scratch database and compare it with its manifest."""
-    from app.dbops.verify import verify_backup as run
+    from app.dbops.verify import verify_backup as verify
 
-    settings = _settings()
-    report = _guard(lambda: run(settings, file, scratch_url))
+    settings = settings_or_exit()
+    report = run(lambda: verify(settings, file, scratch_url), database_url=settings.database_url)
     if as_json:
         typer.echo(json.dumps(report))
     else:
@@ -201,6 +225,7 @@ def verify_backup(
         )
 
 
+@db_app.command("copy")
 def copy(
     to: Annotated[str, typer.Option("--to", help="Target database URL (async driver).")],
     replace: Annotated[
@@ -211,45 +236,42 @@ def copy(
     """Copy every row from DATABASE_URL into another database (e.g. SQLite to PostgreSQL)."""
     from app.dbops.copy import copy_database, count_source_rows
 
-    settings = _settings()
-    total = _guard(lambda: count_source_rows(settings))
+    settings = settings_or_exit()
+    total = run(lambda: count_source_rows(settings), database_url=settings.database_url)
     with progress_bar("copy", total=total) as progress:
-        report = _guard(lambda: copy_database(settings, to, replace, batch_size, progress))
+        report = run(
+            lambda: copy_database(settings, to, replace, batch_size, progress),
+            database_url=settings.database_url,
+        )
     typer.echo(
         f"copied {report['total_rows']:,} rows in {len(report['row_counts'])} tables in "
         f"{report['seconds']}s ({report['rows_per_second']:,} rows/s); counts verified"
     )
 
 
-def _print_json_or(data: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], str]):
-    typer.echo(json.dumps(data, indent=2, default=str) if as_json else render(data))
-
-
+@db_app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Engine, reachability and latency, migrations, pool figures."""
-    import asyncio
-
     from app.dbops.monitor import render_status, status_with_database
 
-    settings = _settings()
-    data = _guard(lambda: asyncio.run(status_with_database(settings)))
-    _print_json_or(data, as_json, render_status)
+    settings = settings_or_exit()
+    data = run_async(status_with_database, settings)
+    print_json_or(data, as_json, render_status)
     if not data["reachable"]:
-        raise typer.Exit(4)
+        raise typer.Exit(ExitCode.UNREACHABLE)
 
 
+@db_app.command("monitor")
 def monitor(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     long_running_seconds: Annotated[float, typer.Option(min=0)] = 5.0,
 ) -> None:
     """Connections, queries, sizes, index usage and cache hits (SQLite: file and pages)."""
-    import asyncio
-
     from app.dbops.monitor import monitor_with_database, render_monitor
 
-    settings = _settings()
-    data = _guard(lambda: asyncio.run(monitor_with_database(settings, long_running_seconds)))
-    _print_json_or(data, as_json, render_monitor)
+    settings = settings_or_exit()
+    data = run_async(lambda s: monitor_with_database(s, long_running_seconds), settings)
+    print_json_or(data, as_json, render_monitor)
 
 
 @retention_app.command("run")
@@ -258,10 +280,8 @@ def retention_run(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Delete audit rows older than AUDIT_RETENTION_DAYS and purge expired soft-deleted mandates."""
-    import asyncio
-
     from app.dbops.retention import render_report, run_retention_once
 
-    settings = _settings()
-    report = _guard(lambda: asyncio.run(run_retention_once(settings, dry_run=dry_run)))
-    _print_json_or(report, as_json, render_report)
+    settings = settings_or_exit()
+    report = run_async(lambda s: run_retention_once(s, dry_run=dry_run), settings)
+    print_json_or(report, as_json, render_report)

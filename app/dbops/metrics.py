@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.core.database import Database, pool_figures
 from app.core.logging import get_logger
+from app.web.state import Slot
 
 log = get_logger("app.db.slow_query")
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -164,16 +165,27 @@ class DatabaseCollector(Collector):
 router = APIRouter()
 
 
+class DatabaseMetrics:
+    """The registry of one database's scrape-time figures."""
+
+    def __init__(self, database: Database) -> None:
+        self.collector = DatabaseCollector(database)
+        self.registry = CollectorRegistry()
+        self.registry.register(self.collector)
+
+    async def exposition(self) -> bytes:
+        database = self.collector.database
+        self.collector.size_bytes = await database_size_bytes(
+            database, database.settings.readiness_timeout
+        )
+        return generate_latest(REGISTRY) + generate_latest(self.registry)
+
+
+DATABASE_METRICS: Slot[DatabaseMetrics] = Slot("database_metrics")
+
+
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    database: Database = request.app.state.database
-    collector: DatabaseCollector | None = getattr(request.app.state, "db_collector", None)
-    if collector is None or collector.database is not database:
-        collector = DatabaseCollector(database)
-        registry = CollectorRegistry()
-        registry.register(collector)
-        request.app.state.db_collector = collector
-        request.app.state.db_registry = registry
-    collector.size_bytes = await database_size_bytes(database, database.settings.readiness_timeout)
-    body = generate_latest(REGISTRY) + generate_latest(request.app.state.db_registry)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+async def metrics(
+    exporter: Annotated[DatabaseMetrics, Depends(DATABASE_METRICS)],
+) -> Response:
+    return Response(await exporter.exposition(), media_type=CONTENT_TYPE_LATEST)

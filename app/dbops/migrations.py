@@ -27,6 +27,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class MigrationError(Exception):
     """A migration command that must not run; the message says why."""
 
+    exit_code = 2  # refused
+
 
 def alembic_config(url: str | None = None) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))

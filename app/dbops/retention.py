@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.audit.actor import Actor
 from app.audit.service import audit_values, record_many
+from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.database import Database
 from app.core.logging import get_logger

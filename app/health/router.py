@@ -4,8 +4,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app import __version__
-from app.core.errors import problem
+from app.core.errors import NotReady
 from app.health.checks import readiness
+from app.web.problems import problem
+from app.web.state import DatabaseDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,20 +19,18 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "a check failed"}})
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, database: DatabaseDep) -> JSONResponse:
     """Ready to serve: databases reachable and the schema at the migration head."""
-    database = request.app.state.database
     checks = await readiness(database, database.settings.readiness_timeout)
     failing = sorted(name for name, result in checks.items() if not result["ok"])
     if failing:
         return problem(
-            503,
-            "not_ready",
-            "Not ready",
-            f"Failing checks: {', '.join(failing)}",
             request,
-            {"Retry-After": "5"},
-            failing=failing,
-            checks=checks,
+            NotReady(
+                f"Failing checks: {', '.join(failing)}",
+                headers={"Retry-After": "5"},
+                failing=failing,
+                checks=checks,
+            ),
         )
     return JSONResponse({"status": "ready", "checks": checks})

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.keys import IssuerStatus
+
 DID_PATTERN = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%\-]+(?:#[A-Za-z0-9._\-]+)?$")
-IssuerStatus = Literal["active", "suspended", "revoked"]
 
 
 def _check_did(value: str) -> str:

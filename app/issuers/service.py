@@ -11,19 +11,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.actor import Actor
 from app.audit.service import record
+from app.core.actor import Actor
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.issuers.jwks import JwksClient, JwksFetchError, check_jwks_url
+from app.issuers.repository import IssuerRepository
 from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate
-from app.issuers.trust import issuers_visible_to
-from app.keys import InvalidKeyMaterial, keys_from_did, keys_from_jwks
+from app.keys import InvalidKeyMaterial, IssuerStatus, keys_from_did, keys_from_jwks
 from app.models import Issuer
-
-MAX_ISSUERS_LISTED = 1000
 
 
 def _key_source(row: Issuer) -> str:
@@ -67,6 +64,11 @@ class IssuerService:
         self.scope = scope
         self.actor = actor
         self.jwks = jwks
+        self.repo = IssuerRepository(session, scope)
+
+    def for_scope(self, scope: uuid.UUID | None) -> IssuerService:
+        """The same caller acting on another truststore (None: the global one)."""
+        return IssuerService(self.session, scope, self.actor, self.jwks)
 
     async def _audit(self, action: str, row: Issuer, **details: Any) -> None:
         await record(
@@ -92,7 +94,7 @@ class IssuerService:
         sources = [s for s in (data.jwks is not None, data.jwks_url is not None) if s]
         if len(sources) > 1:
             raise Unprocessable("give either jwks or jwks_url, not both", code="invalid_key_source")
-        row = Issuer(tenant_id=self.scope, did=data.did, name=data.name, status="active")
+        row = Issuer(did=data.did, name=data.name, status=IssuerStatus.ACTIVE)
         if data.jwks is not None:
             row.jwks = _check_jwks(data.jwks)
         elif data.jwks_url is not None:
@@ -107,43 +109,27 @@ class IssuerService:
                     f"{error}; did:key and did:jwk issuers need no keys, others need jwks or jwks_url",
                     code="invalid_key_source",
                 ) from None
-        existing = await self.session.scalar(
-            select(Issuer.id).where(Issuer.did == data.did, self._own())
-        )
+        existing = await self.repo.own_id_for_did(data.did)
         if existing is not None:
             raise Conflict(
                 "this issuer is already registered", code="issuer_exists", existing_id=str(existing)
             )
-        self.session.add(row)
-        await self.session.flush()
+        await self.repo.add(row)
         await self._audit("issuer.created", row, key_source=_key_source(row))
         return row
 
-    def _own(self):
-        return Issuer.tenant_id.is_(None) if self.scope is None else Issuer.tenant_id == self.scope
-
-    async def list(self, *, status: str | None = None) -> list[Issuer]:
-        visible = self._own() if self.scope is None else issuers_visible_to(self.scope)
-        query = (
-            select(Issuer)
-            .where(visible)
-            .order_by(Issuer.created_at, Issuer.id)
-            .limit(MAX_ISSUERS_LISTED)
-        )
-        if status is not None:
-            query = query.where(Issuer.status == status)
-        return list(await self.session.scalars(query))
+    async def list(self, *, status: IssuerStatus | None = None) -> list[Issuer]:
+        return await self.repo.list_visible(status)
 
     async def get(self, issuer_id: uuid.UUID) -> Issuer:
-        visible = self._own() if self.scope is None else issuers_visible_to(self.scope)
-        row = await self.session.scalar(select(Issuer).where(Issuer.id == issuer_id, visible))
+        row = await self.repo.get_visible(issuer_id)
         if row is None:
             raise NotFound("issuer not found")
         return row
 
     async def get_own(self, issuer_id: uuid.UUID) -> Issuer:
         """An issuer this scope may change: global ones are read-only to tenants."""
-        row = await self.session.scalar(select(Issuer).where(Issuer.id == issuer_id, self._own()))
+        row = await self.repo.get(issuer_id)
         if row is None:
             raise NotFound("issuer not found")
         return row
@@ -204,5 +190,4 @@ class IssuerService:
     async def delete(self, issuer_id: uuid.UUID) -> None:
         row = await self.get_own(issuer_id)
         await self._audit("issuer.deleted", row)
-        await self.session.delete(row)
-        await self.session.flush()
+        await self.repo.delete(row)

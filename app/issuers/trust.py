@@ -8,52 +8,25 @@ public keys is the expensive part, and is cached by row version.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.logging import get_logger
 from app.issuers.jwks import JwksClient, JwksFetchError
-from app.keys import InvalidKeyMaterial, TrustedIssuer, TrustSnapshot, keys_from_did
-from app.models import Issuer
+from app.issuers.repository import IssuerRecord, IssuerRepository
+from app.keys import InvalidKeyMaterial, IssuerStatus, TrustedIssuer, TrustSnapshot, keys_from_did
 
 log = get_logger(__name__)
 _CACHE_SIZE = 4096
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class IssuerRecord:
-    """What verification needs of an issuer row."""
+class TrustView:
+    """A trust snapshot for the engine and the issuer rows it was built from."""
 
-    id: uuid.UUID
-    tenant_id: uuid.UUID | None
-    did: str
-    status: str
-    jwks: dict[str, Any] | None
-    jwks_url: str | None
-    updated_at: datetime
-    jwks_fetched_at: datetime | None
-
-
-_COLUMNS = [getattr(Issuer, f.name) for f in dataclasses.fields(IssuerRecord)]
-
-
-def issuers_visible_to(tenant_id: Any):
-    """The rows a tenant trusts: its own and the global ones."""
-    return or_(Issuer.tenant_id == tenant_id, Issuer.tenant_id.is_(None))
-
-
-# Built once: a statement reused with bound parameters skips construction and
-# cache-key generation on every request.
-_BY_DIDS = select(*_COLUMNS).where(
-    Issuer.did.in_(bindparam("dids", expanding=True)),
-    issuers_visible_to(bindparam("tenant_id")),
-)
+    snapshot: TrustSnapshot
+    rows: dict[str, IssuerRecord]
 
 
 def prefer_own(rows: Iterable[IssuerRecord]) -> dict[str, IssuerRecord]:
@@ -69,7 +42,7 @@ def prefer_own(rows: Iterable[IssuerRecord]) -> dict[str, IssuerRecord]:
 class TrustLoader:
     def __init__(self, jwks: JwksClient | None) -> None:
         self.jwks = jwks
-        self._prepared: OrderedDict[tuple, TrustedIssuer] = OrderedDict()
+        self._prepared: OrderedDict[tuple[object, ...], TrustedIssuer] = OrderedDict()
 
     def prepare(self, row: IssuerRecord) -> TrustedIssuer:
         key = (row.id, row.status, row.updated_at, row.jwks_fetched_at)
@@ -92,16 +65,8 @@ class TrustLoader:
             self._prepared.popitem(last=False)
         return issuer
 
-    async def rows(
-        self, session: AsyncSession, tenant_id: uuid.UUID, dids: set[str]
-    ) -> dict[str, IssuerRecord]:
-        if not dids:
-            return {}
-        result = await session.execute(_BY_DIDS, {"dids": sorted(dids), "tenant_id": tenant_id})
-        return prefer_own(IssuerRecord(*row) for row in result)
-
     async def refresh(
-        self, session: AsyncSession, row: IssuerRecord, *, force: bool = False
+        self, issuers: IssuerRepository, row: IssuerRecord, *, force: bool = False
     ) -> IssuerRecord | None:
         """Fetch a URL issuer's keys when stale (or forced); the updated record, or
         None when nothing changed (a failed fetch keeps the last good keys)."""
@@ -119,27 +84,26 @@ class TrustLoader:
             log.warning("jwks_refresh_failed", issuer_id=str(row.id), error=str(error))
             return None
         now = datetime.now(UTC)
-        await session.execute(
-            update(Issuer).where(Issuer.id == row.id).values(jwks=document, jwks_fetched_at=now)
-        )
+        await issuers.store_fetched_keys(row.id, document, now)
         return dataclasses.replace(row, jwks=document, jwks_fetched_at=now)
 
-    async def snapshot(
-        self, session: AsyncSession, tenant_id: uuid.UUID, dids: set[str]
-    ) -> tuple[TrustSnapshot, dict[str, IssuerRecord]]:
-        rows = await self.rows(session, tenant_id, dids)
+    async def snapshot(self, issuers: IssuerRepository, dids: set[str]) -> TrustView:
+        """The issuers a token names, as this tenant trusts them now."""
+        rows = prefer_own(await issuers.records_for_dids(sorted(dids)))
         for did, row in list(rows.items()):
-            if row.jwks_url is not None and row.status == "active":
-                rows[did] = await self.refresh(session, row) or row
-        return TrustSnapshot(self.prepare(row) for row in rows.values()), rows
+            if row.jwks_url is not None and row.status == IssuerStatus.ACTIVE:
+                rows[did] = await self.refresh(issuers, row) or row
+        return TrustView(TrustSnapshot(self.prepare(row) for row in rows.values()), rows)
 
     async def refetch_unknown_kid(
-        self, session: AsyncSession, rows: dict[str, IssuerRecord]
-    ) -> TrustSnapshot | None:
+        self, issuers: IssuerRepository, view: TrustView
+    ) -> TrustView | None:
         """One early refetch for URL issuers when a token names a kid they lack."""
-        changed = False
-        for did, row in list(rows.items()):
-            fresh = await self.refresh(session, row, force=True)
+        rows, changed = dict(view.rows), False
+        for did, row in view.rows.items():
+            fresh = await self.refresh(issuers, row, force=True)
             if fresh is not None:
                 rows[did], changed = fresh, True
-        return TrustSnapshot(self.prepare(row) for row in rows.values()) if changed else None
+        if not changed:
+            return None
+        return TrustView(TrustSnapshot(self.prepare(row) for row in rows.values()), rows)

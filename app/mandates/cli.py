@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Mandates: bulk import and the expiry sweep.", no_args_is_help=True)
+from app.core.cli import new_app, parse_uuid, run_async
+
+app = new_app("Mandates: bulk import and the expiry sweep.")
 
 
 @app.command("import")
@@ -26,31 +27,22 @@ def import_file(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
-    from sqlalchemy import select
 
-    from app.cli import fail, guarded, settings_or_exit
-    from app.core.database import Database
+    from app.core.cli import open_database
+    from app.core.config import Settings
     from app.issuers.trust import TrustLoader
-    from app.mandates.importer import import_lines
-    from app.models import Customer
+    from app.mandates.importer import ImportSummary, import_lines
+    from app.tenancy.service import require_tenant
 
-    try:
-        tenant_id = uuid.UUID(tenant)
-    except ValueError:
-        fail(f"--tenant must be a tenant id (UUID), got {tenant!r}")
-    settings = settings_or_exit()
+    tenant_id: uuid.UUID = parse_uuid(tenant, "--tenant")
     console = Console(stderr=True)
-    total = sum(1 for line in path.open("rb") if line.strip())
+    with path.open("rb") as counted:
+        total = sum(1 for line in counted if line.strip())
 
-    async def run():
-        database = Database(settings)
-        try:
+    async def job(settings: Settings) -> ImportSummary:
+        async with open_database(settings) as database:
             async with database.sessions() as session:
-                if (
-                    await session.scalar(select(Customer.id).where(Customer.id == tenant_id))
-                    is None
-                ):
-                    fail(f"no tenant with id {tenant_id}")
+                await require_tenant(session, tenant_id)
             with Progress(
                 TextColumn("importing"),
                 BarColumn(),
@@ -69,10 +61,8 @@ def import_file(
                         TrustLoader(None),
                         progress=lambda n: progress.advance(task, n),
                     )
-        finally:
-            await database.dispose()
 
-    summary = guarded(settings.database_url, lambda: asyncio.run(run()))
+    summary = run_async(job)
     out = Console(soft_wrap=True)
     out.print(
         f"{summary.lines} lines: {summary.created} stored, {summary.duplicates} already present"
@@ -88,18 +78,12 @@ def import_file(
 @app.command("sweep")
 def sweep() -> None:
     """Mark every active mandate past its expiry as expired (audited)."""
-    from app.cli import guarded, settings_or_exit
-    from app.core.database import Database
+    from app.core.cli import open_database
+    from app.core.config import Settings
     from app.mandates.jobs import sweep_all
 
-    settings = settings_or_exit()
-
-    async def run() -> int:
-        database = Database(settings)
-        try:
+    async def job(settings: Settings) -> int:
+        async with open_database(settings) as database:
             return await sweep_all(database)
-        finally:
-            await database.dispose()
 
-    count = guarded(settings.database_url, lambda: asyncio.run(run()))
-    typer.echo(f"expired {count} mandate(s)")
+    typer.echo(f"expired {run_async(job)} mandate(s)")

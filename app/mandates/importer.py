@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import ValidationError
 
-from app.audit.actor import Actor
+from app.core.actor import Actor
 from app.core.database import Database
 from app.issuers.trust import TrustLoader
 from app.mandates.schemas import MandateCreate

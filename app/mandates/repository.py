@@ -1,13 +1,16 @@
-"""Every query on `mandates`, scoped to one tenant by the base statement."""
+"""Every query on `mandates` and `idempotency_keys`, scoped to one tenant by the
+base statement; `due_for_expiry` is the one platform-wide query (the sweep)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
-    Select,
+    ColumnElement,
     and_,
+    delete,
     exists,
     func,
     literal,
@@ -20,11 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from app.core.repository import TenantScopedRepository
 from app.mandates.search import MandateSearch
-from app.models import Mandate
+from app.models import IdempotencyKey, Mandate
+from app.models.mandate import MandateStatus
 
 # Built once per dialect (Core table, no ORM bulk machinery): the ingest hot path.
 _INSERT_NEW = {
@@ -35,28 +41,16 @@ _INSERT_NEW = {
 }
 
 
-class MandateRepository:
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
+class MandateRepository(TenantScopedRepository[Mandate]):
+    model = Mandate
 
-    def base(self) -> Select[tuple[Mandate]]:
-        return select(Mandate).where(Mandate.tenant_id == self.tenant_id)
-
-    async def get(self, mandate_id: uuid.UUID, *, for_update: bool = False) -> Mandate | None:
-        query = self.base().where(Mandate.id == mandate_id)
-        if for_update:
-            query = query.with_for_update()
-        return await self.session.scalar(query)
-
-    async def insert_new(self, values: dict) -> bool:
+    async def insert_new(self, values: dict[str, Any]) -> bool:
         """INSERT unless this tenant already holds the token; True when inserted.
 
         One statement (ON CONFLICT DO NOTHING), so two concurrent submissions of
         one token can neither both insert nor fail.
         """
-        if values["tenant_id"] != self.tenant_id:
-            raise ValueError("a mandate is inserted only into the repository's tenant")
+        self.owns(values)
         statement = _INSERT_NEW[self._dialect()]
         inserted = await self.session.execute(statement, values)
         return inserted.first() is not None
@@ -64,10 +58,15 @@ class MandateRepository:
     async def by_token_hash(self, token_sha256: str) -> Mandate | None:
         return await self.session.scalar(self.base().where(Mandate.token_sha256 == token_sha256))
 
+    async def any(self) -> bool:
+        """Whether the tenant holds at least one mandate."""
+        found = await self.session.scalar(self.base().with_only_columns(Mandate.id).limit(1))
+        return found is not None
+
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    def _status(self, status: str | None, now: datetime):
+    def _status(self, status: MandateStatus | None, now: datetime) -> ColumnElement[bool]:
         if status is None:
             return Mandate.status != "deleted"
         if status == "active":
@@ -79,7 +78,7 @@ class MandateRepository:
             )
         return Mandate.status == status
 
-    def _merchant(self, merchant: str):
+    def _merchant(self, merchant: str) -> ColumnElement[bool]:
         if self._dialect() == "postgresql":
             return type_coerce(Mandate.merchants, JSONB).contains([merchant])
         entries = func.json_each(Mandate.merchants).table_valued("value")
@@ -87,7 +86,7 @@ class MandateRepository:
             select(literal_column("1")).select_from(entries).where(entries.c.value == merchant)
         )
 
-    def _label(self, key: str, value: str):
+    def _label(self, key: str, value: str) -> ColumnElement[bool]:
         if self._dialect() == "postgresql":
             return type_coerce(Mandate.labels, JSONB).contains({key: value})
         return func.json_extract(Mandate.labels, f'$."{key}"') == value
@@ -150,3 +149,26 @@ async def due_for_expiry(session: AsyncSession, now: datetime, batch: int) -> li
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(await session.scalars(query))
+
+
+class IdempotencyRepository(TenantScopedRepository[IdempotencyKey]):
+    """A tenant's remembered Idempotency-Key answers."""
+
+    model = IdempotencyKey
+
+    async def by_key(self, key: str) -> IdempotencyKey | None:
+        return await self.session.scalar(self.base().where(IdempotencyKey.key == key))
+
+    async def forget(self, row: IdempotencyKey) -> None:
+        await self.session.execute(
+            delete(IdempotencyKey).where(self.scope(), IdempotencyKey.id == row.id)
+        )
+
+    async def remember(self, row: IdempotencyKey) -> bool:
+        """Store an answer; False when a concurrent request stored one first."""
+        try:
+            async with self.session.begin_nested():
+                await self.add(row)
+        except IntegrityError:
+            return False
+        return True

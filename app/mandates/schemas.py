@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.models.mandate import MandateStatus, MandateType
 
 LabelKey = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -12,8 +14,6 @@ LabelKey = Annotated[
 LabelValue = Annotated[str, StringConstraints(max_length=256)]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=32)]
 RetentionDays = Annotated[int, Field(ge=0, le=3650)]
-MandateStatus = Literal["active", "expired", "revoked", "deleted"]
-MandateType = Literal["generic", "intent", "cart", "payment"]
 # The HTTP body cap is the real limit; this keeps a single field sane.
 MAX_TOKEN_FIELD = 1_048_576
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -15,15 +17,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.actor import Actor
 from app.audit.service import audit_values, record, record_many
+from app.core.actor import Actor
 from app.core.config import Settings
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound, Unprocessable, VerificationFailed
+from app.issuers.repository import IssuerRepository
 from app.issuers.trust import TrustLoader
 from app.keys import TrustSnapshot
 from app.mandates.cursor import CursorCodec
-from app.mandates.repository import MandateRepository, due_for_expiry
+from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
+from app.mandates.repository import IdempotencyRepository, MandateRepository, due_for_expiry
 from app.mandates.schemas import (
+    BatchItemResult,
+    BatchResult,
     MandateCreate,
     MandatePage,
     MandatePatch,
@@ -33,7 +39,7 @@ from app.mandates.schemas import (
 from app.mandates.search import MandateSearch
 from app.mandates.verification import Code, VerificationResult, referenced_issuers, verify_token
 from app.mandates.verification.amounts import format_amount
-from app.models import Mandate
+from app.models import IdempotencyKey, Mandate
 from app.models.mandate import DEFAULT_RETENTION_DAYS
 
 # Column limits the verified claims must also respect.
@@ -82,6 +88,25 @@ def to_read(mandate: Mandate, now: datetime, *, include_token: bool = False) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class IngestAnswer:
+    """What `POST /mandates` answers: a status and its JSON body."""
+
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def rejection(outcome: IngestOutcome) -> VerificationFailed:
+    result = outcome.result
+    return VerificationFailed(
+        result.reason,
+        code=result.code.value,
+        verification=result.details,
+        token_sha256=outcome.token_sha256,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class IngestOutcome:
     result: VerificationResult
     mandate: Mandate | SimpleNamespace | None
@@ -118,6 +143,8 @@ class MandateService:
         self.trust = trust
         self.settings = settings
         self.repo = MandateRepository(session, tenant_id)
+        self.issuers = IssuerRepository(session, tenant_id)
+        self.idempotency = IdempotencyRepository(session, tenant_id)
         self.cursors = CursorCodec(settings.secret_key.get_secret_value())
 
     async def _audit(
@@ -137,8 +164,7 @@ class MandateService:
     async def verify(self, token: Any, now: datetime) -> VerificationResult:
         """The engine against this tenant's truststore, with one early JWKS refetch
         when an issuer with a jwks_url does not know the token's kid."""
-        dids = referenced_issuers(token)
-        snapshot, rows = await self.trust.snapshot(self.session, self.tenant_id, dids)
+        view = await self.trust.snapshot(self.issuers, referenced_issuers(token))
 
         def run(trust: TrustSnapshot) -> VerificationResult:
             return verify_token(
@@ -149,11 +175,11 @@ class MandateService:
                 max_bytes=self.settings.mandate_max_token_bytes,
             )
 
-        result = run(snapshot)
+        result = run(view.snapshot)
         if result.code == Code.KEY_NOT_FOUND:
-            refreshed = await self.trust.refetch_unknown_kid(self.session, rows)
+            refreshed = await self.trust.refetch_unknown_kid(self.issuers, view)
             if refreshed is not None:
-                result = run(refreshed)
+                result = run(refreshed.snapshot)
         return _within_column_limits(result)
 
     async def _already_stored(self, digest: str) -> IngestOutcome | None:
@@ -227,6 +253,72 @@ class MandateService:
         )
         stored = SimpleNamespace(**values, revoked_at=None, revocation_reason=None, deleted_at=None)
         return IngestOutcome(result, stored, True, digest)
+
+    async def submit(self, data: MandateCreate, retry: IdempotentRequest | None) -> IngestAnswer:
+        """Ingest as `POST /mandates` answers it, honouring an Idempotency-Key.
+
+        The first request with a key is processed and its answer kept with the
+        request's hash; the same key and request again replays that answer, the
+        same key with another request is refused. Rejections are kept too: the
+        key stays bound to the request that used it.
+        """
+        if retry is not None:
+            stored = await self._stored_answer(retry)
+            if stored is not None:
+                return stored
+        outcome = await self.ingest(data)
+        if outcome.mandate is None:
+            answer = IngestAnswer(422, rejection(outcome).document())
+        else:
+            body = to_read(outcome.mandate, datetime.now(UTC)).model_dump(mode="json")
+            answer = IngestAnswer(201 if outcome.created else 200, body)
+        if retry is not None:
+            await self.idempotency.remember(
+                IdempotencyKey(
+                    key=retry.key,
+                    request_sha256=retry.request_sha256,
+                    response_status=answer.status,
+                    response_body=answer.body,
+                )
+            )
+        return answer
+
+    async def _stored_answer(self, retry: IdempotentRequest) -> IngestAnswer | None:
+        row = await self.idempotency.by_key(retry.key)
+        if row is None:
+            return None
+        if row.created_at <= datetime.now(UTC) - IDEMPOTENCY_TTL:
+            await self.idempotency.forget(row)
+            return None
+        if row.request_sha256 != retry.request_sha256:
+            raise Unprocessable(
+                "this Idempotency-Key was already used with a different request",
+                code="idempotency_key_reused",
+            )
+        return IngestAnswer(row.response_status, row.response_body, replayed=True)
+
+    async def ingest_batch(self, items: Sequence[MandateCreate]) -> BatchResult:
+        """Each item through `ingest`, answered item by item with a summary by code."""
+        results, summary = [], Counter[str]()
+        for index, item in enumerate(items):
+            outcome = await self.ingest(item)
+            code = outcome.result.code.value
+            summary[code] += 1
+            if outcome.mandate is None:
+                results.append(
+                    BatchItemResult(
+                        index=index, status=422, code=code, detail=outcome.result.reason
+                    )
+                )
+            else:
+                status = 201 if outcome.created else 200
+                results.append(
+                    BatchItemResult(index=index, status=status, code=code, id=outcome.mandate.id)
+                )
+        return BatchResult(items=results, summary=dict(summary))
+
+    async def holds_any(self) -> bool:
+        return await self.repo.any()
 
     async def get(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self.repo.get(mandate_id)

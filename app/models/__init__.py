@@ -5,11 +5,11 @@ from app.models.api_key import ApiKey
 from app.models.audit_anchor import AuditAnchor
 from app.models.audit_log import AuditLog
 from app.models.base import Base
-from app.models.customer import Customer
 from app.models.idempotency_key import IdempotencyKey
 from app.models.issuer import Issuer
 from app.models.mandate import Mandate
 from app.models.refresh_token import RefreshToken
+from app.models.tenant import Tenant
 from app.models.user import User
 from app.models.webhook import Webhook, WebhookDelivery
 
@@ -19,7 +19,7 @@ __all__ = [
     "AuditAnchor",
     "AuditLog",
     "Base",
-    "Customer",
+    "Tenant",
     "IdempotencyKey",
     "Issuer",
     "Mandate",

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.keys import IssuerStatus
 from app.models.base import Base, JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey
 
-ISSUER_STATUSES = ("active", "suspended", "revoked")
+ISSUER_STATUSES = tuple(s.value for s in IssuerStatus)
 
 
 class Issuer(UUIDPrimaryKey, Timestamps, Base):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -10,8 +11,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, Money, Timestamps, UTCDateTime, UUIDPrimaryKey
 
-MANDATE_TYPES = ("generic", "intent", "cart", "payment")
-MANDATE_STATUSES = ("active", "expired", "revoked", "deleted")
+
+class MandateType(enum.StrEnum):
+    GENERIC = "generic"
+    INTENT = "intent"
+    CART = "cart"
+    PAYMENT = "payment"
+
+
+class MandateStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    DELETED = "deleted"
+
+
+MANDATE_TYPES = tuple(t.value for t in MandateType)
+MANDATE_STATUSES = tuple(s.value for s in MandateStatus)
 DEFAULT_RETENTION_DAYS = 90
 
 

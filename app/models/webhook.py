@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
 
-DELIVERY_STATUSES = ("pending", "delivering", "succeeded", "failed", "dead")
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+DELIVERY_STATUSES = tuple(s.value for s in DeliveryStatus)
 
 
 class Webhook(UUIDPrimaryKey, Timestamps, Base):

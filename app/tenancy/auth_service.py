@@ -22,7 +22,7 @@ from app.models.base import utcnow
 from app.tenancy import tokens
 from app.tenancy.cache import AuthCache
 from app.tenancy.passwords import check_password, hash_password, verify_or_dummy
-from app.tenancy.principal import Actor
+from app.tenancy.principal import Principal
 from app.tenancy.repository import CredentialLookup
 from app.tenancy.schemas import TokenPair
 
@@ -140,7 +140,7 @@ async def refresh(
 
 
 async def logout(
-    session: AsyncSession, actor: Actor, presented: str | None, cache: AuthCache
+    session: AsyncSession, actor: Principal, presented: str | None, cache: AuthCache
 ) -> None:
     """End the caller's session (and the one a given refresh token belongs to)."""
     lookup = CredentialLookup(session)
@@ -179,7 +179,7 @@ async def accept_invite(
 
 
 async def change_password(
-    session: AsyncSession, actor: Actor, current: str, new: str, cache: AuthCache
+    session: AsyncSession, actor: Principal, current: str, new: str, cache: AuthCache
 ) -> None:
     if actor.kind != "user":
         raise Forbidden("API keys have no password.", code="not_a_user")
@@ -199,7 +199,7 @@ async def change_password(
 
 async def resolve_api_key(
     sessions: async_sessionmaker[AsyncSession], cache: AuthCache, secret: str
-) -> Actor:
+) -> Principal:
     key_hash = tokens.secret_hash(secret)
     cache_key = "k:" + key_hash
     cached = cache.get(cache_key)
@@ -213,7 +213,7 @@ async def resolve_api_key(
             raise unauthorized("API key revoked.", "api_key_revoked")
         if not tenant_active:
             raise Forbidden("This key's tenant is deactivated.", code="tenant_inactive")
-        actor = Actor("api_key", key.id, key.tenant_id, key.role, key.name)
+        actor = Principal("api_key", key.id, key.tenant_id, key.role, key.name)
         cached = (actor, key.expires_at)
         cache.put(cache_key, cached)
     actor, expires_at = cached
@@ -245,7 +245,7 @@ async def _touch(
 
 async def resolve_access_token(
     sessions: async_sessionmaker[AsyncSession], cache: AuthCache, settings: Settings, token: str
-) -> Actor:
+) -> Principal:
     try:
         claims = tokens.decode_access_token(settings.secret_key.get_secret_value(), token)
     except tokens.TokenError as error:
@@ -268,7 +268,7 @@ async def resolve_access_token(
         raise unauthorized("This account is disabled.", "account_disabled")
     if not tenant_active:
         raise Forbidden("This account's tenant is deactivated.", code="tenant_inactive")
-    actor = Actor("user", user.id, user.tenant_id, user.role, user.email, claims.session_id)
+    actor = Principal("user", user.id, user.tenant_id, user.role, user.email, claims.session_id)
     cache.put(cache_key, actor)
     return actor
 

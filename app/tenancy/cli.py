@@ -4,53 +4,27 @@ exists and call the same services as the API. Imports stay inside commands."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+import uuid
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-tenants_app = typer.Typer(help="Tenants (customers).", no_args_is_help=True)
-users_app = typer.Typer(help="Users.", no_args_is_help=True)
-api_keys_app = typer.Typer(help="API keys for machines.", no_args_is_help=True)
+from app.core.cli import fail, in_transaction, new_app, parse_uuid
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from app.core.config import Settings
+    from app.models import ApiKey, Tenant, User
+    from app.tenancy.service import NewApiKey
+
+tenants_app = new_app("Tenants (the `customers` table).")
+users_app = new_app("Users.")
+api_keys_app = new_app("API keys for machines.")
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _run(job):
-    """Run `job(session)` in one transaction against the configured database."""
-    import asyncio
-
-    from app.cli import settings_or_exit
-    from app.core.database import Database
-    from app.core.errors import AppError
-
-    settings = settings_or_exit()
-
-    async def main():
-        database = Database(settings)
-        try:
-            async with database.sessions.begin() as session:
-                return await job(session, settings)
-        finally:
-            await database.dispose()
-
-    try:
-        return asyncio.run(main())
-    except AppError as error:
-        _fail(error.detail)
-
-
-def _uuid(value: str | None, what: str):
-    import uuid
-
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        _fail(f"{what} is not a UUID: {value}")
+def _optional_uuid(value: str | None, what: str) -> uuid.UUID | None:
+    return None if value is None else parse_uuid(value, what)
 
 
 @tenants_app.command("create")
@@ -62,11 +36,10 @@ def tenants_create(
     """Create a tenant; prints its id."""
     from app.tenancy import service
 
-    async def job(session, _settings):
+    async def job(session: AsyncSession, _settings: Settings) -> Tenant:
         return await service.create_tenant(session, name, slug=slug, email=email)
 
-    tenant = _run(job)
-    typer.echo(str(tenant.id))
+    typer.echo(str(in_transaction(job).id))
 
 
 @tenants_app.command("list")
@@ -74,13 +47,12 @@ def tenants_list() -> None:
     """List tenants: id, slug, active, name."""
     from app.tenancy import service
 
-    async def job(session, _settings):
+    async def job(session: AsyncSession, _settings: Settings) -> list[Tenant]:
         return await service.list_tenants(session, limit=10_000, offset=0)
 
-    for tenant in _run(job):
-        typer.echo(
-            f"{tenant.id}  {tenant.slug}  {'active' if tenant.is_active else 'inactive'}  {tenant.name}"
-        )
+    for tenant in in_transaction(job):
+        state = "active" if tenant.is_active else "inactive"
+        typer.echo(f"{tenant.id}  {tenant.slug}  {state}  {tenant.name}")
 
 
 @users_app.command("create-admin")
@@ -96,39 +68,31 @@ def users_create_admin(
 ) -> None:
     """Create an admin: platform admin without --tenant, customer_admin with it. Prints the id."""
     from app.tenancy import service
+    from app.tenancy.permissions import Role
 
-    tenant_id = _uuid(tenant, "--tenant")
+    tenant_id = _optional_uuid(tenant, "--tenant")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
-        _fail("no terminal to ask for a password: pass it with --password-stdin")
+        fail("no terminal to ask for a password: pass it with --password-stdin")
     if not password:
-        _fail("empty password")
+        fail("empty password")
 
-    async def job(session, _settings):
+    async def job(session: AsyncSession, _settings: Settings) -> User:
         if tenant_id is not None:
-            await _require_tenant(session, tenant_id)
+            await service.require_tenant(session, tenant_id)
         return await service.create_user_record(
             session,
             tenant_id=tenant_id,
             email=email,
-            role="customer_admin" if tenant_id else "admin",
+            role=Role.CUSTOMER_ADMIN if tenant_id else Role.ADMIN,
             password=password,
             full_name=full_name,
         )
 
-    user = _run(job)
-    typer.echo(str(user.id))
-
-
-async def _require_tenant(session, tenant_id) -> None:
-    from app.core.errors import NotFound
-    from app.tenancy.repository import CustomerRepository
-
-    if await CustomerRepository(session).get(tenant_id) is None:
-        raise NotFound(f"no tenant {tenant_id}")
+    typer.echo(str(in_transaction(job).id))
 
 
 @api_keys_app.command("create")
@@ -148,17 +112,18 @@ def api_keys_create(
     from app.tenancy.permissions import Role
 
     if role not in {r.value for r in Role}:
-        _fail(f"unknown role '{role}' (admin, customer_admin, customer_user, readonly)")
-    tenant_id = _uuid(tenant, "--tenant")
+        fail(f"unknown role '{role}' (admin, customer_admin, customer_user, readonly)")
+    tenant_id = _optional_uuid(tenant, "--tenant")
 
-    async def job(session, _settings):
+    async def job(session: AsyncSession, _settings: Settings) -> NewApiKey:
         if tenant_id is not None:
-            await _require_tenant(session, tenant_id)
+            await service.require_tenant(session, tenant_id)
         return await service.create_api_key(
             session, None, tenant_id, name=name, role=role, expires_in_days=expires_in_days
         )
 
-    key, secret = _run(job)
+    created = in_transaction(job)
+    key = created.key
     if as_json:
         import json
 
@@ -170,31 +135,28 @@ def api_keys_create(
                     "name": key.name,
                     "role": key.role,
                     "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-                    "key": secret,
+                    "key": created.secret,
                 }
             )
         )
         return
     typer.echo(f"id: {key.id}")
     typer.echo(f"tenant: {key.tenant_id or '(platform)'}  role: {key.role}  name: {key.name}")
-    typer.echo(secret)
+    typer.echo(created.secret)
 
 
 @api_keys_app.command("revoke")
 def api_keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
-    """Revoke a key (takes effect within AUTH_CACHE_TTL_SECONDS everywhere)."""
-    from app.models import ApiKey
-    from app.models.base import utcnow
+    """Revoke a key (other processes stop accepting it within AUTH_CACHE_TTL_SECONDS)."""
+    from app.tenancy import service
+    from app.tenancy.repository import CredentialLookup
 
-    parsed = _uuid(key_id, "KEY_ID")
+    parsed = parse_uuid(key_id, "KEY_ID")
 
-    async def job(session, _settings):
-        key = await session.get(ApiKey, parsed)
-        if key is None:
-            from app.core.errors import NotFound
+    async def job(session: AsyncSession, _settings: Settings) -> ApiKey:
+        found = await CredentialLookup(session).api_key_by_id(parsed)
+        tenant_id = found.tenant_id if found is not None else None
+        return await service.revoke_api_key(session, None, tenant_id, parsed, None)
 
-            raise NotFound(f"no API key {key_id}")
-        key.revoked_at = key.revoked_at or utcnow()
-
-    _run(job)
+    in_transaction(job)
     typer.echo(f"revoked {key_id}")

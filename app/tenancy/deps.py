@@ -7,8 +7,9 @@ Tenant context: tenant users and keys act in their own tenant, always. A
 platform admin names the tenant it acts on with the `X-Tenant-ID` header; a
 tenant user naming another tenant there gets the same 404 as an unknown tenant.
 
-Every route declares its permission with `Permits(Permission.X)`; the check
-reads `permissions.ROLE_PERMISSIONS` and nothing else.
+Every route declares its permission with one of the `Can...` aliases below
+(`Annotated[Principal, Permits(Permission.X)]`); the check reads
+`permissions.ROLE_PERMISSIONS` and nothing else.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from app.tenancy import auth_service
 from app.tenancy.auth_service import rate_limited, unauthorized
 from app.tenancy.cache import AuthCache
 from app.tenancy.permissions import Permission
-from app.tenancy.principal import Actor
+from app.tenancy.principal import Principal
 from app.tenancy.ratelimit import RateLimiter
-from app.tenancy.repository import CustomerRepository
+from app.tenancy.repository import TenantRepository
 from app.tenancy.tokens import API_KEY_PREFIX
+from app.web.state import DATABASE, SETTINGS, Slot
 
 TENANT_HEADER = "x-tenant-id"
 
@@ -35,19 +37,15 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def auth_cache(request: Request) -> AuthCache:
-    return request.app.state.auth_cache
-
-
-def rate_limiter(request: Request) -> RateLimiter:
-    return request.app.state.rate_limiter
+AUTH_CACHE: Slot[AuthCache] = Slot("auth_cache")
+RATE_LIMITER: Slot[RateLimiter] = Slot("rate_limiter")
+AuthCacheDep = Annotated[AuthCache, Depends(AUTH_CACHE)]
 
 
 async def throttle(request: Request, bucket: str, limit: int) -> None:
-    settings = request.app.state.settings
-    if not settings.rate_limit_enabled or limit <= 0:
+    if not SETTINGS.get(request).rate_limit_enabled or limit <= 0:
         return
-    retry_after = await rate_limiter(request).hit(bucket, limit)
+    retry_after = await RATE_LIMITER.get(request).hit(bucket, limit)
     if retry_after is not None:
         raise rate_limited(retry_after)
 
@@ -67,12 +65,12 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return None
 
 
-async def get_principal(request: Request) -> Actor:
+async def get_principal(request: Request) -> Principal:
     """Resolve the caller (cached per request), then apply its rate limit."""
     cached = getattr(request.state, "actor", None)
     if cached is not None:
         return cached
-    settings = request.app.state.settings
+    settings = SETTINGS.get(request)
     found = _credentials(request)
     try:
         if found is None:
@@ -80,13 +78,12 @@ async def get_principal(request: Request) -> Actor:
         kind, secret = found
         if len(secret) > 4096:
             raise unauthorized("Credentials invalid.", "invalid_token")
-        sessions = request.app.state.database.sessions
+        sessions = DATABASE.get(request).sessions
+        cache = AUTH_CACHE.get(request)
         if kind == "api_key":
-            actor = await auth_service.resolve_api_key(sessions, auth_cache(request), secret)
+            actor = await auth_service.resolve_api_key(sessions, cache, secret)
         else:
-            actor = await auth_service.resolve_access_token(
-                sessions, auth_cache(request), settings, secret
-            )
+            actor = await auth_service.resolve_access_token(sessions, cache, settings, secret)
     except Exception:
         # Failed or missing credentials count against the client's address.
         await throttle(request, f"ip:{client_ip(request)}", settings.rate_limit_ip_per_minute)
@@ -99,7 +96,7 @@ async def get_principal(request: Request) -> Actor:
     return actor
 
 
-Principal = Annotated[Actor, Depends(get_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 class _Permits:
@@ -108,7 +105,7 @@ class _Permits:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    async def __call__(self, actor: Principal) -> Actor:
+    async def __call__(self, actor: CurrentPrincipal) -> Principal:
         if not actor.can(self.permission):
             raise Forbidden(
                 f"Your role ({actor.role}) does not allow {self.permission}.",
@@ -128,9 +125,24 @@ def Permits(permission: Permission) -> Any:
     return Depends(_Permits(permission))
 
 
-def Authorized(permission: Permission) -> Any:
-    """`actor: Authorized(P.X)` — the caller, admitted for permission X."""
-    return Annotated[Actor, Permits(permission)]
+# The caller, admitted for one permission: `principal: CanReadMandates`.
+CanCreateTenants = Annotated[Principal, Permits(Permission.TENANTS_CREATE)]
+CanListTenants = Annotated[Principal, Permits(Permission.TENANTS_LIST)]
+CanReadTenants = Annotated[Principal, Permits(Permission.TENANTS_READ)]
+CanUpdateTenants = Annotated[Principal, Permits(Permission.TENANTS_UPDATE)]
+CanDeactivateTenants = Annotated[Principal, Permits(Permission.TENANTS_DEACTIVATE)]
+CanReadUsers = Annotated[Principal, Permits(Permission.USERS_READ)]
+CanManageUsers = Annotated[Principal, Permits(Permission.USERS_MANAGE)]
+CanReadApiKeys = Annotated[Principal, Permits(Permission.API_KEYS_READ)]
+CanManageApiKeys = Annotated[Principal, Permits(Permission.API_KEYS_MANAGE)]
+CanReadSelf = Annotated[Principal, Permits(Permission.SELF_READ)]
+CanReadMandates = Annotated[Principal, Permits(Permission.MANDATES_READ)]
+CanWriteMandates = Annotated[Principal, Permits(Permission.MANDATES_WRITE)]
+CanReadIssuers = Annotated[Principal, Permits(Permission.ISSUERS_READ)]
+CanManageIssuers = Annotated[Principal, Permits(Permission.ISSUERS_MANAGE)]
+CanReadAudit = Annotated[Principal, Permits(Permission.AUDIT_READ)]
+CanManageWebhooks = Annotated[Principal, Permits(Permission.WEBHOOKS_MANAGE)]
+CanOperatePlatform = Annotated[Principal, Permits(Permission.PLATFORM_OPERATE)]
 
 
 def route_permission(dependant: Any) -> Permission | None:
@@ -144,7 +156,7 @@ def route_permission(dependant: Any) -> Permission | None:
     return None
 
 
-async def current_tenant_id(request: Request, actor: Principal) -> uuid.UUID:
+async def current_tenant_id(request: Request, actor: CurrentPrincipal) -> uuid.UUID:
     """The tenant this request acts on: the caller's own, or the one a platform
     admin names in X-Tenant-ID."""
     named = request.headers.get(TENANT_HEADER)
@@ -163,8 +175,8 @@ async def current_tenant_id(request: Request, actor: Principal) -> uuid.UUID:
             "Platform admins name the tenant they act on in the X-Tenant-ID header.",
             code="tenant_required",
         )
-    async with request.app.state.database.sessions() as session:
-        if await CustomerRepository(session).get(parsed) is None:
+    async with DATABASE.get(request).sessions() as session:
+        if await TenantRepository(session).get(parsed) is None:
             raise NotFound("Tenant not found.", code="tenant_not_found")
     return parsed
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
+from app.core.actor import Actor
 from app.tenancy.permissions import Permission, Role, allows
 
 
 @dataclass(frozen=True, slots=True)
-class Actor:
-    kind: str  # "user" or "api_key"
+class Principal:
+    kind: Literal["user", "api_key"]
     id: uuid.UUID
     tenant_id: uuid.UUID | None  # None for platform admins
     role: str
@@ -27,3 +29,8 @@ class Actor:
     @property
     def audit_id(self) -> str:
         return f"{self.kind}:{self.id}"
+
+    @property
+    def actor(self) -> Actor:
+        """This principal as the audit trail records it."""
+        return Actor(self.kind, self.audit_id, self.role)

@@ -11,99 +11,70 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApiKey, Customer, RefreshToken, User
+from app.core.repository import TenantScopedRepository
+from app.models import ApiKey, RefreshToken, Tenant, User
 
 
-class CustomerRepository:
+class TenantRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, customer_id: uuid.UUID) -> Customer | None:
-        return await self.session.get(Customer, customer_id)
+    async def get(self, tenant_id: uuid.UUID) -> Tenant | None:
+        return await self.session.get(Tenant, tenant_id)
 
-    async def list(self, *, limit: int, offset: int, active: bool | None) -> list[Customer]:
-        statement = select(Customer).order_by(Customer.created_at, Customer.id)
+    async def list(self, *, limit: int, offset: int, active: bool | None) -> list[Tenant]:
+        statement = select(Tenant).order_by(Tenant.created_at, Tenant.id)
         if active is not None:
-            statement = statement.where(Customer.is_active.is_(active))
+            statement = statement.where(Tenant.is_active.is_(active))
         return list(await self.session.scalars(statement.limit(limit).offset(offset)))
 
+    async def by_slug(self, slug: str) -> Tenant | None:
+        return await self.session.scalar(select(Tenant).where(Tenant.slug == slug))
+
     async def slug_taken(self, slug: str, *, other_than: uuid.UUID | None = None) -> bool:
-        statement = select(exists().where(Customer.slug == slug))
+        statement = select(exists().where(Tenant.slug == slug))
         if other_than is not None:
-            statement = select(exists().where(Customer.slug == slug, Customer.id != other_than))
+            statement = select(exists().where(Tenant.slug == slug, Tenant.id != other_than))
         return bool(await self.session.scalar(statement))
 
-    async def add(self, customer: Customer) -> Customer:
-        self.session.add(customer)
+    async def add(self, tenant: Tenant) -> Tenant:
+        self.session.add(tenant)
         await self.session.flush()
-        return customer
+        return tenant
 
 
-class UserRepository:
+class UserRepository(TenantScopedRepository[User]):
     """A tenant's users (soft-deleted ones are gone from here)."""
 
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
+    model = User
 
-    def _base(self) -> Select[tuple[User]]:
-        return select(User).where(User.tenant_id == self.tenant_id, User.deleted_at.is_(None))
-
-    async def get(self, user_id: uuid.UUID) -> User | None:
-        return await self.session.scalar(self._base().where(User.id == user_id))
+    def base(self) -> Select[tuple[User]]:
+        return super().base().where(User.deleted_at.is_(None))
 
     async def list(self, *, limit: int, offset: int) -> list[User]:
-        statement = self._base().order_by(User.created_at, User.id).limit(limit).offset(offset)
+        statement = self.base().order_by(User.created_at, User.id).limit(limit).offset(offset)
         return list(await self.session.scalars(statement))
 
-    async def add(self, user: User) -> User:
-        user.tenant_id = self.tenant_id
-        self.session.add(user)
-        await self.session.flush()
-        return user
 
-    async def count_active_admins(self) -> int:
-        statement = (
-            select(func.count())
-            .select_from(User)
-            .where(
-                User.tenant_id == self.tenant_id,
-                User.deleted_at.is_(None),
-                User.is_active.is_(True),
-                User.role == "customer_admin",
-            )
-        )
-        return int(await self.session.scalar(statement) or 0)
-
-
-class ApiKeyRepository:
+class ApiKeyRepository(TenantScopedRepository[ApiKey]):
     """A tenant's API keys."""
 
-    def __init__(self, session: AsyncSession, tenant_id: uuid.UUID) -> None:
-        self.session = session
-        self.tenant_id = tenant_id
-
-    def _base(self) -> Select[tuple[ApiKey]]:
-        return select(ApiKey).where(ApiKey.tenant_id == self.tenant_id)
-
-    async def get(self, key_id: uuid.UUID) -> ApiKey | None:
-        return await self.session.scalar(self._base().where(ApiKey.id == key_id))
+    model = ApiKey
 
     async def list(self, *, limit: int, offset: int, include_revoked: bool) -> list[ApiKey]:
-        statement = self._base()
+        statement = self.base()
         if not include_revoked:
             statement = statement.where(ApiKey.revoked_at.is_(None))
         statement = statement.order_by(ApiKey.created_at, ApiKey.id).limit(limit).offset(offset)
         return list(await self.session.scalars(statement))
 
-    async def add(self, key: ApiKey) -> ApiKey:
-        key.tenant_id = self.tenant_id
-        self.session.add(key)
-        await self.session.flush()
-        return key
+    async def named(self, name: str) -> ApiKey | None:
+        """The tenant's first key with this name (revoked ones included)."""
+        statement = self.base().where(ApiKey.name == name).order_by(ApiKey.created_at).limit(1)
+        return await self.session.scalar(statement)
 
 
 class CredentialLookup:
@@ -121,18 +92,22 @@ class CredentialLookup:
     async def user_by_id(self, user_id: uuid.UUID) -> User | None:
         return await self.session.get(User, user_id)
 
+    async def api_key_by_id(self, key_id: uuid.UUID) -> ApiKey | None:
+        """For operators (the CLI), who name a key by id alone."""
+        return await self.session.get(ApiKey, key_id)
+
     async def tenant_active(self, tenant_id: uuid.UUID | None) -> bool:
         if tenant_id is None:
             return True
         return bool(
-            await self.session.scalar(select(Customer.is_active).where(Customer.id == tenant_id))
+            await self.session.scalar(select(Tenant.is_active).where(Tenant.id == tenant_id))
         )
 
     async def api_key_with_tenant(self, key_hash: str) -> tuple[ApiKey, bool] | None:
         """The key and whether its tenant is active (platform keys: True)."""
         statement = (
-            select(ApiKey, Customer.is_active)
-            .outerjoin(Customer, Customer.id == ApiKey.tenant_id)
+            select(ApiKey, Tenant.is_active)
+            .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
             .where(ApiKey.key_hash == key_hash)
         )
         row = (await self.session.execute(statement)).first()
@@ -156,8 +131,8 @@ class CredentialLookup:
             .correlate(None)
         )
         statement = (
-            select(User, Customer.is_active, alive)
-            .outerjoin(Customer, Customer.id == User.tenant_id)
+            select(User, Tenant.is_active, alive)
+            .outerjoin(Tenant, Tenant.id == User.tenant_id)
             .where(User.id == user_id)
         )
         row = (await self.session.execute(statement)).first()

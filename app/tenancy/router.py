@@ -8,36 +8,51 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.core.database import ReadSessionDep, SessionDep
 from app.core.errors import AppError
 from app.tenancy import auth_service, service
-from app.tenancy.deps import Authorized, TenantId, auth_cache, client_ip, throttle
+from app.tenancy.deps import (
+    AuthCacheDep,
+    CanCreateTenants,
+    CanDeactivateTenants,
+    CanListTenants,
+    CanManageApiKeys,
+    CanManageUsers,
+    CanReadApiKeys,
+    CanReadSelf,
+    CanReadTenants,
+    CanReadUsers,
+    CanUpdateTenants,
+    TenantId,
+    client_ip,
+    throttle,
+)
 from app.tenancy.permissions import ROLE_PERMISSIONS, Role
-from app.tenancy.permissions import Permission as P
 from app.tenancy.schemas import (
     AcceptInvite,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
-    CustomerCreate,
-    CustomerRead,
-    CustomerUpdate,
     LoginRequest,
     LogoutRequest,
     Me,
     PasswordChange,
     RefreshRequest,
+    TenantCreate,
+    TenantRead,
+    TenantUpdate,
     TokenPair,
     UserCreate,
     UserCreated,
     UserRead,
     UserUpdate,
 )
+from app.web.sessions import ReadSessionDep, SessionDep
+from app.web.state import DatabaseDep, SettingsDep
 
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 
-customers = APIRouter(prefix="/api/v1/customers", tags=["tenants"])
+tenants = APIRouter(prefix="/api/v1/customers", tags=["tenants"])
 users = APIRouter(prefix="/api/v1/users", tags=["users"])
 api_keys = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
 auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -46,16 +61,14 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 # Tenants
 
 
-@customers.post("", status_code=201, response_model=CustomerRead)
-async def create_customer(
-    body: CustomerCreate, _: Authorized(P.TENANTS_CREATE), session: SessionDep
-):
+@tenants.post("", status_code=201, response_model=TenantRead)
+async def create_tenant(body: TenantCreate, _: CanCreateTenants, session: SessionDep):
     return await service.create_tenant(session, **body.model_dump())
 
 
-@customers.get("", response_model=list[CustomerRead])
-async def list_customers(
-    _: Authorized(P.TENANTS_LIST),
+@tenants.get("", response_model=list[TenantRead])
+async def list_tenants(
+    _: CanListTenants,
     session: ReadSessionDep,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -64,34 +77,32 @@ async def list_customers(
     return await service.list_tenants(session, limit=limit, offset=offset, active=is_active)
 
 
-@customers.get("/{customer_id}", response_model=CustomerRead)
-async def read_customer(
-    customer_id: uuid.UUID, actor: Authorized(P.TENANTS_READ), session: ReadSessionDep
-):
-    return await service.get_tenant(session, actor, customer_id)
+@tenants.get("/{tenant_id}", response_model=TenantRead)
+async def read_tenant(tenant_id: uuid.UUID, actor: CanReadTenants, session: ReadSessionDep):
+    return await service.get_tenant(session, actor, tenant_id)
 
 
-@customers.patch("/{customer_id}", response_model=CustomerRead)
-async def update_customer(
-    customer_id: uuid.UUID,
-    body: CustomerUpdate,
-    actor: Authorized(P.TENANTS_UPDATE),
+@tenants.patch("/{tenant_id}", response_model=TenantRead)
+async def update_tenant(
+    tenant_id: uuid.UUID,
+    body: TenantUpdate,
+    actor: CanUpdateTenants,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
 ):
     changes = body.model_dump(exclude_unset=True)
-    return await service.update_tenant(session, actor, customer_id, changes, auth_cache(request))
+    return await service.update_tenant(session, actor, tenant_id, changes, cache)
 
 
-@customers.delete("/{customer_id}", response_model=CustomerRead)
-async def deactivate_customer(
-    customer_id: uuid.UUID,
-    actor: Authorized(P.TENANTS_DEACTIVATE),
+@tenants.delete("/{tenant_id}", response_model=TenantRead)
+async def deactivate_tenant(
+    tenant_id: uuid.UUID,
+    actor: CanDeactivateTenants,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
 ):
     """Deactivate (data kept; its users and keys are refused until reactivated)."""
-    return await service.deactivate_tenant(session, actor, customer_id, auth_cache(request))
+    return await service.deactivate_tenant(session, actor, tenant_id, cache)
 
 
 # Users (of the tenant in context)
@@ -100,20 +111,20 @@ async def deactivate_customer(
 @users.post("", status_code=201, response_model=UserCreated)
 async def create_user(
     body: UserCreate,
-    actor: Authorized(P.USERS_MANAGE),
+    actor: CanManageUsers,
     tenant_id: TenantId,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
 ):
-    user, invite = await service.create_user(
-        session, request.app.state.settings, actor, tenant_id, body.model_dump()
+    created = await service.create_user(session, settings, actor, tenant_id, body.model_dump())
+    return UserCreated.model_validate(created.user).model_copy(
+        update={"invite_token": created.invite_token}
     )
-    return UserCreated.model_validate(user).model_copy(update={"invite_token": invite})
 
 
 @users.get("", response_model=list[UserRead])
 async def list_users(
-    _: Authorized(P.USERS_READ),
+    _: CanReadUsers,
     tenant_id: TenantId,
     session: ReadSessionDep,
     limit: Limit = 50,
@@ -124,7 +135,7 @@ async def list_users(
 
 @users.get("/{user_id}", response_model=UserRead)
 async def read_user(
-    user_id: uuid.UUID, _: Authorized(P.USERS_READ), tenant_id: TenantId, session: ReadSessionDep
+    user_id: uuid.UUID, _: CanReadUsers, tenant_id: TenantId, session: ReadSessionDep
 ):
     return await service.get_user(session, tenant_id, user_id)
 
@@ -133,26 +144,24 @@ async def read_user(
 async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
-    actor: Authorized(P.USERS_MANAGE),
+    actor: CanManageUsers,
     tenant_id: TenantId,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
 ):
     changes = body.model_dump(exclude_unset=True)
-    return await service.update_user(
-        session, actor, tenant_id, user_id, changes, auth_cache(request)
-    )
+    return await service.update_user(session, actor, tenant_id, user_id, changes, cache)
 
 
 @users.delete("/{user_id}", status_code=204)
 async def delete_user(
     user_id: uuid.UUID,
-    actor: Authorized(P.USERS_MANAGE),
+    actor: CanManageUsers,
     tenant_id: TenantId,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
 ) -> Response:
-    await service.delete_user(session, actor, tenant_id, user_id, auth_cache(request))
+    await service.delete_user(session, actor, tenant_id, user_id, cache)
     return Response(status_code=204)
 
 
@@ -162,11 +171,11 @@ async def delete_user(
 @api_keys.post("", status_code=201, response_model=ApiKeyCreated)
 async def create_api_key(
     body: ApiKeyCreate,
-    actor: Authorized(P.API_KEYS_MANAGE),
+    actor: CanManageApiKeys,
     tenant_id: TenantId,
     session: SessionDep,
 ):
-    key, secret = await service.create_api_key(
+    created = await service.create_api_key(
         session,
         actor,
         tenant_id,
@@ -174,12 +183,12 @@ async def create_api_key(
         role=body.role,
         expires_in_days=body.expires_in_days,
     )
-    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=secret)
+    return ApiKeyCreated(**ApiKeyRead.model_validate(created.key).model_dump(), key=created.secret)
 
 
 @api_keys.get("", response_model=list[ApiKeyRead])
 async def list_api_keys(
-    _: Authorized(P.API_KEYS_READ),
+    _: CanReadApiKeys,
     tenant_id: TenantId,
     session: ReadSessionDep,
     limit: Limit = 50,
@@ -194,12 +203,12 @@ async def list_api_keys(
 @api_keys.delete("/{key_id}", status_code=204)
 async def revoke_api_key(
     key_id: uuid.UUID,
-    actor: Authorized(P.API_KEYS_MANAGE),
+    actor: CanManageApiKeys,
     tenant_id: TenantId,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
 ) -> Response:
-    await service.revoke_api_key(session, actor, tenant_id, key_id, auth_cache(request))
+    await service.revoke_api_key(session, actor, tenant_id, key_id, cache)
     return Response(status_code=204)
 
 
@@ -213,45 +222,49 @@ def _raise_or_return(result: TokenPair | AppError) -> TokenPair:
 
 
 @auth.post("/login", response_model=TokenPair)
-async def login(body: LoginRequest, request: Request) -> TokenPair:
-    settings = request.app.state.settings
+async def login(
+    body: LoginRequest, request: Request, settings: SettingsDep, database: DatabaseDep
+) -> TokenPair:
     ip = client_ip(request)
     await throttle(request, f"login:{ip}", settings.rate_limit_login_per_minute)
     # Own transaction: a refused attempt is counted (committed) before the 401.
-    async with request.app.state.database.sessions.begin() as session:
+    async with database.sessions.begin() as session:
         result = await auth_service.login(session, settings, body.email, body.password, ip)
     return _raise_or_return(result)
 
 
 @auth.post("/refresh", response_model=TokenPair)
-async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
-    settings = request.app.state.settings
+async def refresh(
+    body: RefreshRequest,
+    request: Request,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    cache: AuthCacheDep,
+) -> TokenPair:
     ip = client_ip(request)
     await throttle(request, f"login:{ip}", settings.rate_limit_login_per_minute)
     # Own transaction: ending a session on token reuse must survive the 401.
-    async with request.app.state.database.sessions.begin() as session:
-        result = await auth_service.refresh(
-            session, settings, body.refresh_token, ip, auth_cache(request)
-        )
+    async with database.sessions.begin() as session:
+        result = await auth_service.refresh(session, settings, body.refresh_token, ip, cache)
     return _raise_or_return(result)
 
 
 @auth.post("/logout", status_code=204)
 async def logout(
-    actor: Authorized(P.SELF_READ),
+    actor: CanReadSelf,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
     body: LogoutRequest | None = None,
 ) -> Response:
     presented = body.refresh_token if body else None
-    await auth_service.logout(session, actor, presented, auth_cache(request))
+    await auth_service.logout(session, actor, presented, cache)
     return Response(status_code=204)
 
 
 @auth.get("/me", response_model=Me)
-async def me(actor: Authorized(P.SELF_READ)) -> Me:
+async def me(actor: CanReadSelf) -> Me:
     return Me(
-        kind=actor.kind,  # type: ignore[arg-type]
+        kind=actor.kind,
         id=actor.id,
         tenant_id=actor.tenant_id,
         role=actor.role,
@@ -263,21 +276,22 @@ async def me(actor: Authorized(P.SELF_READ)) -> Me:
 @auth.post("/password", status_code=204)
 async def change_password(
     body: PasswordChange,
-    actor: Authorized(P.SELF_READ),
+    actor: CanReadSelf,
     session: SessionDep,
-    request: Request,
+    cache: AuthCacheDep,
 ) -> Response:
     await auth_service.change_password(
-        session, actor, body.current_password, body.new_password, auth_cache(request)
+        session, actor, body.current_password, body.new_password, cache
     )
     return Response(status_code=204)
 
 
 @auth.post("/accept-invite", response_model=TokenPair)
-async def accept_invite(body: AcceptInvite, session: SessionDep, request: Request) -> TokenPair:
-    settings = request.app.state.settings
+async def accept_invite(
+    body: AcceptInvite, session: SessionDep, request: Request, settings: SettingsDep
+) -> TokenPair:
     await throttle(request, f"login:{client_ip(request)}", settings.rate_limit_login_per_minute)
     return await auth_service.accept_invite(session, settings, body.token, body.password)
 
 
-routers = [auth, customers, users, api_keys]
+routers = [auth, tenants, users, api_keys]

@@ -41,21 +41,21 @@ class Read(BaseModel):
 # Tenants
 
 
-class CustomerCreate(Strict):
+class TenantCreate(Strict):
     name: Name
     slug: Annotated[str, StringConstraints(pattern=_SLUG)] | None = None
     email: Email | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class CustomerUpdate(Strict):
+class TenantUpdate(Strict):
     name: Name | None = None
     email: Email | None = None
     settings: dict[str, Any] | None = None
     is_active: bool | None = None
 
 
-class CustomerRead(Read):
+class TenantRead(Read):
     id: uuid.UUID
     name: str
     slug: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,21 +18,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.models import ApiKey, Customer, User
+from app.models import ApiKey, Tenant, User
 from app.models.base import utcnow
 from app.tenancy import tokens
 from app.tenancy.cache import AuthCache
 from app.tenancy.passwords import check_password, hash_password
 from app.tenancy.permissions import TENANT_ROLES, Role, may_grant
-from app.tenancy.principal import Actor
+from app.tenancy.principal import Principal
 from app.tenancy.repository import (
     ApiKeyRepository,
     CredentialLookup,
-    CustomerRepository,
+    TenantRepository,
     UserRepository,
 )
 
 INVITED = "!invited"  # a password hash no password matches
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    user: User
+    invite_token: str | None  # set when the user was invited instead of given a password
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    key: ApiKey
+    secret: str  # shown once: only its hash is stored
 
 
 def _clear(cache: AuthCache | None) -> None:
@@ -54,8 +67,8 @@ async def create_tenant(
     slug: str | None = None,
     email: str | None = None,
     settings: dict[str, Any] | None = None,
-) -> Customer:
-    repo = CustomerRepository(session)
+) -> Tenant:
+    repo = TenantRepository(session)
     if slug is not None:
         if await repo.slug_taken(slug):
             raise Conflict(f"A tenant with slug '{slug}' exists.", code="slug_taken")
@@ -64,20 +77,32 @@ async def create_tenant(
         slug = base
         while await repo.slug_taken(slug):
             slug = f"{base}-{secrets.token_hex(3)}"
-    return await repo.add(Customer(name=name, slug=slug, email=email, settings=settings or {}))
+    return await repo.add(Tenant(name=name, slug=slug, email=email, settings=settings or {}))
 
 
 async def list_tenants(
     session: AsyncSession, *, limit: int, offset: int, active: bool | None = None
-) -> list[Customer]:
-    return await CustomerRepository(session).list(limit=limit, offset=offset, active=active)
+) -> list[Tenant]:
+    return await TenantRepository(session).list(limit=limit, offset=offset, active=active)
 
 
-async def get_tenant(session: AsyncSession, actor: Actor, tenant_id: uuid.UUID) -> Customer:
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return await TenantRepository(session).by_slug(slug)
+
+
+async def require_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant an operator named (the CLI), or NotFound."""
+    tenant = await TenantRepository(session).get(tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant with id {tenant_id}", code="tenant_not_found")
+    return tenant
+
+
+async def get_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid.UUID) -> Tenant:
     """The tenant, if the actor may see it; another tenant is 'not found'."""
     if not actor.is_platform_admin and actor.tenant_id != tenant_id:
         raise NotFound("Tenant not found.", code="tenant_not_found")
-    tenant = await CustomerRepository(session).get(tenant_id)
+    tenant = await TenantRepository(session).get(tenant_id)
     if tenant is None:
         raise NotFound("Tenant not found.", code="tenant_not_found")
     return tenant
@@ -85,11 +110,11 @@ async def get_tenant(session: AsyncSession, actor: Actor, tenant_id: uuid.UUID) 
 
 async def update_tenant(
     session: AsyncSession,
-    actor: Actor,
+    actor: Principal,
     tenant_id: uuid.UUID,
     changes: dict[str, Any],
     cache: AuthCache | None,
-) -> Customer:
+) -> Tenant:
     tenant = await get_tenant(session, actor, tenant_id)
     if "is_active" in changes and not actor.is_platform_admin:
         raise Forbidden(
@@ -109,15 +134,16 @@ async def update_tenant(
 
 
 async def deactivate_tenant(
-    session: AsyncSession, actor: Actor, tenant_id: uuid.UUID, cache: AuthCache | None
-) -> Customer:
+    session: AsyncSession, actor: Principal, tenant_id: uuid.UUID, cache: AuthCache | None
+) -> Tenant:
     return await update_tenant(session, actor, tenant_id, {"is_active": False}, cache)
 
 
 # Users
 
 
-def _check_grant(actor: Actor | None, role: str) -> None:
+def _check_grant(actor: Principal | None, role: str) -> None:
+    """`None` is an operator at the CLI, who may grant anything."""
     if actor is not None and not may_grant(actor.role, role):
         raise Forbidden(
             f"A {actor.role} cannot grant the role {role}.",
@@ -158,11 +184,11 @@ async def create_user_record(
 async def create_user(
     session: AsyncSession,
     settings: Settings,
-    actor: Actor,
+    actor: Principal,
     tenant_id: uuid.UUID,
     data: dict[str, Any],
-) -> tuple[User, str | None]:
-    """A tenant user, with a password or invited; returns (user, invite_token)."""
+) -> NewUser:
+    """A tenant user, with a password or invited (then with a one-time invite token)."""
     _check_grant(actor, data["role"])
     user = await create_user_record(
         session,
@@ -180,7 +206,7 @@ async def create_user(
             user.password_hash,
             timedelta(hours=settings.invite_ttl_hours),
         )
-    return user, invite
+    return NewUser(user, invite)
 
 
 async def list_users(
@@ -196,14 +222,14 @@ async def get_user(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UU
     return user
 
 
-def _not_self(actor: Actor, user: User, what: str) -> None:
+def _not_self(actor: Principal, user: User, what: str) -> None:
     if actor.kind == "user" and actor.id == user.id:
         raise Conflict(f"You cannot {what} yourself.", code="cannot_modify_self")
 
 
 async def update_user(
     session: AsyncSession,
-    actor: Actor,
+    actor: Principal,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
     changes: dict[str, Any],
@@ -232,7 +258,7 @@ async def update_user(
 
 async def delete_user(
     session: AsyncSession,
-    actor: Actor,
+    actor: Principal,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
     cache: AuthCache | None,
@@ -254,13 +280,13 @@ async def delete_user(
 
 async def create_api_key(
     session: AsyncSession,
-    actor: Actor | None,
+    actor: Principal | None,
     tenant_id: uuid.UUID | None,
     *,
     name: str,
     role: str,
     expires_in_days: int | None = None,
-) -> tuple[ApiKey, str]:
+) -> NewApiKey:
     """A new key and its secret (shown once). Platform keys: tenant None, role admin."""
     _check_grant(actor, role)
     if (role == Role.ADMIN) != (tenant_id is None):
@@ -284,7 +310,7 @@ async def create_api_key(
         await session.flush()
     else:
         await ApiKeyRepository(session, tenant_id).add(key)
-    return key, secret
+    return NewApiKey(key, secret)
 
 
 async def list_api_keys(
@@ -300,14 +326,26 @@ async def list_api_keys(
     )
 
 
+async def api_key_named(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> ApiKey | None:
+    return await ApiKeyRepository(session, tenant_id).named(name)
+
+
 async def revoke_api_key(
     session: AsyncSession,
-    actor: Actor,
-    tenant_id: uuid.UUID,
+    actor: Principal | None,
+    tenant_id: uuid.UUID | None,
     key_id: uuid.UUID,
     cache: AuthCache | None,
 ) -> ApiKey:
-    key = await ApiKeyRepository(session, tenant_id).get(key_id)
+    """Revoke a tenant's key (a platform key when tenant_id is None; operators only)."""
+    if tenant_id is None:
+        if actor is not None and not actor.is_platform_admin:
+            raise NotFound("API key not found.", code="api_key_not_found")
+        key = await CredentialLookup(session).api_key_by_id(key_id)
+        if key is not None and key.tenant_id is not None:
+            key = None
+    else:
+        key = await ApiKeyRepository(session, tenant_id).get(key_id)
     if key is None:
         raise NotFound("API key not found.", code="api_key_not_found")
     _check_grant(actor, key.role)

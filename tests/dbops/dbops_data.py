@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from app.core.config import get_settings
 from app.core.database import Database
-from app.models import AuditLog, Customer, Mandate
+from app.models import AuditLog, Mandate, Tenant
 from tests.conftest import make_settings
 from tests.factories import audit_row, mandate_row
 
@@ -20,7 +20,7 @@ async def seed_async(url: str, mandates: int = 5, audits: int = 7) -> uuid.UUID:
     database = Database(make_settings(url))
     try:
         async with database.sessions() as session, session.begin():
-            tenant = Customer(name="Tenant", slug=f"t-{uuid.uuid4().hex[:10]}")
+            tenant = Tenant(name="Tenant", slug=f"t-{uuid.uuid4().hex[:10]}")
             session.add(tenant)
             await session.flush()
             if mandates:
@@ -45,7 +45,7 @@ async def counts_async(url: str) -> dict[str, int]:
     try:
         async with database.sessions() as session:
             return {
-                "customers": await session.scalar(select(func.count()).select_from(Customer)),
+                "customers": await session.scalar(select(func.count()).select_from(Tenant)),
                 "mandates": await session.scalar(select(func.count()).select_from(Mandate)),
                 "audit_log": await session.scalar(select(func.count()).select_from(AuditLog)),
             }

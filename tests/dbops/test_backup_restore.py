@@ -94,14 +94,14 @@ def test_restore_with_yes_typed(database_url, backup_env, tmp_path):
 def _writer(url: str, stop: threading.Event, written: list[int]) -> None:
     async def loop():
         from app.core.database import Database
-        from app.models import AuditLog, Customer
+        from app.models import AuditLog, Tenant
         from tests.factories import audit_row
 
         database = Database(make_settings(url))
         try:
             while not stop.is_set():
                 async with database.sessions() as session, session.begin():
-                    tenant = Customer(name="w", slug=f"w-{time.perf_counter_ns()}")
+                    tenant = Tenant(name="w", slug=f"w-{time.perf_counter_ns()}")
                     session.add(tenant)
                     await session.flush()
                     session.add(AuditLog(**audit_row(tenant.id)))

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from app.core.database import Database
 from app.dbops.retention import next_run, run_retention
-from app.models import Alert, AuditAnchor, AuditLog, Customer, Mandate
+from app.models import Alert, AuditAnchor, AuditLog, Mandate, Tenant
 from tests.conftest import make_settings
 from tests.dbops.dbops_data import run_cli
 from tests.factories import audit_row, mandate_row
@@ -37,7 +37,7 @@ async def chained_log(database: Database, tenants: list[uuid.UUID], ages_days: l
 
 async def make_tenants(database: Database, n: int) -> list[uuid.UUID]:
     async with database.sessions() as session, session.begin():
-        tenants = [Customer(name="t", slug=f"t-{uuid.uuid4().hex[:10]}") for _ in range(n)]
+        tenants = [Tenant(name="t", slug=f"t-{uuid.uuid4().hex[:10]}") for _ in range(n)]
         session.add_all(tenants)
     return [t.id for t in tenants]
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select, text
 from app.core.database import Database
 from app.dbops import migrations
 from app.dbops.metrics import READ_FALLBACKS, instrument
-from app.models import Customer
+from app.models import Tenant
 from tests.conftest import app_client, make_settings
 from tests.dbops.dbops_data import bulk_audit_rows, counts, run_cli, seed
 from tests.tcp_proxy import TcpProxy
@@ -161,13 +161,13 @@ async def test_reads_use_the_replica_and_fall_back_to_the_primary(pg_pair, pair_
         # Writes and read-your-own-write go to the primary; lag-tolerant reads to the replica.
         async with database.sessions() as session, session.begin():
             assert await session.scalar(text("SELECT pg_is_in_recovery()")) is False
-            await session.execute(insert(Customer), [{"name": "r", "slug": "replicated"}])
+            await session.execute(insert(Tenant), [{"name": "r", "slug": "replicated"}])
         assert await read_in_recovery() is True
         deadline = time.monotonic() + 10
         seen = 0
         while time.monotonic() < deadline and not seen:
             async with database.read_sessions() as session:
-                seen = await session.scalar(select(func.count()).select_from(Customer))
+                seen = await session.scalar(select(func.count()).select_from(Tenant))
         assert seen == 1
         assert database.read_fallbacks == 0
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.actor import Actor
+from app.core.actor import Actor
 from app.issuers.schemas import IssuerCreate
 from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
 from app.mandates.service import MandateService
-from app.models import Customer
+from app.models import Tenant
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "public.json"
 ACTOR = Actor("api_key", "test-key")
@@ -31,7 +31,7 @@ async def session(database) -> AsyncIterator[AsyncSession]:
 
 
 async def new_tenant(session: AsyncSession, name: str = "Tenant") -> uuid.UUID:
-    tenant = Customer(name=name, slug=f"{name.lower()}-{uuid.uuid4().hex[:8]}")
+    tenant = Tenant(name=name, slug=f"{name.lower()}-{uuid.uuid4().hex[:8]}")
     session.add(tenant)
     await session.flush()
     return tenant.id

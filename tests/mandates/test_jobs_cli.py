@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import select
 
 from app.mandates.jobs import expiry_sweeper
-from app.models import AuditLog, Customer, Mandate
+from app.models import AuditLog, Mandate, Tenant
 from tests.conftest import run_cli
 from tests.mandates.minting import MintingIssuer
 
@@ -17,7 +17,7 @@ from tests.mandates.minting import MintingIssuer
 async def seeded_tenant(database) -> tuple[uuid.UUID, MintingIssuer]:
     issuer = MintingIssuer()
     async with database.sessions() as session, session.begin():
-        tenant = Customer(name="Importer", slug=f"imp-{uuid.uuid4().hex[:8]}")
+        tenant = Tenant(name="Importer", slug=f"imp-{uuid.uuid4().hex[:8]}")
         session.add(tenant)
         await session.flush()
         await issuer.register(session, tenant.id)
@@ -68,7 +68,7 @@ async def test_import_refuses_an_unknown_tenant(database_url, cli_env, tmp_path)
         "mandates", "import", str(path), "--tenant", "not-a-uuid", env=cli_env, cwd=tmp_path
     )
     assert result.returncode == 2
-    assert "must be a tenant id" in result.stderr
+    assert "--tenant is not a UUID" in result.stderr
 
 
 async def test_sweep_command_and_in_process_sweeper(database, cli_env, tmp_path):

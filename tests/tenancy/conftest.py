@@ -56,7 +56,7 @@ async def add_identity(session, settings, tenant_id, role, email) -> Identity:
     session.add(user)
     await session.flush()
     pair = await auth_service.issue_session(session, settings, user, "127.0.0.1")
-    key, secret = await service.create_api_key(
+    created = await service.create_api_key(
         session, None, tenant_id, name=f"{role} key", role=role
     )
     return Identity(
@@ -66,8 +66,8 @@ async def add_identity(session, settings, tenant_id, role, email) -> Identity:
         email,
         pair.access_token,
         pair.refresh_token,
-        key.id,
-        secret,
+        created.key.id,
+        created.secret,
     )
 
 

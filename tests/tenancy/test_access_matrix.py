@@ -15,14 +15,14 @@ from datetime import timedelta
 import pytest
 from fastapi.routing import APIRoute, _iter_included_route_candidates
 
-from app.audit.actor import Actor as AuditActor
+from app.core.actor import Actor as AuditActor
 from app.issuers.schemas import IssuerCreate
 from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
 from app.main import create_app
 from app.mandates.schemas import MandateCreate
 from app.mandates.service import MandateService
-from app.models import Customer, User
+from app.models import Tenant, User
 from app.tenancy import auth_service, service, tokens
 from app.tenancy.deps import route_permission
 from app.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
@@ -45,13 +45,13 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
     ("POST", "/api/v1/auth/password"): (Permission.SELF_READ, EVERYONE, 204),
     ("POST", "/api/v1/customers"): (Permission.TENANTS_CREATE, {ADMIN}, 201),
     ("GET", "/api/v1/customers"): (Permission.TENANTS_LIST, {ADMIN}, 200),
-    ("GET", "/api/v1/customers/{customer_id}"): (Permission.TENANTS_READ, {ADMIN, CADMIN}, 200),
-    ("PATCH", "/api/v1/customers/{customer_id}"): (
+    ("GET", "/api/v1/customers/{tenant_id}"): (Permission.TENANTS_READ, {ADMIN, CADMIN}, 200),
+    ("PATCH", "/api/v1/customers/{tenant_id}"): (
         Permission.TENANTS_UPDATE,
         {ADMIN, CADMIN},
         200,
     ),
-    ("DELETE", "/api/v1/customers/{customer_id}"): (Permission.TENANTS_DEACTIVATE, {ADMIN}, 200),
+    ("DELETE", "/api/v1/customers/{tenant_id}"): (Permission.TENANTS_DEACTIVATE, {ADMIN}, 200),
     ("POST", "/api/v1/users"): (Permission.USERS_MANAGE, {ADMIN, CADMIN}, 201),
     ("GET", "/api/v1/users"): (Permission.USERS_READ, {ADMIN, CADMIN}, 200),
     ("GET", "/api/v1/users/{user_id}"): (Permission.USERS_READ, {ADMIN, CADMIN}, 200),
@@ -194,7 +194,7 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         if path == "/api/v1/customers" and method == "POST":
             return Call(path, {"name": f"New {unique}"})
         return Call(path)
-    if path == "/api/v1/customers/{customer_id}":
+    if path == "/api/v1/customers/{tenant_id}":
         concrete = f"/api/v1/customers/{tenant_id}"
         if method == "PATCH":
             return Call(concrete, {"name": f"Renamed {unique}"})
@@ -202,7 +202,7 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
 
             async def reactivate() -> None:
                 async with database.sessions.begin() as session:
-                    tenant = await session.get(Customer, tenant_id)
+                    tenant = await session.get(Tenant, tenant_id)
                     tenant.is_active = True
 
             return Call(concrete, after=reactivate)
@@ -222,7 +222,7 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         return Call(path)
     if path == "/api/v1/api-keys/{key_id}":
         async with database.sessions.begin() as session:
-            key, _ = await service.create_api_key(session, None, tenant_id, name="t", role=RO)
+            key = (await service.create_api_key(session, None, tenant_id, name="t", role=RO)).key
         return Call(f"/api/v1/api-keys/{key.id}")
     if path == "/api/v1/admin/db":
         return Call(path)

@@ -197,7 +197,7 @@ async def test_bad_inputs_get_problem_json(client, world):
 
 async def test_role_escalation_is_refused(client, world, database):
     from app.tenancy import service
-    from app.tenancy.principal import Actor
+    from app.tenancy.principal import Principal
 
     boss = world.a["customer_admin"]
     # Tenant admins give roles up to their own.
@@ -216,7 +216,7 @@ async def test_role_escalation_is_refused(client, world, database):
     )
     assert r.json()["code"] == "permission_denied"
     # Below the HTTP layer the rank rule holds too.
-    weak = Actor("user", uuid.uuid4(), world.tenant_a, "customer_user", "w@a.example")
+    weak = Principal("user", uuid.uuid4(), world.tenant_a, "customer_user", "w@a.example")
     async with database.sessions() as session:
         with pytest.raises(Exception, match="cannot grant") as caught:
             await service.create_api_key(

@@ -138,11 +138,11 @@ async def test_expired_api_key(client, database, world):
     from app.tenancy import service
 
     async with database.sessions.begin() as session:
-        key, secret = await service.create_api_key(
+        created = await service.create_api_key(
             session, None, world.tenant_a, name="short", role="readonly", expires_in_days=1
         )
-        key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
-    await assert_refused(client, {"X-API-Key": secret}, 401, "api_key_expired")
+        created.key.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    await assert_refused(client, {"X-API-Key": created.secret}, 401, "api_key_expired")
 
 
 async def test_deactivated_tenant_is_refused_then_readmitted(client, world):

@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.actor import Actor
+from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.database import Database
 from app.core.security import new_secret
@@ -25,8 +24,9 @@ from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
 from app.mandates.schemas import MandateCreate
 from app.mandates.service import MandateService
-from app.models import Customer, Mandate
+from app.models import Tenant
 from app.tenancy import service
+from app.tenancy.permissions import Role
 from app.tenancy.repository import CredentialLookup
 
 DEMO_TENANT_SLUG = "demo"
@@ -46,18 +46,18 @@ class SeedResult:
     created: list[str] = field(default_factory=list)
 
 
-async def _tenant(session: AsyncSession, result: list[str]) -> Customer:
-    tenant = await session.scalar(select(Customer).where(Customer.slug == DEMO_TENANT_SLUG))
+async def _tenant(session: AsyncSession, result: list[str]) -> Tenant:
+    tenant = await service.tenant_by_slug(session, DEMO_TENANT_SLUG)
     if tenant is None:
-        tenant = Customer(name="Demo Merchant", slug=DEMO_TENANT_SLUG, email="ops@demo.example")
-        session.add(tenant)
-        await session.flush()
+        tenant = await service.create_tenant(
+            session, "Demo Merchant", slug=DEMO_TENANT_SLUG, email="ops@demo.example"
+        )
         result.append("tenant")
     return tenant
 
 
 async def _admin(
-    session: AsyncSession, tenant: Customer, result: list[str], given: str | None
+    session: AsyncSession, tenant: Tenant, result: list[str], given: str | None
 ) -> str | None:
     if await CredentialLookup(session).email_taken(DEMO_ADMIN_EMAIL):
         return None
@@ -66,7 +66,7 @@ async def _admin(
         session,
         tenant_id=tenant.id,
         email=DEMO_ADMIN_EMAIL,
-        role="customer_admin",
+        role=Role.CUSTOMER_ADMIN,
         password=password,
         full_name="Demo Admin",
     )
@@ -74,15 +74,14 @@ async def _admin(
     return password
 
 
-async def _api_key(session: AsyncSession, tenant: Customer, result: list[str]) -> str | None:
-    existing = await service.list_api_keys(session, tenant.id, limit=200, offset=0)
-    if any(key.name == DEMO_API_KEY_NAME for key in existing):
+async def _api_key(session: AsyncSession, tenant: Tenant, result: list[str]) -> str | None:
+    if await service.api_key_named(session, tenant.id, DEMO_API_KEY_NAME) is not None:
         return None
-    _, secret = await service.create_api_key(
-        session, None, tenant.id, name=DEMO_API_KEY_NAME, role="customer_admin"
+    created = await service.create_api_key(
+        session, None, tenant.id, name=DEMO_API_KEY_NAME, role=Role.CUSTOMER_ADMIN
     )
     result.append("API key")
-    return secret
+    return created.secret
 
 
 def _sample_tokens(key: Ed25519PrivateKey, now: datetime) -> list[tuple[str, dict]]:
@@ -118,13 +117,11 @@ def _sample_tokens(key: Ed25519PrivateKey, now: datetime) -> list[tuple[str, dic
 
 
 async def _issuer_and_mandates(
-    session: AsyncSession, tenant: Customer, result: list[str], settings: Settings
+    session: AsyncSession, tenant: Tenant, result: list[str], settings: Settings
 ) -> None:
     """A demo issuer and sample mandates, through the same services as the API."""
-    has_mandates = await session.scalar(
-        select(func.count()).select_from(Mandate).where(Mandate.tenant_id == tenant.id)
-    )
-    if has_mandates:
+    mandates = MandateService(session, tenant.id, SEED_ACTOR, TrustLoader(None), settings)
+    if await mandates.holds_any():
         return
     key = Ed25519PrivateKey.generate()
     public_jwk = jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key(), as_dict=True)
@@ -138,7 +135,6 @@ async def _issuer_and_mandates(
         result.append("issuer")
     else:
         await issuers.update(existing.id, IssuerUpdate(jwks=jwks))
-    mandates = MandateService(session, tenant.id, SEED_ACTOR, TrustLoader(None), settings)
     tokens = _sample_tokens(key, datetime.now(UTC).replace(microsecond=0))
     for token, _claims in tokens:
         outcome = await mandates.ingest(MandateCreate(vc_jwt=token))
@@ -150,7 +146,7 @@ async def _issuer_and_mandates(
 async def seed_demo_data(settings: Settings) -> SeedResult:
     database = Database(settings)
     try:
-        async with database.sessions() as session, session.begin():
+        async with database.sessions.begin() as session:
             created: list[str] = []
             tenant = await _tenant(session, created)
             given = settings.demo_admin_password

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class Actor:
     type: str  # "user", "api_key", "system"
     id: str | None = None
+    role: str | None = None
 
     @classmethod
     def system(cls, name: str) -> Actor:

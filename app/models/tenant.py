@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, JSONType, Timestamps, UUIDPrimaryKey
 
 
-class Customer(UUIDPrimaryKey, Timestamps, Base):
+class Tenant(UUIDPrimaryKey, Timestamps, Base):
     """A tenant: the organisation whose users, keys, issuers and mandates these are."""
 
     __tablename__ = "customers"

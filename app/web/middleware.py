@@ -14,10 +14,10 @@ import structlog
 from fastapi.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem
+from app.core.errors import AppError, PayloadTooLarge
 from app.core.logging import get_logger
+from app.web.problems import problem_response
 
-REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 log = get_logger("app.access")
 
@@ -62,13 +62,10 @@ class RequestContextMiddleware:
             log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
             if started_response:
                 raise
-            response = problem(
-                500,
-                "internal_error",
-                "Internal server error",
-                "An unexpected error occurred.",
-                request_id=request_id,
+            response = problem_response(
+                AppError("An unexpected error occurred."),
                 instance=scope.get("path"),
+                request_id=request_id,
             )
             await response(scope, receive, send_with_id)
         finally:
@@ -156,11 +153,8 @@ class BodySizeLimitMiddleware:
         self.max_bytes = max_bytes
 
     def _too_large(self, scope: Scope):
-        return problem(
-            413,
-            "payload_too_large",
-            "Request body too large",
-            f"Request bodies are limited to {self.max_bytes} bytes.",
+        return problem_response(
+            PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes."),
             instance=scope.get("path"),
             request_id=scope.get("state", {}).get("request_id"),
         )

@@ -1,0 +1,1 @@
+"""Demo data for a first look at the vault."""

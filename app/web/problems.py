@@ -1,0 +1,129 @@
+"""problem+json answers: every AppError, validation error, HTTP error and
+database outage is rendered here, and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import (
+    PROBLEM_JSON,
+    AppError,
+    BadRequest,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
+from app.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def problem_response(
+    error: AppError, *, instance: str | None = None, request_id: str | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        error.document(instance=instance, request_id=request_id),
+        status_code=error.status,
+        headers=error.headers or None,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def problem(request: Request, error: AppError) -> JSONResponse:
+    """The answer for `error` to this request (its path and request id included)."""
+    return problem_response(
+        error,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+class _HttpStatus(AppError):
+    """An HTTP error raised by the framework itself (405, 406, 415, ...)."""
+
+    def __init__(self, status: int, detail: str, code: str, headers: dict[str, str]) -> None:
+        super().__init__(detail, code=code, headers=headers)
+        self.status = status
+
+
+def _for_http_status(status: int, detail: Any, headers: dict[str, str]) -> AppError:
+    known: dict[int, type[AppError]] = {
+        400: BadRequest,
+        401: Unauthorized,
+        403: Forbidden,
+        404: NotFound,
+        413: PayloadTooLarge,
+        429: TooManyRequests,
+    }
+    text = detail if isinstance(detail, str) else None
+    if status in known:
+        return known[status](text, headers=headers)
+    names = {405: "method_not_allowed", 406: "not_acceptable", 415: "unsupported_media_type"}
+    return _HttpStatus(status, text or "HTTP error", names.get(status, "http_error"), headers)
+
+
+def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in item.get("loc", ())),
+            "message": item.get("msg", ""),
+            "type": item.get("type"),
+        }
+        for item in error.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
+    """`retry_after`: seconds a client is told to wait when the database is out or busy."""
+    wait = {"Retry-After": str(retry_after)}
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, error: AppError) -> JSONResponse:
+        return problem(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(error)
+        fields = ", ".join(e["field"] for e in errors if e["field"]) or "request"
+        return problem(request, InvalidInput(f"Invalid value for {fields}", errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        return problem(request, _for_http_status(error.status_code, error.detail, headers))
+
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _pool_exhausted(request: Request, error: sa_exc.TimeoutError) -> JSONResponse:
+        log.warning("db_pool_exhausted", path=request.url.path)
+        busy = "No database connection became free in time; retry shortly."
+        return problem(request, DatabaseBusy(busy, headers=wait))
+
+    def unavailable(request: Request, cause: str) -> JSONResponse:
+        log.warning("database_unavailable", path=request.url.path, error=cause)
+        down = "The database cannot be reached right now; retry shortly."
+        return problem(request, DatabaseUnavailable(down, headers=wait))
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> JSONResponse:
+        if error.connection_invalidated or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        ):
+            return unavailable(request, type(error.orig).__name__)
+        log.exception("database_error", path=request.url.path)
+        return problem(request, AppError("Unexpected database error."))
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, error: OSError) -> JSONResponse:
+        # Connection refused, unreachable or timed out while opening a database connection.
+        return unavailable(request, type(error).__name__)

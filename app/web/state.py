@@ -1,0 +1,52 @@
+"""Typed slots for the long-lived objects an application holds.
+
+Each slot names one object and its type; the lifespan fills the slots and
+routes read them through the slot, so nothing reads `app.state` as `Any`.
+Features declare slots for their own objects beside their dependencies, so
+this module knows none of them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+import httpx
+from fastapi import Depends
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
+
+from app.core.config import Settings
+from app.core.database import Database
+
+T = TypeVar("T")
+
+
+class Slot(Generic[T]):
+    """One named, typed object kept on the application."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def set(self, app: Starlette, value: T) -> None:
+        setattr(app.state, self.name, value)
+
+    def get(self, connection: HTTPConnection) -> T:
+        try:
+            value: T = getattr(connection.app.state, self.name)
+        except AttributeError:
+            raise RuntimeError(
+                f"app state '{self.name}' is not set: did the lifespan run?"
+            ) from None
+        return value
+
+    def __call__(self, connection: HTTPConnection) -> T:
+        """The slot as a FastAPI dependency."""
+        return self.get(connection)
+
+
+SETTINGS: Slot[Settings] = Slot("settings")
+DATABASE: Slot[Database] = Slot("database")
+HTTP_CLIENT: Slot[httpx.AsyncClient] = Slot("http_client")
+
+SettingsDep = Annotated[Settings, Depends(SETTINGS)]
+DatabaseDep = Annotated[Database, Depends(DATABASE)]
