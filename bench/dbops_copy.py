@@ -22,7 +22,7 @@ from app.core.config import load_settings
 from app.core.database import Database
 from app.dbops import migrations
 from app.dbops.copy import copy_database
-from app.models import AuditLog, Tenant, Mandate
+from app.models import AuditLog, Mandate, Tenant
 
 
 async def fill_sqlite(url: str, mandates: int, audits: int) -> None:

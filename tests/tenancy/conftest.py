@@ -56,9 +56,7 @@ async def add_identity(session, settings, tenant_id, role, email) -> Identity:
     session.add(user)
     await session.flush()
     pair = await auth_service.issue_session(session, settings, user, "127.0.0.1")
-    created = await service.create_api_key(
-        session, None, tenant_id, name=f"{role} key", role=role
-    )
+    created = await service.create_api_key(session, None, tenant_id, name=f"{role} key", role=role)
     return Identity(
         role,
         tenant_id,
