@@ -58,8 +58,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import httpx
 
-        from app.dbops.metrics import DATABASE_METRICS, DatabaseMetrics, instrument
+        from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
+        from app.dbops.router import DATABASE_METRICS
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     if settings.metrics_enabled:
-        from app.dbops.metrics import router as metrics_router
+        from app.dbops.router import metrics_router
 
         app.include_router(metrics_router)
     return app

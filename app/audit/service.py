@@ -1,6 +1,5 @@
-"""Writing audit rows. Callers pass the session of the change they record, so
-the row commits (or rolls back) with it. Rows are written with one Core
-INSERT: no ORM unit-of-work cost on hot paths such as ingest."""
+"""Recording what happened. Callers pass the session of the change they record,
+so the row commits (or rolls back) with it."""
 
 from __future__ import annotations
 
@@ -9,14 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.audit.repository import insert_rows
 from app.core.actor import Actor
-from app.models import AuditLog
-
-# Core table insert: no ORM bulk-insert machinery on the hot path.
-_INSERT = insert(AuditLog.__table__)
 
 
 def audit_values(
@@ -48,10 +43,9 @@ def audit_values(
 
 async def record(session: AsyncSession, **values: Any) -> None:
     """Write one audit row now, inside the caller's transaction."""
-    await session.execute(_INSERT, [audit_values(**values)])
+    await insert_rows(session, [audit_values(**values)])
 
 
 async def record_many(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Write several audit rows in one statement, in a session's or a connection's transaction."""
-    if rows:
-        await target.execute(_INSERT, rows)
+    await insert_rows(target, rows)

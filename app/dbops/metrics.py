@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -29,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.core.database import Database, pool_figures
 from app.core.logging import get_logger
-from app.web.state import Slot
 
 log = get_logger("app.db.slow_query")
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -162,9 +159,6 @@ class DatabaseCollector(Collector):
             yield size
 
 
-router = APIRouter()
-
-
 class DatabaseMetrics:
     """The registry of one database's scrape-time figures."""
 
@@ -179,13 +173,3 @@ class DatabaseMetrics:
             database, database.settings.readiness_timeout
         )
         return generate_latest(REGISTRY) + generate_latest(self.registry)
-
-
-DATABASE_METRICS: Slot[DatabaseMetrics] = Slot("database_metrics")
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics(
-    exporter: Annotated[DatabaseMetrics, Depends(DATABASE_METRICS)],
-) -> Response:
-    return Response(await exporter.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,17 +1,22 @@
-"""GET /api/v1/admin/db: database status and monitoring for platform admins."""
+"""GET /api/v1/admin/db (database status and monitoring for platform admins) and
+GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.core.errors import Forbidden
+from app.dbops.metrics import DatabaseMetrics
 from app.dbops.monitor import admin_snapshot
 from app.tenancy.deps import CanOperatePlatform
-from app.web.state import DatabaseDep
+from app.web.state import DatabaseDep, Slot
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+metrics_router = APIRouter()
+DATABASE_METRICS: Slot[DatabaseMetrics] = Slot("database_metrics")
 
 
 @router.get("/db")
@@ -24,3 +29,10 @@ async def database_report(
     if not actor.is_platform_admin:
         raise Forbidden("Only platform admins see database internals.", code="platform_admin_only")
     return await admin_snapshot(database, long_running_seconds)
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+async def metrics(
+    exporter: Annotated[DatabaseMetrics, Depends(DATABASE_METRICS)],
+) -> Response:
+    return Response(await exporter.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,19 @@
+"""Writing audit rows: one Core INSERT in the caller's transaction, no ORM
+unit-of-work cost on hot paths such as ingest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.models import AuditLog
+
+_INSERT = insert(AuditLog.__table__)
+
+
+async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Rows already carry their tenant (see `audit_values`); nothing is read here."""
+    if rows:
+        await target.execute(_INSERT, rows)
