@@ -1,26 +1,26 @@
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.actor import Actor
-from app.issuers.schemas import IssuerCreate
+from app.issuers.schemas import IssuerCreate, IssuerUpdate
 from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
 from app.mandates.service import MandateService
 from app.models import Tenant
+from tests.vectors.loader import ACTIVE, VectorSet, project_vectors, vector_set_params
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "public.json"
 ACTOR = Actor("api_key", "test-key")
 
 
-def load_vectors() -> dict:
-    return json.loads(VECTORS.read_text())
+@pytest.fixture(params=vector_set_params())
+def vectors(request) -> VectorSet:
+    """Each vector set in turn: the project's own, then the shared sample (skipped if absent)."""
+    return request.param
 
 
 @pytest.fixture
@@ -52,10 +52,15 @@ def mandates(session, tenant_id, trust, settings) -> MandateService:
     return MandateService(session, tenant_id, ACTOR, trust, settings)
 
 
-async def register_vector_issuers(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+async def register_vector_issuers(
+    session: AsyncSession, tenant_id: uuid.UUID, vectors: VectorSet | None = None
+) -> None:
+    """Register a set's issuers for a tenant (the project's set by default), then set statuses."""
     issuers = IssuerService(session, tenant_id, ACTOR, None)
-    for body in load_vectors()["issuers"].values():
-        await issuers.create(IssuerCreate.model_validate(body))
+    for issuer in (vectors or project_vectors()).issuers:
+        row = await issuers.create(IssuerCreate.model_validate(issuer.body))
+        if issuer.status != ACTIVE:
+            await issuers.update(row.id, IssuerUpdate(status=issuer.status))
 
 
 @pytest.fixture

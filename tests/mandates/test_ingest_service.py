@@ -10,28 +10,34 @@ from sqlalchemy import func, select
 from app.mandates.schemas import MandateCreate
 from app.mandates.service import MandateService, to_read
 from app.models import AuditLog, Mandate
-from tests.mandates.conftest import ACTOR, load_vectors, new_tenant, register_vector_issuers
+from tests.mandates.conftest import ACTOR, new_tenant, register_vector_issuers
+from tests.vectors.loader import project_vectors
+
+FIRST_VALID = "valid ES256 generic"
 
 
-async def test_public_vectors(session, tenant_id, mandates):
-    await register_vector_issuers(session, tenant_id)
+def first_token() -> str:
+    return project_vectors().case(FIRST_VALID).vc_jwt
+
+
+async def test_public_vectors(session, tenant_id, mandates, vectors):
+    await register_vector_issuers(session, tenant_id, vectors)
     ids: dict[str, object] = {}
-    for case in load_vectors()["cases"]:
-        outcome = await mandates.ingest(MandateCreate(vc_jwt=case["vc_jwt"]))
-        codes = case["code"] if isinstance(case["code"], list) else [case["code"]]
-        assert outcome.result.code.value in codes, (case["name"], outcome.result)
+    for case in vectors.cases:
+        outcome = await mandates.ingest(MandateCreate(vc_jwt=case.vc_jwt))
+        assert outcome.result.code.value in case.codes, (case.name, outcome.result)
         if outcome.mandate is None:
-            assert 422 in case["expect_status"], case["name"]
+            assert 422 in case.expect_status, case.name
             continue
         status = 201 if outcome.created else 200
-        assert status in case["expect_status"], case["name"]
-        ids[case["name"]] = outcome.mandate.id
-        if same := case.get("same_as"):
-            assert outcome.mandate.id == ids[same]
+        assert status in case.expect_status, case.name
+        ids[case.name] = outcome.mandate.id
+        if case.same_as:
+            assert outcome.mandate.id == ids[case.same_as]
             assert not outcome.created
         read = to_read(outcome.mandate, datetime.now(UTC)).model_dump(mode="json")
-        for field, value in case.get("check_fields", {}).items():
-            assert read[field] == value, (case["name"], field)
+        for field, value in case.check_fields.items():
+            assert read[field] == value, (case.name, field)
     stored = await session.scalar(select(func.count()).select_from(Mandate))
     assert stored == len(set(ids.values()))
 
@@ -52,7 +58,7 @@ async def test_another_tenants_issuer_is_unknown(session, settings, trust):
     owner = await new_tenant(session, "Owner")
     stranger = await new_tenant(session, "Stranger")
     await register_vector_issuers(session, owner)
-    token = load_vectors()["cases"][0]["vc_jwt"]
+    token = first_token()
     outcome = await MandateService(session, stranger, ACTOR, trust, settings).ingest(
         MandateCreate(vc_jwt=token)
     )
@@ -61,7 +67,7 @@ async def test_another_tenants_issuer_is_unknown(session, settings, trust):
 
 async def test_the_same_token_is_kept_once_per_tenant(session, settings, trust):
     first, second = await new_tenant(session, "First"), await new_tenant(session, "Second")
-    token = load_vectors()["cases"][0]["vc_jwt"]
+    token = first_token()
     created = []
     for tenant in (first, second):
         await register_vector_issuers(session, tenant)
@@ -80,9 +86,10 @@ async def test_an_inactive_issuer_refuses_its_tokens(session, tenant_id, mandate
 
     await register_vector_issuers(session, tenant_id)
     issuers = IssuerService(session, tenant_id, ACTOR, None)
-    es = next(i for i in await issuers.list() if i.did == "did:web:bank-public.example")
+    bank = project_vectors().issuer("es").did  # the issuer of FIRST_VALID
+    es = next(i for i in await issuers.list() if i.did == bank)
     await issuers.update(es.id, IssuerUpdate(status=status))
-    outcome = await mandates.ingest(MandateCreate(vc_jwt=load_vectors()["cases"][0]["vc_jwt"]))
+    outcome = await mandates.ingest(MandateCreate(vc_jwt=first_token()))
     assert outcome.result.code.value == "ISSUER_REVOKED"
 
 

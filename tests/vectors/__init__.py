@@ -1,0 +1,1 @@
+"""The project's own verification vectors: minted by `mint`, read through `loader`."""
