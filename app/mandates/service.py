@@ -42,9 +42,6 @@ from app.mandates.verification.amounts import format_amount
 from app.models import IdempotencyKey, Mandate
 from app.models.mandate import DEFAULT_RETENTION_DAYS
 
-# Column limits the verified claims must also respect.
-_LIMITS = {"scope": 255, "jti": 255, "subject_did": 2048, "issuer_did": 2048}
-
 
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
@@ -114,20 +111,6 @@ class IngestOutcome:
     token_sha256: str
 
 
-def _within_column_limits(result: VerificationResult) -> VerificationResult:
-    fields = result.fields
-    if fields is None:
-        return result
-    for name, limit in _LIMITS.items():
-        value = getattr(fields, name)
-        if value is not None and len(value) > limit:
-            code = Code.SCOPE_INVALID if name == "scope" else Code.INVALID_FORMAT
-            return VerificationResult(
-                code, f"'{name}' is longer than {limit} characters", {"field": name}, None
-            )
-    return result
-
-
 class MandateService:
     def __init__(
         self,
@@ -180,7 +163,7 @@ class MandateService:
             refreshed = await self.trust.refetch_unknown_kid(self.issuers, view)
             if refreshed is not None:
                 result = run(refreshed.snapshot)
-        return _within_column_limits(result)
+        return result
 
     async def _already_stored(self, digest: str) -> IngestOutcome | None:
         existing = await self.repo.by_token_hash(digest)

@@ -268,6 +268,9 @@ def headers_and_shape(m: Minter, k: Cast) -> None:
     m.add("five segments (JWE)", f"{jwe}.AAAA.AAAA.AAAA.AAAA", "INVALID_FORMAT")
     m.add("empty signature", f"{good.header}.{good.payload}.", "SIG_INVALID")
     m.add("base64 padding in the signature", good.compact + "==", "INVALID_FORMAT")
+    # A compact JWS has no white space: otherwise one token would have several hashes.
+    m.add("trailing newline", good.compact + "\n", "INVALID_FORMAT")
+    m.add("leading space", " " + good.compact, "INVALID_FORMAT")
     name = "oversize token"
     big = k.es(k.gen(name, {"note": "x" * 49_500})).compact
     if len(big) <= TOO_LARGE_BYTES:

@@ -481,4 +481,10 @@ def test_nul_and_surrogates_refused(keys, trust):
 def test_bytes_token_accepted(keys, trust):
     token = mint(generic_claims(ES_DID), keys.es, "ES256")
     assert check(token.encode(), trust).ok
-    assert check(token + "\n", trust).ok
+
+
+def test_white_space_around_a_token_is_refused(keys, trust):
+    # One token, one hash: "t" and "t\n" would otherwise be stored as two mandates.
+    token = mint(generic_claims(ES_DID), keys.es, "ES256")
+    for padded in (token + "\n", " " + token, token + "\r\n"):
+        assert check(padded, trust).code == Code.INVALID_FORMAT

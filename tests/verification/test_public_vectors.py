@@ -10,16 +10,6 @@ from app.keys import TrustSnapshot
 from app.mandates.verification import verify_token
 from tests.vectors.loader import VectorCase, VectorSet, vector_case_params
 
-# Cases whose code comes from the ingest service rather than the engine alone: the
-# service refuses what its columns cannot hold (scope over 255 characters), while the
-# engine's own scope limit is 1,024. Strict, so the mark fails once the engine agrees.
-SERVICE_ONLY = {
-    ("project", "scope over 255 characters"): [
-        pytest.mark.xfail(
-            strict=True, reason="the 255-character scope limit lives in MandateService only"
-        )
-    ]
-}
 _TRUST: dict[str, TrustSnapshot] = {}
 
 
@@ -29,7 +19,7 @@ def _trust(vectors: VectorSet) -> TrustSnapshot:
     return _TRUST[vectors.label]
 
 
-@pytest.mark.parametrize(("vectors", "case"), vector_case_params(SERVICE_ONLY))
+@pytest.mark.parametrize(("vectors", "case"), vector_case_params())
 def test_vector(vectors: VectorSet, case: VectorCase) -> None:
     result = verify_token(case.vc_jwt, _trust(vectors), now=time.time())
     assert result.code in case.codes, result.reason

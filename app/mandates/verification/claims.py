@@ -11,6 +11,7 @@ from app.mandates.verification.codes import Code, Rejection
 # 9999-12-31T23:59:59Z: later NumericDates cannot become datetimes.
 MAX_NUMERIC_DATE = 253402300799
 MAX_ID_LENGTH = 2048
+MAX_JTI_LENGTH = 255
 
 
 class Claims:
@@ -60,12 +61,17 @@ def numeric_date(payload: dict[str, Any], name: str, required: bool, part: str) 
     return value
 
 
-def _optional_string(payload: dict[str, Any], name: str, part: str) -> str | None:
+def _optional_string(
+    payload: dict[str, Any], name: str, part: str, limit: int = MAX_ID_LENGTH
+) -> str | None:
     value = payload.get(name)
     if value is None:
         return None
-    if type(value) is not str or not value or len(value) > MAX_ID_LENGTH:
-        raise Rejection(Code.INVALID_FORMAT, f"{part} '{name}' must be a non-empty string")
+    if type(value) is not str or not value or len(value) > limit:
+        raise Rejection(
+            Code.INVALID_FORMAT,
+            f"{part} '{name}' must be a non-empty string of at most {limit} characters",
+        )
     return value
 
 
@@ -80,7 +86,7 @@ def usual_claims(payload: dict[str, Any], sub: Any, exp: Any, iat: Any, jti: Any
         and 0 <= exp <= MAX_NUMERIC_DATE
         and 0 <= iat <= MAX_NUMERIC_DATE
         and 0 < len(sub) <= MAX_ID_LENGTH
-        and (jti is None or 0 < len(jti) <= MAX_ID_LENGTH)
+        and (jti is None or 0 < len(jti) <= MAX_JTI_LENGTH)
     )
 
 
@@ -96,7 +102,7 @@ def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: s
     exp = numeric_date(payload, "exp", True, part)
     iat = numeric_date(payload, "iat", True, part)
     nbf = numeric_date(payload, "nbf", False, part)
-    jti = _optional_string(payload, "jti", part)
+    jti = _optional_string(payload, "jti", part, MAX_JTI_LENGTH)
     return Claims(iss, sub, iat, exp, nbf, jti)  # type: ignore[arg-type]
 
 

@@ -22,6 +22,7 @@ from app.mandates.verification.amounts import parse_amount, parse_currency
 from app.mandates.verification.claims import Claims, check_times, to_datetime
 from app.mandates.verification.codes import Code, Rejection
 
+MAX_SCOPE_LENGTH = 255  # what the vault stores and indexes
 MANDATE_TYPES = {
     "Mandate": "generic",
     "IntentMandate": "intent",
@@ -171,8 +172,12 @@ def _generic(payload: dict[str, Any], subject: dict[str, Any]) -> Content:
         scope = payload.get("scope")
     if scope is None:
         raise _missing("credentialSubject.scope")
-    if type(scope) is not str or not scope.strip() or len(scope) > 1024:
-        raise Rejection(Code.SCOPE_INVALID, "'scope' must be a non-empty string", field="scope")
+    if type(scope) is not str or not scope.strip() or len(scope) > MAX_SCOPE_LENGTH:
+        raise Rejection(
+            Code.SCOPE_INVALID,
+            f"'scope' must be a non-empty string of at most {MAX_SCOPE_LENGTH} characters",
+            field="scope",
+        )
     currency = subject.get("currency")
     if currency is None:
         currency = payload.get("currency")

@@ -144,7 +144,6 @@ def parse_jws(token: Any, max_bytes: int) -> tuple[str, str | None, dict[str, An
             raise Rejection(Code.TOO_LARGE, f"token exceeds {max_bytes} bytes", max_bytes=max_bytes)
     else:
         raise Rejection(Code.INVALID_FORMAT, "token must be a string")
-    raw = raw.strip(b" \t\r\n")
     parts = raw.translate(_TO_STD).split(b".")
     if len(parts) != 3:
         reason = "encrypted (JWE) tokens are not supported" if len(parts) == 5 else None
