@@ -9,8 +9,9 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import AuditLog
+from app.models.base import table_of
 
-_INSERT = insert(AuditLog.__table__)
+_INSERT = insert(table_of(AuditLog))
 
 
 async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -96,8 +96,9 @@ def _database_failure(error: BaseException, url: str | None) -> str | None:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
         return f"database {where} refused the request: {reason}"
     if isinstance(error, OSError | TimeoutError):
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-        return f"cannot reach the database {where}: {reason or type(error).__name__}"
+        strerror = error.strerror if isinstance(error, OSError) else None
+        reason = strerror or str(error) or type(error).__name__
+        return f"cannot reach the database {where}: {reason}"
     return None
 
 

@@ -6,19 +6,21 @@ line logged while serving a request carries them.
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
+from typing import TextIO, cast
 
 import structlog
 
 from app.core.config import Settings
 
 
-class _CurrentStderr:
+class _CurrentStderr(io.TextIOBase):
     """Writes to whatever `sys.stderr` is now (loggers are cached; streams get swapped)."""
 
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+    def write(self, s: str) -> int:
+        return sys.stderr.write(s)
 
     def flush(self) -> None:
         sys.stderr.flush()
@@ -39,7 +41,8 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
+        # PrintLogger only writes and flushes, which is all _CurrentStderr offers.
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,  # reconfigurable (tests, CLI)
     )
     # Libraries that log through the standard library go to the same stream.

@@ -43,7 +43,7 @@ class TenantScopedRepository(Generic[Row]):
         column: ColumnElement[uuid.UUID | None] = self.model.tenant_id
         return column.is_(None) if self.tenant_id is None else column == self.tenant_id
 
-    def base(self) -> Select[tuple[Row]]:
+    def base(self) -> Select[Row]:
         return select(self.model).where(self.scope())
 
     async def get(self, row_id: Any, *, for_update: bool = False) -> Row | None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -42,6 +42,14 @@ SAFETY_PREFIX = "mandate_vault_safety_backup"
 NAME_PATTERN = re.compile(r"^(?P<prefix>[a-z_]+?)_(?P<stamp>\d{8}_\d{6})(?:_(?P<n>\d+))?\.sql\.gz$")
 COMPRESS_LEVEL = 6  # gzip's own default: the speed of `pg_dump | gzip`
 Progress = Callable[[int], None]
+
+
+class Sink(Protocol):
+    """Where a dump is written (the gzip stream of the backup file)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 STORAGE_ERRNOS = {
     errno.ENOSPC,
     errno.EDQUOT,
@@ -129,7 +137,9 @@ def _reserve(directory: Path, prefix: str, now: datetime) -> tuple[Path, int]:
     raise StorageError(f"too many backups named {prefix}_{stamp}* in {directory}")
 
 
-async def _pg_dump(url: URL, settings: Settings, sink: IO[bytes], progress: Progress | None):
+async def _pg_dump(
+    url: URL, settings: Settings, sink: Sink, progress: Progress | None
+) -> tuple[dict[str, int], list[str], str]:
     """Dump within an exported snapshot; counts and revision from the same snapshot."""
     pg_dump = tool("pg_dump")
     engine = create_engine_for(url, settings, pooled=False)
@@ -166,7 +176,7 @@ async def _pg_dump(url: URL, settings: Settings, sink: IO[bytes], progress: Prog
         await engine.dispose()
 
 
-def _pump(command: list[str], env: dict[str, str], sink: IO[bytes], progress: Progress | None):
+def _pump(command: list[str], env: dict[str, str], sink: Sink, progress: Progress | None) -> None:
     errors: list[bytes] = []
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, bufsize=0
@@ -194,7 +204,9 @@ def _pump(command: list[str], env: dict[str, str], sink: IO[bytes], progress: Pr
         )
 
 
-def _sqlite_dump(url: URL, snapshot: Path, sink: IO[bytes], progress: Progress | None):
+def _sqlite_dump(
+    url: URL, snapshot: Path, sink: Sink, progress: Progress | None
+) -> tuple[dict[str, int], list[str], str]:
     """Online backup API into `snapshot`, then a SQL dump of the snapshot."""
     source_path = sqlite_path(url)
     if not source_path.is_file():
@@ -280,15 +292,13 @@ def create_backup(
                 filename=final.name[: -len(".gz")],
                 mode="wb",
                 compresslevel=COMPRESS_LEVEL,
-                fileobj=hashed,  # type: ignore[arg-type]
+                fileobj=hashed,
                 mtime=int(now.timestamp()),
             ) as sink:
                 if engine == "postgresql":
-                    counts, revision, version = asyncio.run(
-                        _pg_dump(url, settings, sink, progress)  # type: ignore[arg-type]
-                    )
+                    counts, revision, version = asyncio.run(_pg_dump(url, settings, sink, progress))
                 else:
-                    counts, revision, version = _sqlite_dump(url, snapshot, sink, progress)  # type: ignore[arg-type]
+                    counts, revision, version = _sqlite_dump(url, snapshot, sink, progress)
             raw.flush()
             os.fsync(raw.fileno())
         manifest = Manifest(
@@ -340,9 +350,9 @@ def _fsync_directory(directory: Path) -> None:
 
 def list_backups(directory: Path, prefix: str = BACKUP_PREFIX) -> list[tuple[datetime, Path]]:
     """Complete backups of this prefix (with a manifest), newest first."""
-    found = []
+    found: list[tuple[datetime, int, Path]] = []
     if not directory.is_dir():
-        return found
+        return []
     for path in directory.iterdir():
         match = NAME_PATTERN.match(path.name)
         if not match or match["prefix"] != prefix:

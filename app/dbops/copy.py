@@ -103,7 +103,7 @@ async def _copy_table(
     async def read() -> None:
         try:
             async for partition in stream.partitions(batch_size):
-                await queue.put(partition)
+                await queue.put(list(partition))
         finally:
             await queue.put(None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.dbops.errors import DatabaseUnreachable
@@ -57,5 +58,5 @@ def unreachable(target: str, error: BaseException) -> DatabaseUnreachable:
     )
 
 
-def display_url(url) -> str:  # URL -> str without the password
+def display_url(url: URL) -> str:  # URL -> str without the password
     return url.render_as_string(hide_password=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
@@ -53,25 +56,33 @@ MAX_STATEMENT_CHARS = 2000
 _STARTS = "mandate_vault_query_starts"
 
 
+# Engines already timed: instrumenting twice would count every statement twice.
+_INSTRUMENTED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def instrument_engine(engine: AsyncEngine, role: str, slow_query_ms: int) -> None:
     """Time every statement; log and count those slower than `slow_query_ms`.
 
     Only the statement text (with its placeholders) is logged: never parameters.
     """
     sync_engine = engine.sync_engine
-    if getattr(sync_engine, "_mandate_vault_instrumented", False):
+    if sync_engine in _INSTRUMENTED:
         return
-    sync_engine._mandate_vault_instrumented = True  # type: ignore[attr-defined]
+    _INSTRUMENTED.add(sync_engine)
     histogram = QUERY_SECONDS.labels(role)
     slow = SLOW_QUERIES.labels(role)
     threshold = slow_query_ms / 1000
 
     @event.listens_for(sync_engine, "before_cursor_execute")
-    def _before(conn: Any, _cursor: Any, _statement: Any, _params: Any, _context: Any, _many: Any):
+    def _before(
+        conn: Any, _cursor: Any, _statement: Any, _params: Any, _context: Any, _many: Any
+    ) -> None:
         conn.info.setdefault(_STARTS, []).append(time.perf_counter())
 
     @event.listens_for(sync_engine, "after_cursor_execute")
-    def _after(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool):
+    def _after(
+        conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool
+    ) -> None:
         starts = conn.info.get(_STARTS)
         if not starts:
             return
@@ -99,17 +110,16 @@ def instrument_engine(engine: AsyncEngine, role: str, slow_query_ms: int) -> Non
             starts.pop()
 
 
+def _count_fallback(reason: str) -> None:
+    READ_FALLBACKS.labels(reason).inc()
+
+
 def instrument(database: Database) -> None:
     """Statement timing on every engine; fallbacks to the primary counted."""
     for role, engine in database.engines().items():
         instrument_engine(engine, role, database.settings.slow_query_ms)
-    if not any(getattr(h, "_counts_fallbacks", False) for h in database.on_read_fallback):
-
-        def count(reason: str) -> None:
-            READ_FALLBACKS.labels(reason).inc()
-
-        count._counts_fallbacks = True  # type: ignore[attr-defined]
-        database.on_read_fallback.append(count)
+    if _count_fallback not in database.on_read_fallback:
+        database.on_read_fallback.append(_count_fallback)
 
 
 async def database_size_bytes(database: Database, timeout: float) -> int | None:
@@ -137,7 +147,7 @@ class DatabaseCollector(Collector):
         self.database = database
         self.size_bytes: int | None = None
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         families = {
             name: GaugeMetricFamily(f"mandate_vault_db_pool_{name}", help_text, labels=["engine"])
             for name, help_text in (

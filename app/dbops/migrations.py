@@ -138,4 +138,6 @@ def create(url: str, message: str, autogenerate: bool = True) -> Path:
         )
     script = command.revision(alembic_config(url), message=message, autogenerate=autogenerate)
     scripts = script if isinstance(script, list) else [script]
+    if not scripts or scripts[0] is None:
+        raise MigrationError("alembic wrote no revision file")
     return Path(scripts[0].path)

@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +133,7 @@ def plan_restore(settings: Settings, backup: Path, url: URL | None = None) -> Re
     return RestorePlan(backup, manifest, url, inventory.display_url(url), current)
 
 
-def _decompressed(backup: Path):
+def _decompressed(backup: Path) -> Iterator[bytes]:
     with gzip.open(backup, "rb") as handle:
         while chunk := handle.read(CHUNK):
             yield chunk

@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import audit_values, record_many
@@ -39,7 +40,7 @@ RETENTION_ACTOR = Actor.system("retention")
 ADVISORY_LOCK_KEY = 0x4D565245  # "MVRE": one retention run at a time per database
 
 
-def _mandate_expired(dialect: str, now: datetime):
+def _mandate_expired(dialect: str, now: datetime) -> ColumnElement[bool]:
     moment = bindparam("now", now, type_=UTCDateTime())
     if dialect == "sqlite":
         condition = func.julianday(Mandate.deleted_at) + Mandate.retention_days < func.julianday(
@@ -123,7 +124,7 @@ async def _audit(
 
 async def _anchor(
     connection: AsyncConnection,
-    rows: list[Any],
+    rows: Sequence[Row[int, uuid.UUID | None, str | None, datetime]],
     run_id: uuid.UUID,
     cutoff: datetime,
     anchors: dict[uuid.UUID | None, int],
@@ -161,7 +162,9 @@ async def _anchor(
                     updated_at=now,
                 )
             )
-            anchors[tenant_id] = result.inserted_primary_key[0]
+            primary_key = result.inserted_primary_key
+            assert primary_key is not None
+            anchors[tenant_id] = primary_key[0]
 
 
 async def _mandates(

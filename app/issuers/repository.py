@@ -58,7 +58,7 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
     def _visible_clause(self) -> ColumnElement[bool]:
         return self.scope() if self.tenant_id is None else _visible_to(self.tenant_id)
 
-    def visible(self) -> Select[tuple[Issuer]]:
+    def visible(self) -> Select[Issuer]:
         """Own rows and, for a tenant, the global ones it trusts too."""
         return select(Issuer).where(self._visible_clause())
 

@@ -14,17 +14,16 @@ _PADDING = (b"", b"", b"==", b"=")
 
 def b64url_decode(data: str | bytes) -> bytes:
     """Strict unpadded base64url; raises ValueError on any other alphabet or bad length."""
-    if type(data) is str:
-        data = data.encode("ascii")  # UnicodeEncodeError is a ValueError
+    raw = data.encode("ascii") if isinstance(data, str) else data  # UnicodeEncodeError: ValueError
     # strict_mode rejects anything outside the standard alphabet once "-_" are mapped,
     # so only the standard-only characters and padding need refusing here.
-    if b"+" in data or b"/" in data or b"=" in data:
+    if b"+" in raw or b"/" in raw or b"=" in raw:
         raise ValueError("not unpadded base64url")
-    rest = len(data) % 4
+    rest = len(raw) % 4
     # Unused low bits must be zero, so each byte string has exactly one encoding.
-    if rest and (rest == 1 or _B64URL_VALUE[data[-1]] & (0x0F if rest == 2 else 0x03)):
+    if rest and (rest == 1 or _B64URL_VALUE[raw[-1]] & (0x0F if rest == 2 else 0x03)):
         raise ValueError("non-canonical base64url")
-    return binascii.a2b_base64(data.translate(_TO_STD) + _PADDING[rest], strict_mode=True)
+    return binascii.a2b_base64(raw.translate(_TO_STD) + _PADDING[rest], strict_mode=True)
 
 
 def b64url_encode(data: bytes) -> str:

@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from app.core.actor import Actor
+from app.core.config import Settings
 from app.core.database import Database
 from app.issuers.trust import TrustLoader
 from app.mandates.schemas import MandateCreate
@@ -50,7 +51,7 @@ async def import_lines(
     database: Database,
     tenant_id: uuid.UUID,
     lines: Iterable[bytes],
-    settings,
+    settings: Settings,
     trust: TrustLoader,
     progress: Callable[[int], None] = lambda n: None,
 ) -> ImportSummary:

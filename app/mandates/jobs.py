@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 from app.core.database import Database
 from app.core.logging import get_logger
@@ -42,7 +43,7 @@ async def _loop(database: Database, interval: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def expiry_sweeper(database: Database, interval: float):
+async def expiry_sweeper(database: Database, interval: float) -> AsyncIterator[None]:
     """Run the sweep loop for the lifetime of the context (the app's lifespan)."""
     if interval <= 0:
         yield

@@ -25,18 +25,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import InstrumentedAttribute, defer
 
 from app.core.repository import TenantScopedRepository
 from app.mandates.search import MandateSearch
 from app.models import IdempotencyKey, Mandate
+from app.models.base import table_of
 from app.models.mandate import MandateStatus
 
 # Built once per dialect (Core table, no ORM bulk machinery): the ingest hot path.
 _INSERT_NEW = {
-    name: insert(Mandate.__table__)
+    name: insert(table_of(Mandate))
     .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
-    .returning(Mandate.__table__.c.id)
+    .returning(table_of(Mandate).c.id)
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -95,35 +96,35 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         self, params: MandateSearch, now: datetime, after: tuple[datetime, uuid.UUID] | None
     ) -> list[Mandate]:
         query = self.base().where(self._status(params.status, now))
-        equal = {
+        equal: dict[InstrumentedAttribute[Any], str | None] = {
             Mandate.verification_status: params.verification_status,
             Mandate.mandate_type: params.mandate_type,
             Mandate.issuer_did: params.issuer_did,
             Mandate.subject_did: params.subject_did,
             Mandate.scope: params.scope,
         }
-        for column, value in equal.items():
+        for attribute, value in equal.items():
             if value is not None:
-                query = query.where(column == value)
+                query = query.where(attribute == value)
         if params.merchant is not None:
             query = query.where(self._merchant(params.merchant))
         if (pair := params.label_pair) is not None:
             query = query.where(self._label(*pair))
-        ranges = (
+        for moment, low, high in (
             (Mandate.expires_at, params.expires_after, params.expires_before),
             (Mandate.created_at, params.created_after, params.created_before),
-            (Mandate.amount_limit, params.amount_min, None),
-        )
-        for column, low, high in ranges:
+        ):
             if low is not None:
-                query = query.where(column >= low)
+                query = query.where(moment >= low)
             if high is not None:
-                query = query.where(column < high)
+                query = query.where(moment < high)
+        if params.amount_min is not None:
+            query = query.where(Mandate.amount_limit >= params.amount_min)
         if params.amount_max is not None:
             query = query.where(Mandate.amount_limit <= params.amount_max)
 
         descending = params.sort.startswith("-")
-        column = (
+        column: InstrumentedAttribute[datetime] = (
             Mandate.created_at if params.sort.lstrip("-") == "created_at" else Mandate.expires_at
         )
         if after is not None:

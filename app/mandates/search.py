@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.mandates.schemas import MandateStatus, MandateType
+from app.models.mandate import MandateStatus, MandateType
 
 SortKey = Literal["created_at", "-created_at", "expires_at", "-expires_at"]
 Text = Annotated[str, Field(min_length=1, max_length=2048)]

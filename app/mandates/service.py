@@ -47,14 +47,16 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def current_status(mandate: Mandate, now: datetime) -> str:
+def current_status(mandate: Mandate | SimpleNamespace, now: datetime) -> str:
     """Expiry is exact at read time, whether or not the sweep has run yet."""
     if mandate.status == "active" and mandate.expires_at <= now:
         return "expired"
     return mandate.status
 
 
-def to_read(mandate: Mandate, now: datetime, *, include_token: bool = False) -> MandateRead:
+def to_read(
+    mandate: Mandate | SimpleNamespace, now: datetime, *, include_token: bool = False
+) -> MandateRead:
     return MandateRead(
         id=mandate.id,
         mandate_type=mandate.mandate_type,

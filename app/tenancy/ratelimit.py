@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from app.core.logging import get_logger
@@ -29,7 +30,7 @@ def _retry_after(now: float, window: int) -> int:
 
 
 class MemoryRateLimiter:
-    def __init__(self, clock=time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._counts: dict[str, tuple[int, int]] = {}
 
@@ -53,7 +54,9 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str, prefix: str = "mv:rl:", clock=time.time) -> None:
+    def __init__(
+        self, url: str, prefix: str = "mv:rl:", clock: Callable[[], float] = time.time
+    ) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import CursorResult, Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.repository import TenantScopedRepository
@@ -51,7 +52,7 @@ class UserRepository(TenantScopedRepository[User]):
 
     model = User
 
-    def base(self) -> Select[tuple[User]]:
+    def base(self) -> Select[User]:
         return super().base().where(User.deleted_at.is_(None))
 
     async def list(self, *, limit: int, offset: int) -> list[User]:
@@ -171,7 +172,7 @@ class CredentialLookup:
             )
             .values(used_at=now)
         )
-        return result.rowcount == 1
+        return cast(CursorResult[Any], result).rowcount == 1
 
     async def revoke_session(self, session_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(

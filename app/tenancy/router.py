@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.core.errors import AppError
+from app.models import ApiKey, Tenant, User
 from app.tenancy import auth_service, service
 from app.tenancy.deps import (
     AuthCacheDep,
@@ -62,7 +63,7 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @tenants.post("", status_code=201, response_model=TenantRead)
-async def create_tenant(body: TenantCreate, _: CanCreateTenants, session: SessionDep):
+async def create_tenant(body: TenantCreate, _: CanCreateTenants, session: SessionDep) -> Tenant:
     return await service.create_tenant(session, **body.model_dump())
 
 
@@ -73,12 +74,14 @@ async def list_tenants(
     limit: Limit = 50,
     offset: Offset = 0,
     is_active: bool | None = None,
-):
+) -> list[Tenant]:
     return await service.list_tenants(session, limit=limit, offset=offset, active=is_active)
 
 
 @tenants.get("/{tenant_id}", response_model=TenantRead)
-async def read_tenant(tenant_id: uuid.UUID, actor: CanReadTenants, session: ReadSessionDep):
+async def read_tenant(
+    tenant_id: uuid.UUID, actor: CanReadTenants, session: ReadSessionDep
+) -> Tenant:
     return await service.get_tenant(session, actor, tenant_id)
 
 
@@ -89,7 +92,7 @@ async def update_tenant(
     actor: CanUpdateTenants,
     session: SessionDep,
     cache: AuthCacheDep,
-):
+) -> Tenant:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_tenant(session, actor, tenant_id, changes, cache)
 
@@ -100,7 +103,7 @@ async def deactivate_tenant(
     actor: CanDeactivateTenants,
     session: SessionDep,
     cache: AuthCacheDep,
-):
+) -> Tenant:
     """Deactivate (data kept; its users and keys are refused until reactivated)."""
     return await service.deactivate_tenant(session, actor, tenant_id, cache)
 
@@ -115,7 +118,7 @@ async def create_user(
     tenant_id: TenantId,
     session: SessionDep,
     settings: SettingsDep,
-):
+) -> UserCreated:
     created = await service.create_user(session, settings, actor, tenant_id, body.model_dump())
     return UserCreated.model_validate(created.user).model_copy(
         update={"invite_token": created.invite_token}
@@ -129,14 +132,14 @@ async def list_users(
     session: ReadSessionDep,
     limit: Limit = 50,
     offset: Offset = 0,
-):
+) -> list[User]:
     return await service.list_users(session, tenant_id, limit=limit, offset=offset)
 
 
 @users.get("/{user_id}", response_model=UserRead)
 async def read_user(
     user_id: uuid.UUID, _: CanReadUsers, tenant_id: TenantId, session: ReadSessionDep
-):
+) -> User:
     return await service.get_user(session, tenant_id, user_id)
 
 
@@ -148,7 +151,7 @@ async def update_user(
     tenant_id: TenantId,
     session: SessionDep,
     cache: AuthCacheDep,
-):
+) -> User:
     changes = body.model_dump(exclude_unset=True)
     return await service.update_user(session, actor, tenant_id, user_id, changes, cache)
 
@@ -174,7 +177,7 @@ async def create_api_key(
     actor: CanManageApiKeys,
     tenant_id: TenantId,
     session: SessionDep,
-):
+) -> ApiKeyCreated:
     created = await service.create_api_key(
         session,
         actor,
@@ -194,7 +197,7 @@ async def list_api_keys(
     limit: Limit = 50,
     offset: Offset = 0,
     include_revoked: bool = False,
-):
+) -> list[ApiKey]:
     return await service.list_api_keys(
         session, tenant_id, limit=limit, offset=offset, include_revoked=include_revoked
     )

@@ -12,6 +12,7 @@ import uuid
 
 import structlog
 from fastapi.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, PayloadTooLarge
@@ -152,7 +153,7 @@ class BodySizeLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    def _too_large(self, scope: Scope):
+    def _too_large(self, scope: Scope) -> JSONResponse:
         return problem_response(
             PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes."),
             instance=scope.get("path"),

@@ -93,7 +93,10 @@ def usual_claims(payload: dict[str, Any], sub: Any, exp: Any, iat: Any, jti: Any
 def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: str) -> Claims:
     """Presence and types of the registered claims; times are checked separately."""
     get = payload.get
-    sub, exp, iat, jti = get("sub"), get("exp"), get("iat"), get("jti")
+    sub: Any = get("sub")
+    exp: Any = get("exp")
+    iat: Any = get("iat")
+    jti: Any = get("jti")
     if usual_claims(payload, sub, exp, iat, jti):
         return Claims(iss, sub, iat, exp, None, jti)
     sub = _optional_string(payload, "sub", part)
@@ -103,7 +106,7 @@ def read_claims(payload: dict[str, Any], iss: str, *, require_sub: bool, part: s
     iat = numeric_date(payload, "iat", True, part)
     nbf = numeric_date(payload, "nbf", False, part)
     jti = _optional_string(payload, "jti", part, MAX_JTI_LENGTH)
-    return Claims(iss, sub, iat, exp, nbf, jti)  # type: ignore[arg-type]
+    return Claims(iss, sub, iat, exp, nbf, jti)
 
 
 def check_times(claims: Claims, now: float, leeway: float, part: str) -> None:

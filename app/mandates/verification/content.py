@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, overload
 
 import rfc8785
 
@@ -72,6 +72,10 @@ def _get_obj(container: dict[str, Any], key: str, path: str) -> dict[str, Any]:
     return value
 
 
+@overload
+def _get_str(container: dict[str, Any], key: str, path: str, *, required: Literal[True]) -> str: ...
+@overload
+def _get_str(container: dict[str, Any], key: str, path: str, *, required: bool) -> str | None: ...
 def _get_str(container: dict[str, Any], key: str, path: str, *, required: bool) -> str | None:
     value = container.get(key)
     if value is None:
@@ -145,7 +149,7 @@ def read_envelope(payload: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
         and type(types[1]) is str
         and type(subject) is dict
     ):
-        kind = MANDATE_TYPES.get(types[1])  # type: ignore[call-overload]
+        kind = MANDATE_TYPES.get(types[1])
         if kind is not None:
             return kind, vc, subject
     if types is None:
@@ -310,7 +314,7 @@ def _cart(
         },
     }
     expiry = min(cart_expiry, auth_exp)
-    return "cart", None, amount, currency, [merchant_name], expiry, details  # type: ignore[list-item]
+    return "cart", None, amount, currency, [merchant_name], expiry, details
 
 
 def _payment(subject: dict[str, Any]) -> Content:
@@ -341,7 +345,7 @@ def _payment(subject: dict[str, Any]) -> Content:
         "payment_method": method if type(method) is str else None,
         "user_authorization": subject.get("user_authorization"),
     }
-    return "payment", None, amount, currency, [merchant], None, details  # type: ignore[list-item]
+    return "payment", None, amount, currency, [merchant], None, details
 
 
 def extract(
@@ -361,6 +365,7 @@ def extract(
     # read_envelope's fast path repeated here for the usual `vc` shape, saving a call
     # and a tuple on every verification; anything else goes through read_envelope.
     kind = None
+    subject: Any = None
     vc = payload.get("vc")
     if type(vc) is dict:
         types = vc.get("type")

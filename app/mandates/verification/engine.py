@@ -149,10 +149,13 @@ def verify_token(
         # Registered claims, read here rather than through read_claims for the usual
         # shape: this runs on every verification and skips building a Claims object.
         get = payload.get
-        sub, exp, iat, jti = get("sub"), get("exp"), get("iat"), get("jti")
-        if usual_claims(payload, sub, exp, iat, jti):
-            nbf = None
-        else:
+        # Typed Any: usual_claims (or read_claims below) decides what they hold.
+        sub: Any = get("sub")
+        exp: Any = get("exp")
+        iat: Any = get("iat")
+        jti: Any = get("jti")
+        nbf: Any = None
+        if not usual_claims(payload, sub, exp, iat, jti):
             claims = read_claims(payload, iss, require_sub=True, part="token")
             sub, exp, iat, nbf, jti = claims.sub, claims.exp, claims.iat, claims.nbf, claims.jti
         # The bounds of check_time_values, tested here first so the valid case skips a call.
@@ -169,7 +172,7 @@ def verify_token(
             trust,
             max_bytes,
             now_ts,
-            leeway,  # type: ignore[arg-type]
+            leeway,
         )
         expires_at = _fromtimestamp(exp, UTC)
         if content_expiry is not None and content_expiry < expires_at:

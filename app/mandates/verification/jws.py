@@ -51,7 +51,7 @@ _STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 # Each byte string has exactly one encoding: for a part of length 4n+2 (4n+3) the last
 # character's low 4 (2) bits are unused and must be zero; length 4n+1 is never valid.
 # Indexed by length % 4: the (translated) last characters allowed.
-_CANONICAL_LAST = (
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (
     frozenset(_STD_ALPHABET),
     frozenset(),
     frozenset(c for i, c in enumerate(_STD_ALPHABET) if not i & 0x0F),
