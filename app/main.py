@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
+from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Environment, Settings, get_settings
 from app.core.database import Database
 from app.core.logging import configure_logging, get_logger
@@ -29,7 +30,7 @@ from app.web.middleware import (
     SecurityHeadersMiddleware,
 )
 from app.web.problems import install_error_handlers
-from app.web.state import DATABASE, HTTP_CLIENT, SETTINGS
+from app.web.state import CLOCK, DATABASE, HTTP_CLIENT, SETTINGS
 
 log = get_logger(__name__)
 
@@ -50,7 +51,11 @@ async def _report_unreachable_database(db: Database, settings: Settings) -> None
             )
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
 
@@ -74,11 +79,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         await _report_unreachable_database(db, settings)
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
-        jwks = JwksClient(http, settings)
+        jwks = JwksClient(http, settings, now)
         JWKS_CLIENT.set(app, jwks)
         TRUST_LOADER.set(app, TrustLoader(jwks))
         try:
-            async with expiry_sweeper(db, settings.expiry_sweep_seconds):
+            async with expiry_sweeper(db, settings.expiry_sweep_seconds, now):
                 yield
         finally:
             await http.aclose()
@@ -99,6 +104,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         redoc_url=None,
     )
     SETTINGS.set(app, settings)
+    now = clock or SYSTEM_CLOCK
+    CLOCK.set(app, now)
     if database is not None:
         DATABASE.set(app, database)
     AUTH_CACHE.set(app, AuthCache(settings.auth_cache_ttl_seconds))

@@ -8,6 +8,7 @@ asks for `database_url` gets its own copy (a file copy for SQLite,
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import shutil
 import socket
@@ -28,6 +29,7 @@ from app.core.database import Database
 from app.dbops import migrations
 from app.main import create_app
 from app.web.sessions import SessionDep
+from tests.world import World, build_world
 
 TEST_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -97,6 +99,23 @@ def create_pg_database(name: str, template: str | None = None) -> str:
 
 def drop_pg_database(name: str) -> None:
     asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# Fixtures only PostgreSQL tests use (`database_url` asks for postgres_available on
+# every engine, so a test counts as PostgreSQL's only when it asks for it itself).
+POSTGRES_ONLY_FIXTURES = frozenset({"postgres_template", "pg_pair"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs PostgreSQL, so `-m "not postgres"` runs the rest."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and params.params.get("engine_name") == "postgres"
+        function = getattr(item, "function", None)
+        own = set(inspect.signature(function).parameters) if function else set()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if on_postgres or "postgres_available" in own or fixtures & POSTGRES_ONLY_FIXTURES:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
@@ -228,6 +247,11 @@ async def app_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@pytest.fixture
+async def world(database: Database, settings: Settings) -> World:
+    return await build_world(database, settings)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core.database import Database, pool_figures
 from app.main import create_app
 from app.models import Mandate, Tenant
+from app.web.sessions import SessionDep
 from tests.conftest import add_database_probe, make_settings
 from tests.factories import new_customer, new_mandate
 
@@ -181,8 +182,6 @@ async def test_pool_exhaustion_answers_503_with_retry_after(database_url):
 
 
 async def test_a_failed_commit_is_never_reported_as_success(settings):
-    from app.web.sessions import SessionDep
-
     app = create_app(settings)
 
     @app.post("/probe/duplicate")
@@ -198,7 +197,7 @@ async def test_a_failed_commit_is_never_reported_as_success(settings):
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
     ):
         response = await client.post("/probe/duplicate")
-        assert response.status_code >= 400
+        assert (response.status_code, response.json()["code"]) == (500, "internal_error")
         assert response.headers["content-type"] == "application/problem+json"
     database = Database(settings)
     async with database.sessions() as session:

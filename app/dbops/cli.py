@@ -14,6 +14,7 @@ import typer
 
 from app.core.cli import (
     ExitCode,
+    fail,
     interactive,
     new_app,
     print_json_or,
@@ -258,7 +259,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     data = run_async(status_with_database, settings)
     print_json_or(data, as_json, render_status)
     if not data["reachable"]:
-        raise typer.Exit(ExitCode.UNREACHABLE)
+        reason = data["engines"]["write"].get("error") or "no answer"
+        fail(f"cannot reach the database {data['url']}: {reason}", ExitCode.UNREACHABLE)
 
 
 @db_app.command("monitor")

@@ -63,7 +63,7 @@ class _Clock:
         self.batches += 1
 
 
-async def _audit(
+async def _purge_audit_log(
     database: Database, cutoff: datetime, batch: int, dry_run: bool, clock: _Clock
 ) -> dict[str, Any]:
     old = AuditLog.timestamp < cutoff
@@ -233,7 +233,9 @@ async def run_retention(
             return {"skipped": "another retention run holds the lock", "dry_run": dry_run}
     try:
         cutoff = now - timedelta(days=settings.audit_retention_days)
-        audit = await _audit(database, cutoff, settings.retention_batch_size, dry_run, clock)
+        audit = await _purge_audit_log(
+            database, cutoff, settings.retention_batch_size, dry_run, clock
+        )
         mandates = await _mandates(database, now, settings.retention_batch_size, dry_run, clock)
     finally:
         if lock is not None:

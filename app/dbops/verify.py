@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from app.core.config import Settings, backend_of, parse_database_url
 from app.core.database import create_engine_for
 from app.dbops import inventory
-from app.dbops.errors import DbOpsError, Refused
+from app.dbops.errors import DatabaseUnreachable, DbOpsError, Refused
 from app.dbops.manifest import verify_backup_file
 from app.dbops.restore import ENGINE_NAMES, _snapshot, apply_backup, check_revision
 
@@ -28,9 +28,17 @@ from app.dbops.restore import ENGINE_NAMES, _snapshot, apply_backup, check_revis
 async def _admin(url: URL, settings: Settings, statement: str) -> None:
     engine = create_engine_for(url.set(database="postgres"), settings, pooled=False)
     try:
-        async with engine.connect() as connection:
+        try:
+            connection = await engine.connect()
+        except Exception as error:
+            raise inventory.unreachable(inventory.display_url(url), error) from None
+        try:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text(statement))
+        finally:
+            await connection.close()
+    except DatabaseUnreachable:
+        raise
     except Exception as error:
         raise DbOpsError(
             f"cannot {statement.split()[0].lower()} a scratch database on "

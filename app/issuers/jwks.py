@@ -8,12 +8,12 @@ early refetch per URL every `JWKS_MIN_REFETCH_SECONDS`, no more.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import orjson
 
+from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
 from app.core.logging import get_logger
 from app.keys import InvalidKeyMaterial, keys_from_jwks
@@ -40,15 +40,18 @@ def check_jwks_url(url: str, *, allow_http: bool) -> str:
 
 
 class JwksClient:
-    def __init__(self, http: httpx.AsyncClient, settings: Settings) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, settings: Settings, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.http = http
         self.settings = settings
+        self.clock = clock
         self._last_attempt: dict[str, float] = {}
 
     async def fetch(self, url: str) -> dict[str, Any]:
         """GET and validate a JWKS; raises JwksFetchError with a reason."""
         check_jwks_url(url, allow_http=self.settings.jwks_allow_http)
-        self._last_attempt[url] = time.monotonic()
+        self._last_attempt[url] = self.clock.monotonic()
         limit = self.settings.jwks_max_bytes
         try:
             async with self.http.stream(
@@ -83,9 +86,11 @@ class JwksClient:
     def may_refetch(self, url: str) -> bool:
         """One early refetch per URL per JWKS_MIN_REFETCH_SECONDS."""
         last = self._last_attempt.get(url)
-        return last is None or time.monotonic() - last >= self.settings.jwks_min_refetch_seconds
+        elapsed = self.clock.monotonic() - last if last is not None else None
+        return elapsed is None or elapsed >= self.settings.jwks_min_refetch_seconds
 
     def is_stale(self, fetched_at_epoch: float | None) -> bool:
         if fetched_at_epoch is None:
             return True
-        return time.time() - fetched_at_epoch >= self.settings.jwks_refresh_seconds
+        age = self.clock.now().timestamp() - fetched_at_epoch
+        return age >= self.settings.jwks_refresh_seconds

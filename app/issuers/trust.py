@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from app.core.logging import get_logger
 from app.issuers.jwks import JwksClient, JwksFetchError
@@ -83,7 +82,7 @@ class TrustLoader:
         except JwksFetchError as error:
             log.warning("jwks_refresh_failed", issuer_id=str(row.id), error=str(error))
             return None
-        now = datetime.now(UTC)
+        now = self.jwks.clock.now()
         await issuers.store_fetched_keys(row.id, document, now)
         return dataclasses.replace(row, jwks=document, jwks_fetched_at=now)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import Clock
 from app.core.config import Settings
 from app.issuers.deps import TrustLoaderDep
 from app.issuers.trust import TrustLoader
@@ -16,7 +17,7 @@ from app.mandates.service import MandateService
 from app.tenancy.deps import CurrentPrincipal, TenantId
 from app.tenancy.principal import Principal
 from app.web.sessions import ReadSessionDep, SessionDep
-from app.web.state import SettingsDep
+from app.web.state import ClockDep, SettingsDep
 
 
 def _service(
@@ -25,8 +26,9 @@ def _service(
     principal: Principal,
     trust: TrustLoader,
     settings: Settings,
+    clock: Clock,
 ) -> MandateService:
-    return MandateService(session, tenant_id, principal.actor, trust, settings)
+    return MandateService(session, tenant_id, principal.actor, trust, settings, clock)
 
 
 async def mandate_service(
@@ -35,8 +37,9 @@ async def mandate_service(
     principal: CurrentPrincipal,
     trust: TrustLoaderDep,
     settings: SettingsDep,
+    clock: ClockDep,
 ) -> MandateService:
-    return _service(session, tenant_id, principal, trust, settings)
+    return _service(session, tenant_id, principal, trust, settings, clock)
 
 
 async def read_mandate_service(
@@ -45,8 +48,9 @@ async def read_mandate_service(
     principal: CurrentPrincipal,
     trust: TrustLoaderDep,
     settings: SettingsDep,
+    clock: ClockDep,
 ) -> MandateService:
-    return _service(session, tenant_id, principal, trust, settings)
+    return _service(session, tenant_id, principal, trust, settings, clock)
 
 
 MandateServiceDep = Annotated[MandateService, Depends(mandate_service)]

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.database import Database
 from app.core.logging import get_logger
 from app.mandates.service import sweep_expired
@@ -18,22 +19,22 @@ log = get_logger(__name__)
 BATCH = 500
 
 
-async def sweep_all(database: Database, batch: int = BATCH) -> int:
+async def sweep_all(database: Database, batch: int = BATCH, clock: Clock = SYSTEM_CLOCK) -> int:
     """Expire everything that is due, batch by batch; returns how many."""
     total = 0
     while True:
         async with database.sessions() as session, session.begin():
-            count = await sweep_expired(session, batch=batch)
+            count = await sweep_expired(session, now=clock.now(), batch=batch)
         total += count
         if count < batch:
             return total
 
 
-async def _loop(database: Database, interval: float) -> None:
+async def _loop(database: Database, interval: float, clock: Clock) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            expired = await sweep_all(database)
+            expired = await sweep_all(database, clock=clock)
             if expired:
                 log.info("expiry_sweep", expired=expired)
         except asyncio.CancelledError:
@@ -43,12 +44,14 @@ async def _loop(database: Database, interval: float) -> None:
 
 
 @contextlib.asynccontextmanager
-async def expiry_sweeper(database: Database, interval: float) -> AsyncIterator[None]:
+async def expiry_sweeper(
+    database: Database, interval: float, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[None]:
     """Run the sweep loop for the lifetime of the context (the app's lifespan)."""
     if interval <= 0:
         yield
         return
-    task = asyncio.create_task(_loop(database, interval), name="expiry-sweep")
+    task = asyncio.create_task(_loop(database, interval, clock), name="expiry-sweep")
     try:
         yield
     finally:

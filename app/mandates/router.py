@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -23,7 +22,6 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.mandates.service import to_read
 from app.tenancy.deps import CanReadMandates, CanWriteMandates
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
@@ -81,22 +79,22 @@ async def get_mandate(
     include: Annotated[Literal["token"] | None, Query()] = None,
 ) -> MandateRead:
     if include == "token":
-        return to_read(await mandates.read_token(mandate_id), datetime.now(UTC), include_token=True)
-    return to_read(await mandates.get(mandate_id), datetime.now(UTC))
+        return mandates.view(await mandates.read_token(mandate_id), include_token=True)
+    return mandates.view(await mandates.get(mandate_id))
 
 
 @router.patch("/{mandate_id}", response_model=MandateRead)
 async def patch_mandate(
     mandate_id: uuid.UUID, body: MandatePatch, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> MandateRead:
-    return to_read(await mandates.patch(mandate_id, body), datetime.now(UTC))
+    return mandates.view(await mandates.patch(mandate_id, body))
 
 
 @router.post("/{mandate_id}/revoke", response_model=MandateRead)
 async def revoke_mandate(
     mandate_id: uuid.UUID, body: RevokeRequest, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> MandateRead:
-    return to_read(await mandates.revoke(mandate_id, body.reason), datetime.now(UTC))
+    return mandates.view(await mandates.revoke(mandate_id, body.reason))
 
 
 @router.delete("/{mandate_id}", status_code=204, response_class=Response)
@@ -111,7 +109,7 @@ async def delete_mandate(
 async def restore_mandate(
     mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> MandateRead:
-    return to_read(await mandates.restore(mandate_id), datetime.now(UTC))
+    return mandates.view(await mandates.restore(mandate_id))
 
 
 @router.post("/{mandate_id}/verify", response_model=VerificationRead)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import audit_values, record, record_many
 from app.core.actor import Actor
+from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, Unprocessable, VerificationFailed
 from app.issuers.repository import IssuerRepository
@@ -121,8 +122,10 @@ class MandateService:
         actor: Actor,
         trust: TrustLoader,
         settings: Settings,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.session = session
+        self.clock = clock
         self.tenant_id = tenant_id
         self.actor = actor
         self.trust = trust
@@ -180,7 +183,7 @@ class MandateService:
         The same token again answers with the stored mandate, even when it would
         no longer verify (it expired since, say): it is the same submission.
         """
-        now = datetime.now(UTC)
+        now = self.clock.now()
         digest = token_sha256(data.vc_jwt)
         result = await self.verify(data.vc_jwt, now)
         if not result.ok:
@@ -255,7 +258,7 @@ class MandateService:
         if outcome.mandate is None:
             answer = IngestAnswer(422, rejection(outcome).document())
         else:
-            body = to_read(outcome.mandate, datetime.now(UTC)).model_dump(mode="json")
+            body = self.view(outcome.mandate).model_dump(mode="json")
             answer = IngestAnswer(201 if outcome.created else 200, body)
         if retry is not None:
             await self.idempotency.remember(
@@ -272,7 +275,7 @@ class MandateService:
         row = await self.idempotency.by_key(retry.key)
         if row is None:
             return None
-        if row.created_at <= datetime.now(UTC) - IDEMPOTENCY_TTL:
+        if row.created_at <= self.clock.now() - IDEMPOTENCY_TTL:
             await self.idempotency.forget(row)
             return None
         if row.request_sha256 != retry.request_sha256:
@@ -302,6 +305,12 @@ class MandateService:
                 )
         return BatchResult(items=results, summary=dict(summary))
 
+    def view(
+        self, mandate: Mandate | SimpleNamespace, *, include_token: bool = False
+    ) -> MandateRead:
+        """The mandate as the API shows it, its status exact at this moment."""
+        return to_read(mandate, self.clock.now(), include_token=include_token)
+
     async def holds_any(self) -> bool:
         return await self.repo.any()
 
@@ -317,7 +326,7 @@ class MandateService:
         return mandate
 
     async def search(self, params: MandateSearch) -> MandatePage:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         after = self.cursors.decode(params.cursor, params.sort) if params.cursor else None
         rows = await self.repo.search(params, now, after)
         page, more = rows[: params.limit], len(rows) > params.limit
@@ -343,7 +352,7 @@ class MandateService:
         if mandate.status == "revoked":
             return mandate
         mandate.status = "revoked"
-        mandate.revoked_at = datetime.now(UTC)
+        mandate.revoked_at = self.clock.now()
         mandate.revocation_reason = reason
         await self.session.flush()
         await self._audit("mandate.revoked", mandate.id, reason=reason)
@@ -353,9 +362,9 @@ class MandateService:
         mandate = await self._for_change(mandate_id)
         if mandate.status == "deleted":
             return
-        previous = current_status(mandate, datetime.now(UTC))
+        previous = current_status(mandate, self.clock.now())
         mandate.status = "deleted"
-        mandate.deleted_at = datetime.now(UTC)
+        mandate.deleted_at = self.clock.now()
         await self.session.flush()
         await self._audit("mandate.deleted", mandate.id, previous_status=previous)
 
@@ -363,7 +372,7 @@ class MandateService:
         mandate = await self._for_change(mandate_id)
         if mandate.status != "deleted" or mandate.deleted_at is None:
             raise Conflict("only a deleted mandate can be restored", code="not_deleted")
-        now = datetime.now(UTC)
+        now = self.clock.now()
         if mandate.deleted_at + timedelta(days=mandate.retention_days) <= now:
             raise Conflict(
                 "the retention window of this mandate has passed", code="retention_expired"
@@ -379,7 +388,7 @@ class MandateService:
 
     async def reverify(self, mandate_id: uuid.UUID) -> VerificationRead:
         mandate = await self._for_change(mandate_id)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         result = await self.verify(mandate.vc_jwt, now)
         mandate.verification_status = result.code.value
         mandate.verification_reason = result.reason

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from app.core.errors import BadRequest, Forbidden, NotFound
+from app.core.errors import BadRequest, Forbidden
 from app.tenancy import auth_service
 from app.tenancy.auth_service import rate_limited, unauthorized
 from app.tenancy.cache import AuthCache
+from app.tenancy.errors import TenantNotFound
 from app.tenancy.permissions import Permission
 from app.tenancy.principal import Principal
 from app.tenancy.ratelimit import RateLimiter
@@ -165,10 +166,10 @@ async def current_tenant_id(request: Request, actor: CurrentPrincipal) -> uuid.U
         try:
             parsed = uuid.UUID(named.strip())
         except ValueError:
-            raise NotFound("Tenant not found.", code="tenant_not_found") from None
+            raise TenantNotFound() from None
     if actor.tenant_id is not None:
         if parsed is not None and parsed != actor.tenant_id:
-            raise NotFound("Tenant not found.", code="tenant_not_found")
+            raise TenantNotFound()
         return actor.tenant_id
     if parsed is None:
         raise BadRequest(
@@ -177,7 +178,7 @@ async def current_tenant_id(request: Request, actor: CurrentPrincipal) -> uuid.U
         )
     async with DATABASE.get(request).sessions() as session:
         if await TenantRepository(session).get(parsed) is None:
-            raise NotFound("Tenant not found.", code="tenant_not_found")
+            raise TenantNotFound()
     return parsed
 
 

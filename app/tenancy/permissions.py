@@ -46,28 +46,27 @@ class Permission(enum.StrEnum):
     PLATFORM_OPERATE = "platform:operate"
 
 
-P = Permission
-_READ_DATA = {P.SELF_READ, P.MANDATES_READ, P.ISSUERS_READ}
+_READ_DATA = {Permission.SELF_READ, Permission.MANDATES_READ, Permission.ISSUERS_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.CUSTOMER_ADMIN: frozenset(
         _READ_DATA
         | {
-            P.TENANTS_READ,
-            P.TENANTS_UPDATE,
-            P.USERS_READ,
-            P.USERS_MANAGE,
-            P.API_KEYS_READ,
-            P.API_KEYS_MANAGE,
-            P.MANDATES_WRITE,
-            P.ISSUERS_MANAGE,
-            P.AUDIT_READ,
-            P.WEBHOOKS_MANAGE,
+            Permission.TENANTS_READ,
+            Permission.TENANTS_UPDATE,
+            Permission.USERS_READ,
+            Permission.USERS_MANAGE,
+            Permission.API_KEYS_READ,
+            Permission.API_KEYS_MANAGE,
+            Permission.MANDATES_WRITE,
+            Permission.ISSUERS_MANAGE,
+            Permission.AUDIT_READ,
+            Permission.WEBHOOKS_MANAGE,
         }
     ),
-    Role.CUSTOMER_USER: frozenset(_READ_DATA | {P.MANDATES_WRITE}),
-    Role.READONLY: frozenset(_READ_DATA | {P.AUDIT_READ}),
+    Role.CUSTOMER_USER: frozenset(_READ_DATA | {Permission.MANDATES_WRITE}),
+    Role.READONLY: frozenset(_READ_DATA | {Permission.AUDIT_READ}),
 }
 
 

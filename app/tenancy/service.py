@@ -22,6 +22,7 @@ from app.models import ApiKey, Tenant, User
 from app.models.base import utcnow
 from app.tenancy import tokens
 from app.tenancy.cache import AuthCache
+from app.tenancy.errors import TenantNotFound
 from app.tenancy.passwords import check_password, hash_password
 from app.tenancy.permissions import TENANT_ROLES, Role, may_grant
 from app.tenancy.principal import Principal
@@ -94,17 +95,17 @@ async def require_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     """The tenant an operator named (the CLI), or NotFound."""
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is None:
-        raise NotFound(f"no tenant with id {tenant_id}", code="tenant_not_found")
+        raise TenantNotFound(f"no tenant with id {tenant_id}")
     return tenant
 
 
 async def get_tenant(session: AsyncSession, actor: Principal, tenant_id: uuid.UUID) -> Tenant:
     """The tenant, if the actor may see it; another tenant is 'not found'."""
     if not actor.is_platform_admin and actor.tenant_id != tenant_id:
-        raise NotFound("Tenant not found.", code="tenant_not_found")
+        raise TenantNotFound()
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is None:
-        raise NotFound("Tenant not found.", code="tenant_not_found")
+        raise TenantNotFound()
     return tenant
 
 

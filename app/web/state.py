@@ -15,6 +15,7 @@ from fastapi import Depends
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
+from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.database import Database
 
@@ -47,6 +48,8 @@ class Slot(Generic[T]):
 SETTINGS: Slot[Settings] = Slot("settings")
 DATABASE: Slot[Database] = Slot("database")
 HTTP_CLIENT: Slot[httpx.AsyncClient] = Slot("http_client")
+CLOCK: Slot[Clock] = Slot("clock")
 
 SettingsDep = Annotated[Settings, Depends(SETTINGS)]
 DatabaseDep = Annotated[Database, Depends(DATABASE)]
+ClockDep = Annotated[Clock, Depends(CLOCK)]

@@ -20,10 +20,3 @@ def pg_pair():
         pytest.skip(f"CLUSTER TESTS SKIPPED: {message}")
     yield pair
     pair.stop()
-
-
-@pytest.fixture
-async def world(database, settings):
-    from tests.tenancy.conftest import build_world
-
-    return await build_world(database, settings)

@@ -12,6 +12,7 @@ from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
 from app.mandates.service import MandateService
 from app.models import Tenant
+from tests.clock import ManualClock
 from tests.vectors.loader import ACTIVE, VectorSet, project_vectors, vector_set_params
 
 ACTOR = Actor("api_key", "test-key")
@@ -48,8 +49,13 @@ def trust() -> TrustLoader:
 
 
 @pytest.fixture
-def mandates(session, tenant_id, trust, settings) -> MandateService:
-    return MandateService(session, tenant_id, ACTOR, trust, settings)
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def mandates(session, tenant_id, trust, settings, clock) -> MandateService:
+    return MandateService(session, tenant_id, ACTOR, trust, settings, clock)
 
 
 async def register_vector_issuers(
@@ -61,10 +67,3 @@ async def register_vector_issuers(
         row = await issuers.create(IssuerCreate.model_validate(issuer.body))
         if issuer.status != ACTIVE:
             await issuers.update(row.id, IssuerUpdate(status=issuer.status))
-
-
-@pytest.fixture
-async def world(database, settings):
-    from tests.tenancy.conftest import build_world
-
-    return await build_world(database, settings)

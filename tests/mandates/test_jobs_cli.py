@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.mandates.jobs import expiry_sweeper
 from app.models import AuditLog, Mandate, Tenant
+from tests.clock import ManualClock
 from tests.conftest import run_cli
 from tests.mandates.minting import MintingIssuer
 
@@ -78,22 +79,31 @@ async def test_sweep_command_and_in_process_sweeper(database, cli_env, tmp_path)
     from app.mandates.service import MandateService
     from tests.mandates.conftest import ACTOR
 
+    clock = ManualClock()
     async with database.sessions() as session, session.begin():
-        service = MandateService(session, tenant_id, ACTOR, TrustLoader(None), database.settings)
+        service = MandateService(
+            session, tenant_id, ACTOR, TrustLoader(None), database.settings, clock
+        )
         for _ in range(2):
             assert (await service.ingest(MandateCreate(vc_jwt=issuer.token(expires_in=1)))).created
-    await asyncio.sleep(1.2)
+    clock.advance(2)
 
-    async with expiry_sweeper(database, interval=0.2):
-        await asyncio.sleep(0.6)
+    async def statuses() -> list[str]:
+        async with database.sessions() as session:
+            return list(await session.scalars(select(Mandate.status)))
+
+    async with expiry_sweeper(database, interval=0.02, clock=clock):
+        for _ in range(250):  # at most 5 s; the first round usually does it
+            if await statuses() == ["expired", "expired"]:
+                break
+            await asyncio.sleep(0.02)
     async with database.sessions() as session:
-        statuses = (await session.scalars(select(Mandate.status))).all()
         actions = (
             await session.scalars(
                 select(AuditLog.action).where(AuditLog.action == "mandate.expired")
             )
         ).all()
-    assert statuses == ["expired", "expired"]
+    assert await statuses() == ["expired", "expired"]
     assert len(actions) == 2
 
     result = run_cli("mandates", "sweep", env=cli_env, cwd=tmp_path)

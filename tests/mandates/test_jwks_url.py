@@ -61,7 +61,7 @@ def jwks_server() -> Iterator[JwksServer]:
 
 
 @pytest.fixture
-async def url_setup(database_url, session, tenant_id):
+async def url_setup(database_url, session, tenant_id, clock):
     settings = make_settings(
         database_url,
         jwks_allow_http=True,
@@ -70,13 +70,14 @@ async def url_setup(database_url, session, tenant_id):
         jwks_refresh_seconds=1,
     )
     async with httpx.AsyncClient() as http:
-        client = JwksClient(http, settings)
+        client = JwksClient(http, settings, clock)
         issuers = IssuerService(session, tenant_id, ACTOR, client)
-        mandates = MandateService(session, tenant_id, ACTOR, TrustLoader(client), settings)
+        trust = TrustLoader(client)
+        mandates = MandateService(session, tenant_id, ACTOR, trust, settings, clock)
         yield issuers, mandates
 
 
-async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jwks_server):
+async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jwks_server, clock):
     issuers, mandates = url_setup
     first = MintingIssuer(kid="k1")
     jwks_server.serve(first)
@@ -86,7 +87,7 @@ async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jw
 
     # Rotation at the source: a kid the cache does not know triggers one refetch
     # (at most one per JWKS_MIN_REFETCH_SECONDS, counting the fetch at registration).
-    time.sleep(1.05)
+    clock.advance(1.05)
     second = MintingIssuer(did=first.did, kid="k2")
     jwks_server.serve(first, second)
     hits = jwks_server.hits
@@ -102,7 +103,7 @@ async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jw
     assert jwks_server.hits == hits
 
     # The source breaks after the refresh interval: the last good keys still verify.
-    time.sleep(1.1)
+    clock.advance(1.1)
     jwks_server.status = 500
     assert (await mandates.ingest(MandateCreate(vc_jwt=second.token()))).created
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from app.core.errors import Conflict, NotFound
 from app.issuers.schemas import IssuerUpdate
 from app.issuers.service import IssuerService
 from app.mandates.schemas import MandateCreate, MandatePatch
-from app.mandates.service import MandateService, sweep_expired, to_read
+from app.mandates.service import MandateService, sweep_expired
 from app.models import AuditLog, Mandate
 from tests.mandates.conftest import ACTOR, new_tenant
 from tests.mandates.minting import MintingIssuer
@@ -97,13 +96,13 @@ async def test_keys_rotate_without_breaking_older_mandates(session, tenant_id, m
     assert (await mandates.reverify(new.id)).valid
 
 
-async def test_expiry_is_exact_at_read_time_and_swept(session, mandates, issuer):
+async def test_expiry_is_exact_at_read_time_and_swept(session, mandates, issuer, clock):
     mandate = await stored(mandates, issuer, expires_in=1)
-    await asyncio.sleep(1.1)
-    now = datetime.now(UTC)
-    assert to_read(await mandates.get(mandate.id), now).status == "expired"
+    assert mandates.view(await mandates.get(mandate.id)).status == "active"
+    clock.advance(1.1)
+    assert mandates.view(await mandates.get(mandate.id)).status == "expired"
     assert (await session.get(Mandate, mandate.id)).status == "active"
-    assert await sweep_expired(session) >= 1
+    assert await sweep_expired(session, now=clock.now()) == 1
     assert (await session.get(Mandate, mandate.id)).status == "expired"
     assert "mandate.expired" in await actions(session, mandate.id)
     assert await sweep_expired(session) == 0

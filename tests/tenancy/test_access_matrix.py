@@ -28,7 +28,7 @@ from app.tenancy.deps import route_permission
 from app.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests.conftest import make_settings
 from tests.mandates.minting import MintingIssuer
-from tests.tenancy.conftest import PASSWORD, World, add_identity
+from tests.world import PASSWORD, World, add_identity
 
 ADMIN, CADMIN, CUSER, RO = "admin", "customer_admin", "customer_user", "readonly"
 EVERYONE = {ADMIN, CADMIN, CUSER, RO}

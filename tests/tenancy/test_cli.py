@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import run_cli
-from tests.tenancy.conftest import PASSWORD
+from tests.world import PASSWORD
 
 
 def cli(env, *args, stdin: str | None = None, ok: bool = True):

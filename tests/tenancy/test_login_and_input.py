@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app.tenancy.passwords import problems
-from tests.tenancy.conftest import PASSWORD
+from tests.world import PASSWORD
 
 LOGIN = "/api/v1/auth/login"
 

@@ -13,7 +13,7 @@ import pytest
 
 from app.tenancy import tokens
 from tests.conftest import TEST_SECRET
-from tests.tenancy.conftest import PASSWORD
+from tests.world import PASSWORD
 
 
 def _b64(data: dict) -> str:
