@@ -144,10 +144,7 @@ async def _pg_dump(
     pg_dump = tool("pg_dump")
     engine = create_engine_for(url, settings, pooled=False)
     try:
-        try:
-            connection = await engine.connect()
-        except Exception as error:
-            raise inventory.unreachable(inventory.display_url(url), error) from None
+        connection = await inventory.connect(engine, url)
         try:
             connection = await connection.execution_options(isolation_level="REPEATABLE READ")
             await connection.begin()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.dbops.errors import DatabaseUnreachable
 
@@ -49,6 +49,14 @@ async def server_version(connection: AsyncConnection) -> str:
         value = (await connection.execute(text("SELECT sqlite_version()"))).scalar_one()
         return f"SQLite {value}"
     return str((await connection.execute(text("SHOW server_version"))).scalar_one())
+
+
+async def connect(engine: AsyncEngine, url: URL) -> AsyncConnection:
+    """A connection, or DatabaseUnreachable naming the database (password hidden)."""
+    try:
+        return await engine.connect()
+    except Exception as error:
+        raise unreachable(display_url(url), error) from None
 
 
 def unreachable(target: str, error: BaseException) -> DatabaseUnreachable:

@@ -28,10 +28,7 @@ from app.dbops.restore import ENGINE_NAMES, _snapshot, apply_backup, check_revis
 async def _admin(url: URL, settings: Settings, statement: str) -> None:
     engine = create_engine_for(url.set(database="postgres"), settings, pooled=False)
     try:
-        try:
-            connection = await engine.connect()
-        except Exception as error:
-            raise inventory.unreachable(inventory.display_url(url), error) from None
+        connection = await inventory.connect(engine, url.set(database="postgres"))
         try:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text(statement))
