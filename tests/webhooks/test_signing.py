@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -200,3 +202,18 @@ def test_the_signature_is_hmac_sha256_over_id_timestamp_body() -> None:
     expected = hmac.new(key_bytes, b"msg_1.1700000000." + BODY, hashlib.sha256).digest()
     assert sign(key, "msg_1", 1700000000, BODY) == "v1," + base64.b64encode(expected).decode()
     assert repr(key_bytes) not in repr(key)  # keys stay out of logs and tracebacks
+
+
+def test_the_by_hand_verifier_in_the_docs_works() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    snippet = next(
+        block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "def verify" in block
+    )
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)  # the receiver example exactly as documented
+    documented_verify = namespace["verify"]
+    secret, other = new_secret(), new_secret()
+    headers = headers_for(BODY, other, secret)
+    assert documented_verify(secret, headers, BODY) is True
+    assert documented_verify(new_secret(), headers, BODY) is False
+    assert documented_verify(secret, headers, BODY + b" ") is False
