@@ -8,6 +8,7 @@ is no second lookup for an attacker's DNS to answer differently.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,8 +75,13 @@ async def resolve_endpoint(
             address_class,
         )
     return PinnedTarget(
-        httpx.URL(endpoint.url), endpoint.host, endpoint.port, addresses[:MAX_CONNECT_ADDRESSES]
+        _parsed(endpoint.url), endpoint.host, endpoint.port, addresses[:MAX_CONNECT_ADDRESSES]
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    return httpx.URL(url)
 
 
 async def _lookup(

@@ -113,15 +113,35 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that keeps nothing a receiver sets."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class DeliveryClient(httpx.AsyncClient):
+    """An AsyncClient without cookies: no receiver leaves state that a later delivery
+    (perhaps another tenant's, to the same host) would carry; parsing them is costly too."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NoCookies()
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        return None
+
+
 def build_delivery_client(
     *,
     ssl_context: ssl.SSLContext | None = None,
     limits: httpx.Limits | None = None,
     user_agent: str = USER_AGENT,
 ) -> httpx.AsyncClient:
-    """The client webhook attempts are sent with: pinned connections, no proxies from
-    the environment, no redirects, identity encoding (so no decompression bomb)."""
-    return httpx.AsyncClient(
+    """The client for webhook attempts: pinned, no env proxies, no redirects, no cookies."""
+    # Identity encoding: an excerpt is never inflated, so no decompression bomb.
+    return DeliveryClient(
         transport=PinnedTransport(ssl_context=ssl_context, limits=limits),
         trust_env=False,
         follow_redirects=False,

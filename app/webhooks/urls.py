@@ -8,6 +8,7 @@ Every refusal is a `UrlRefused` (a ValueError) with a stable code.
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -84,6 +85,13 @@ def check_url(raw: str, policy: UrlPolicy) -> EndpointUrl:
     """The canonical form of a webhook URL, or UrlRefused; makes no DNS lookup."""
     if not isinstance(raw, str):
         raise UrlRefused(UrlRefusal.INVALID_URL, "a webhook URL is a string")
+    return _check_url(raw, policy)
+
+
+# Every attempt checks its stored URL again; the answer is a pure function of the
+# text and the policy, so the few URLs a worker sends to are checked once each.
+@functools.lru_cache(maxsize=1024)
+def _check_url(raw: str, policy: UrlPolicy) -> EndpointUrl:
     if len(raw) > policy.max_length:
         raise UrlRefused(
             UrlRefusal.URL_TOO_LONG, f"a webhook URL has at most {policy.max_length} characters"

@@ -360,3 +360,12 @@ async def test_broken_answers_are_protocol_errors_or_cut_excerpts(
     else:
         assert result.outcome is AttemptOutcome.PROTOCOL_ERROR
         assert result.error
+
+
+async def test_cookies_a_receiver_sets_are_never_sent_back(deliver, receiver: Receiver) -> None:
+    receiver.script(Reply(200, headers={"Set-Cookie": "session=tenant-a; Path=/"}), Reply(200))
+    assert (await deliver()).succeeded
+    assert (await deliver()).succeeded
+    first, second = receiver.requests
+    assert first.client_port == second.client_port  # same connection, same host
+    assert "cookie" not in second.headers
