@@ -125,7 +125,11 @@ async def attempt_delivery(
     resolver: Resolver,
     limits: AttemptLimits,
 ) -> AttemptResult:
-    """Check and resolve `url` now, sign `body` with `keys` at this second, and send it."""
+    """Check and resolve `url` now, sign `body` with `keys` at this second, and send it.
+
+    Network failures and refused destinations are results; only a caller's bug (a
+    message id that is not `[A-Za-z0-9_-]`, no keys) raises WebhookSignatureError.
+    """
     started = time.perf_counter()
     try:
         target = await resolve_endpoint(url, policy, resolver=resolver, timeout=limits.dns_timeout)

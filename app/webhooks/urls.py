@@ -76,10 +76,6 @@ class EndpointUrl:
     port: int
     address: IPAddress | None
 
-    @property
-    def is_localhost(self) -> bool:
-        return self.host == "localhost" or self.host.endswith(".localhost")
-
 
 def check_url(raw: str, policy: UrlPolicy) -> EndpointUrl:
     """The canonical form of a webhook URL, or UrlRefused; makes no DNS lookup."""
@@ -127,7 +123,7 @@ def _check_url(raw: str, policy: UrlPolicy) -> EndpointUrl:
                 f"webhooks may not be sent to {address_class.value} addresses",
                 address_class,
             )
-    elif (host == "localhost" or host.endswith(".localhost")) and not policy.allow_private_networks:
+    elif is_localhost_name(host) and not policy.allow_private_networks:
         raise UrlRefused(
             UrlRefusal.ADDRESS_NOT_ALLOWED,
             "webhooks may not be sent to loopback addresses",
@@ -143,6 +139,11 @@ def _check_url(raw: str, policy: UrlPolicy) -> EndpointUrl:
         )
     _agree_with_httpx(canonical, host, port)
     return EndpointUrl(canonical, scheme, host, port, address)
+
+
+def is_localhost_name(host: str) -> bool:
+    """`localhost` and its subdomains, loopback by definition whatever DNS says."""
+    return host == "localhost" or host.endswith(".localhost")
 
 
 def _split_authority(netloc: str, scheme: str) -> tuple[str, int]:

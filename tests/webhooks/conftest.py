@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from app.webhooks.attempt import AttemptLimits
 from app.webhooks.transport import build_delivery_client
 from app.webhooks.urls import UrlPolicy
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.tls import TestPki, make_pki
+from tests.webhooks.tls import LocalPki, make_pki
 
 # A name under the reserved .test domain: it never resolves, so reaching it at all
 # proves the connection went to the pinned address and not through DNS.
@@ -30,9 +31,6 @@ class StaticResolver:
         self.lookups: list[str] = []
 
     async def resolve(self, host: str, port: int) -> Sequence[str]:
-        import asyncio
-        import socket
-
         self.lookups.append(host)
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -48,18 +46,18 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
     return make_pki(tmp_path_factory.mktemp("webhook-pki"), [TLS_NAME])
 
 
 @pytest.fixture
-def tls_receiver(pki: TestPki) -> Iterator[Receiver]:
+def tls_receiver(pki: LocalPki) -> Iterator[Receiver]:
     with Receiver(certfile=pki.cert_file, keyfile=pki.key_file) as running:
         yield running
 
 
 @pytest.fixture
-async def client(pki: TestPki) -> AsyncIterator[httpx.AsyncClient]:
+async def client(pki: LocalPki) -> AsyncIterator[httpx.AsyncClient]:
     async with build_delivery_client(ssl_context=pki.client_context()) as delivery_client:
         yield delivery_client
 
@@ -67,7 +65,3 @@ async def client(pki: TestPki) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def resolver() -> StaticResolver:
     return StaticResolver({TLS_NAME: ["127.0.0.1"]})
-
-
-def cert_dir(pki: TestPki) -> Path:
-    return pki.ca_file.parent

@@ -369,3 +369,34 @@ async def test_cookies_a_receiver_sets_are_never_sent_back(deliver, receiver: Re
     first, second = receiver.requests
     assert first.client_port == second.client_port  # same connection, same host
     assert "cookie" not in second.headers
+
+
+async def test_an_ipv6_literal_endpoint_is_reached_when_allowed(client: httpx.AsyncClient) -> None:
+    with Receiver(host="::1") as receiver6:
+        receiver6.script(Reply(200))
+        url = receiver6.url("/hook")
+        assert url.startswith("http://[::1]:")
+        result = await attempt_delivery(
+            client,
+            url=url,
+            message_id="msg_v6",
+            body=BODY,
+            keys=KEYS,
+            policy=LOCAL_POLICY,
+            resolver=StaticResolver(),
+            limits=FAST_LIMITS,
+        )
+        assert result.succeeded, result.error
+        assert result.remote_address == "::1"
+        refused = await attempt_delivery(
+            client,
+            url=url,
+            message_id="msg_v6",
+            body=BODY,
+            keys=KEYS,
+            policy=UrlPolicy(allow_http=True),
+            resolver=StaticResolver(),
+            limits=FAST_LIMITS,
+        )
+        assert refused.outcome is AttemptOutcome.BLOCKED
+        assert len(receiver6.requests) == 1

@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
-class TestPki:
+class LocalPki:
     ca_file: Path
     cert_file: Path
     key_file: Path
@@ -24,7 +24,7 @@ class TestPki:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
 
-def make_pki(directory: Path, names: list[str]) -> TestPki:
+def make_pki(directory: Path, names: list[str]) -> LocalPki:
     """A CA and a server certificate it signed for the DNS `names`."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -59,7 +59,7 @@ def make_pki(directory: Path, names: list[str]) -> TestPki:
         .add_extension(x509.ExtendedKeyUsage([x509.OID_SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    pki = TestPki(directory / "ca.crt", directory / "server.crt", directory / "server.key")
+    pki = LocalPki(directory / "ca.crt", directory / "server.crt", directory / "server.key")
     pki.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     pki.cert_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
     pki.key_file.write_bytes(
