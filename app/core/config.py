@@ -162,6 +162,22 @@ class Settings(BaseSettings):
     backup_retention_days: int = Field(default=30, ge=1)
     backup_keep_min: int = Field(default=3, ge=1)
 
+    # Webhook delivery. Private, loopback and link-local destinations and plain
+    # http:// are for development and tests only (both refused in production).
+    webhook_allow_private_networks: bool = False
+    webhook_allow_http: bool = False
+    webhook_connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    webhook_timeout: float = Field(default=15.0, gt=0, le=120)
+    webhook_dns_timeout: float = Field(default=2.0, gt=0, le=30)
+    # Seconds before each attempt: the first is the delay before attempt 1, the
+    # n-th the wait after the (n-1)-th failure; its length is the number of attempts.
+    webhook_retry_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    webhook_retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    webhook_retry_after_max_seconds: int = Field(default=86400, ge=0, le=7 * 86400)
+    webhook_secret_rotation_hours: float = Field(default=24.0, ge=0, le=24 * 30)
+    webhook_disable_after_days: float = Field(default=5.0, gt=0, le=90)
+    webhook_response_excerpt_bytes: int = Field(default=4096, ge=0, le=65536)
+
     audit_retention_days: int = Field(default=365, ge=1)
     retention_batch_size: int = Field(default=5000, ge=1, le=100_000)
     retention_schedule_enabled: bool = True
@@ -205,6 +221,12 @@ class Settings(BaseSettings):
             raise ValueError("RETENTION_RUN_AT must be HH:MM (UTC), e.g. 03:00")
         return f"{int(hour):02d}:{int(minute):02d}"
 
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _retry_schedule(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
+
     @field_validator("db_ssl_ca_file")
     @classmethod
     def _ca_file(cls, value: str | None) -> str | None:
@@ -233,6 +255,12 @@ class Settings(BaseSettings):
                 raise ValueError("DEBUG must be false when ENVIRONMENT=production")
             if self.backend == "sqlite":
                 raise ValueError("DATABASE_URL must be PostgreSQL when ENVIRONMENT=production")
+            if self.webhook_allow_private_networks:
+                raise ValueError(
+                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS must be false when ENVIRONMENT=production"
+                )
+            if self.webhook_allow_http:
+                raise ValueError("WEBHOOK_ALLOW_HTTP must be false when ENVIRONMENT=production")
         if self.environment.is_deployed and self.secret_key.get_secret_value() in EXAMPLE_SECRETS:
             raise ValueError(
                 f"SECRET_KEY is an example value; generate one for ENVIRONMENT={self.environment}"
@@ -257,6 +285,10 @@ class Settings(BaseSettings):
         return _split(self.encryption_keys.get_secret_value())
 
     @property
+    def webhook_retry_schedule_seconds(self) -> tuple[int, ...]:
+        return parse_retry_schedule(self.webhook_retry_schedule)
+
+    @property
     def database(self) -> URL:
         return parse_database_url(self.database_url, "DATABASE_URL")
 
@@ -278,6 +310,30 @@ class Settings(BaseSettings):
         if self.db_max_overflow is not None:
             return self.db_max_overflow
         return POOL_DEFAULTS[self.environment][1]
+
+
+MAX_RETRY_DELAY_SECONDS = 7 * 86400
+
+
+def parse_retry_schedule(value: str) -> tuple[int, ...]:
+    """`0,5,300` as whole seconds, or ValueError naming WEBHOOK_RETRY_SCHEDULE."""
+    items = _split(value)
+    if not items or len(items) > 50:
+        raise ValueError("WEBHOOK_RETRY_SCHEDULE must list 1 to 50 delays in seconds, e.g. 0,5,300")
+    delays = []
+    for item in items:
+        if not (
+            item.isascii()
+            and item.isdigit()
+            and len(item) <= 7
+            and int(item) <= MAX_RETRY_DELAY_SECONDS
+        ):
+            raise ValueError(
+                "WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds "
+                f"between 0 and {MAX_RETRY_DELAY_SECONDS}, e.g. 0,5,300"
+            )
+        delays.append(int(item))
+    return tuple(delays)
 
 
 def _split(value: str) -> list[str]:
