@@ -189,6 +189,9 @@ def test_only_the_http_edge_imports_the_web_framework() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 modules = [node.module]
             for module in modules:
-                if module.split(".")[0] in {"fastapi", "starlette"} or module.startswith("app.web"):
+                if module.split(".")[0] in {"fastapi", "starlette"} or module.split(".")[:2] == [
+                    "app",
+                    "web",
+                ]:
                     offenders.append(f"{_relative(path)}:{node.lineno} imports {module}")
     assert not offenders, "\n".join(offenders)
