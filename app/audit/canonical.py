@@ -59,6 +59,12 @@ def _plain(value: Any, depth: int) -> bool:
                     plain = False
                 elif not key.isascii():
                     plain = False
+                # Scalars inline: most members are, and a call per member would dominate.
+                item_kind = type(item)
+                if item_kind is str or item is None or item_kind is bool:
+                    continue
+                if item_kind is int and -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
+                    continue
                 if not _plain(item, depth + 1):
                     plain = False
         else:

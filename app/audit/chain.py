@@ -140,12 +140,12 @@ _OPTIONAL_TEXT = (
 )
 
 
-def _bad_text(record: dict[str, Any]) -> UnhashableRow:
-    for name in ("chain", "actor_type", "action"):
-        if type(record[name]) is not str:
+def _bad_text(entry: HashableEntry) -> UnhashableRow:
+    for name in ("chain_id", "actor_type", "action"):
+        if type(getattr(entry, name)) is not str:
             return UnhashableRow(f"{name} must be a string")
     for name in _OPTIONAL_TEXT:
-        value = record[name]
+        value = getattr(entry, name)
         if value is not None and type(value) is not str:
             return UnhashableRow(f"{name} must be a string or null, not {type(value).__name__}")
     return UnhashableRow("text members must be strings")
@@ -157,34 +157,41 @@ def row_record(entry: HashableEntry, seq: int, prev_hash: str) -> dict[str, Any]
         raise UnhashableRow("seq must be an integer from 1 to 2**53 - 1")
     if type(prev_hash) is not str:
         raise UnhashableRow("prev_hash must be a string")
-    record = {
+    chain, actor_type, action = entry.chain_id, entry.actor_type, entry.action
+    actor_id, actor_role = entry.actor_id, entry.actor_role
+    resource_type, resource_id, outcome = entry.resource_type, entry.resource_id, entry.outcome
+    request_id, ip_address = entry.request_id, entry.ip_address
+    # Written out rather than looped: this runs for every row sealed or verified.
+    if (
+        type(chain) is not str
+        or type(actor_type) is not str
+        or type(action) is not str
+        or (actor_id is not None and type(actor_id) is not str)
+        or (actor_role is not None and type(actor_role) is not str)
+        or (resource_type is not None and type(resource_type) is not str)
+        or (resource_id is not None and type(resource_id) is not str)
+        or (outcome is not None and type(outcome) is not str)
+        or (request_id is not None and type(request_id) is not str)
+        or (ip_address is not None and type(ip_address) is not str)
+    ):
+        raise _bad_text(entry)
+    return {
         "v": RECORD_VERSION,
-        "chain": entry.chain_id,
+        "chain": chain,
         "seq": seq,
         "time": format_time(entry.timestamp),
-        "actor_type": entry.actor_type,
-        "actor_id": entry.actor_id,
-        "actor_role": entry.actor_role,
-        "action": entry.action,
-        "resource_type": entry.resource_type,
-        "resource_id": entry.resource_id,
-        "outcome": entry.outcome,
-        "request_id": entry.request_id,
-        "ip_address": entry.ip_address,
+        "actor_type": actor_type,
+        "actor_id": actor_id,
+        "actor_role": actor_role,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "outcome": outcome,
+        "request_id": request_id,
+        "ip_address": ip_address,
         "details": entry.details,
         "prev_hash": prev_hash,
     }
-    # Every member but details must be text (or null where optional): one pass over the
-    # values, the error built only when one is not.
-    for name, value in record.items():
-        if value.__class__ is not str and value is not None and name not in _NON_TEXT:
-            raise _bad_text(record)
-    if record["chain"] is None or record["actor_type"] is None or record["action"] is None:
-        raise _bad_text(record)
-    return record
-
-
-_NON_TEXT = frozenset({"v", "seq", "details"})
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
