@@ -71,16 +71,23 @@ def _record(token: str, issuers: tuple[IssuerKeys, ...], at: datetime) -> Verifi
 
 
 def mandate_rows(
-    chain_id: str, mandate_id: str, events: int, *, batch: int = 8, noise: int = 3
+    chain_id: str, mandate_id: str, events: int, *, batch: int = 8, spread: bool = False
 ) -> list[AuditRow]:
-    """A chain where every `noise`-th row is another mandate's; checkpoints every `batch`."""
-    entries, index = [], 0
-    while sum(1 for e in entries if e.resource_id == mandate_id) < events:
-        mine = index % noise != 0
-        entries.append(entry(chain_id, index, resource_id=mandate_id if mine else f"other-{index}"))
-        index += 1
-    while len(entries) % batch:
-        entries.append(entry(chain_id, index, resource_id=f"other-{index}"))
+    """A chain holding `events` rows about the mandate among others', in whole batches.
+
+    Every third row is another mandate's; with `spread`, each event opens a batch of
+    its own instead (the worst case for a pack: one checkpoint and proof per event).
+    """
+    entries: list[AuditRow] = []
+    mine, index = 0, 0
+    while mine < events or len(entries) % batch:
+        if spread:
+            about_it = mine < events and len(entries) % batch == 0
+        else:
+            about_it = mine < events and index % 3 != 0
+        mine += about_it
+        name = mandate_id if about_it else f"other-{index}"
+        entries.append(entry(chain_id, index, resource_id=name))
         index += 1
     rows, _head = seal(entries, ChainHead.genesis(chain_id))
     return rows
@@ -108,6 +115,7 @@ def make_pack(
     cart: bool = False,
     events: int = 20,
     batch: int = 8,
+    spread: bool = False,
     keyring: Keyring | None = None,
     extra_files: tuple[PackFile, ...] = (),
 ) -> Pack:
@@ -141,7 +149,7 @@ def make_pack(
     now = (IssuerKeys(ISSUER, "active", _issuer_jwks(new_key, "k2")), merchant)
     tenant = uuid.uuid4()
     mandate_id = str(uuid.uuid4())
-    rows = mandate_rows(chain_id_for(tenant), mandate_id, events, batch=batch)
+    rows = mandate_rows(chain_id_for(tenant), mandate_id, events, batch=batch, spread=spread)
     proven, checkpoints = prove_mandate_rows(rows, mandate_id, keyring, batch)
     contents_ = PackContents(
         mandate_id=mandate_id,

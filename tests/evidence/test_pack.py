@@ -301,9 +301,10 @@ def test_manifest_format_errors_are_named(pack: Pack) -> None:
 def test_a_twenty_event_pack_stays_small_with_batches_of_1024() -> None:
     # Worst case: each event in its own batch of 1,024 rows, so 20 proofs of 10 hashes
     # and 20 checkpoints; the tenant's total chain length does not enter.
-    pack = make_pack(events=20, batch=1024)
+    pack = make_pack(events=20, batch=1024, spread=True)
     report = verify_pack(pack.data, pack.jwks)
     assert report.ok
+    assert (report.rows_proven, report.checkpoints_checked) == (20, 20)
     assert len(pack.data) < 64 * 1024, len(pack.data)
 
 
