@@ -63,18 +63,20 @@ class RetentionCut:
     """The oldest rows are gone without an anchor: a warning, not tampering."""
 
     first_missing_seq: int
-    last_missing_seq: int
+    last_missing_seq: int  # the prefix: first_missing_seq..last_missing_seq
     oldest_kept_seq: int | None  # None when no row is left
+    ragged_missing: int = 0  # rows gone just after the oldest kept one (a cut by time)
 
     @property
     def rows_missing(self) -> int:
-        return self.last_missing_seq - self.first_missing_seq + 1
+        return self.last_missing_seq - self.first_missing_seq + 1 + self.ragged_missing
 
     def to_json(self) -> dict[str, Any]:
         return {
             "first_missing_seq": self.first_missing_seq,
             "last_missing_seq": self.last_missing_seq,
             "rows_missing": self.rows_missing,
+            "ragged_missing": self.ragged_missing,
             "oldest_kept_seq": self.oldest_kept_seq,
         }
 
@@ -134,8 +136,9 @@ class ChainReport:
             cut = self.retention_cut
             line += (
                 f" (warning: retention cut of {cut.rows_missing:,} oldest rows without an "
-                f"anchor, seq {cut.first_missing_seq}..{cut.last_missing_seq}; "
-                f"oldest kept {cut.oldest_kept_seq})"
+                f"anchor, seq {cut.first_missing_seq}..{cut.last_missing_seq}"
+                + (f" and {cut.ragged_missing:,} at its ragged edge" if cut.ragged_missing else "")
+                + f"; oldest kept {cut.oldest_kept_seq})"
             )
         if self.unattested_rows:
             line += f"; {self.unattested_rows:,} newest rows not yet under a checkpoint"

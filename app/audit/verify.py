@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from app.audit.chain import (
     ChainHead,
@@ -44,6 +44,8 @@ from app.audit.report import Break, ChainReport, Problem, RetentionCut
 from app.signing import KeySet
 
 DIAGNOSE_ROWS = 4096
+# How far past the oldest kept row a timestamp cut's ragged edge may reach.
+RAGGED_WINDOW = timedelta(minutes=5)
 _CHECKPOINT_PROBLEMS = {
     CheckpointErrorCode.UNREADABLE: Problem.CHECKPOINT_UNREADABLE,
     CheckpointErrorCode.UNKNOWN_KEY: Problem.CHECKPOINT_UNKNOWN_KEY,
@@ -153,8 +155,11 @@ class ChainVerifier:
         expected_head: ChainHead | None = None,
         retention_horizon: datetime | None = None,
         diagnose_rows: int = DIAGNOSE_ROWS,
+        ragged_window: timedelta = RAGGED_WINDOW,
     ) -> None:
         self.chain_id = chain_id
+        self._ragged_window = ragged_window
+        self._ragged_until: datetime | None = None
         self._keys = keys
         self._anchor = anchor
         self._head = expected_head
@@ -304,15 +309,18 @@ class ChainVerifier:
         if seq < expected:
             self._fail(Break(Problem.ROW_DUPLICATE, seq, f"seq {seq} appears twice (or backwards)"))
             return False
-        if seq > expected and (self.rows_checked or not self._start_after_cut(seq)):
-            if self._broken is None:  # _start_after_cut may have failed on a checkpoint
+        if seq > expected:
+            if not self.rows_checked:
+                if not self._start_after_cut(seq, row):
+                    return False
+            elif not self._ragged_gap(seq, row):
                 missing = (
                     f"rows {expected}..{seq - 1} are"
                     if seq - 1 > expected
                     else f"row {expected} is"
                 )
                 self._fail(Break(Problem.ROW_MISSING, expected, f"{missing} missing (deleted)"))
-            return False
+                return False
         prev_hash = row.prev_hash
         try:
             if type(row.row_hash) is not str:
@@ -329,10 +337,33 @@ class ChainVerifier:
             self._suspect_row(row, seq, hash_ok, link_ok)
         return self._broken is None
 
-    def _start_after_cut(self, seq: int) -> bool:
+    def _start_after_cut(self, seq: int, row: SealedEntry) -> bool:
         """The oldest kept row is past the expected start: a retention cut. False if broken."""
         self._cut = RetentionCut(self._expected, seq - 1, seq)
-        self._prev_hash = None  # its predecessor is gone: nothing to link to
+        moment = row.timestamp
+        if isinstance(moment, datetime) and moment.utcoffset() is not None:
+            self._ragged_until = moment + self._ragged_window
+        return self._restart_at(seq)
+
+    def _ragged_gap(self, seq: int, row: SealedEntry) -> bool:
+        """A gap just after the oldest kept row, within the ragged window: part of the cut.
+
+        A cut by timestamp (`DELETE ... WHERE timestamp < ...`) is a prefix in time, and
+        seq order follows commit order, so near its edge a few rows sealed later than a
+        kept row may be older than it, and gone with the cut.
+        """
+        cut, until, moment = self._cut, self._ragged_until, row.timestamp
+        if cut is None or until is None or not isinstance(moment, datetime):
+            return False
+        if moment.utcoffset() is None or moment > until:
+            return False
+        self._cut = replace(cut, ragged_missing=cut.ragged_missing + seq - self._expected)
+        self._builder_start = -1  # this batch lost rows: its root cannot be recomputed
+        return self._restart_at(seq)
+
+    def _restart_at(self, seq: int) -> bool:
+        """Continue at `seq` after missing rows; checkpoints for those rows: signature only."""
+        self._prev_hash = None  # the predecessor is gone: nothing to link to
         self._expected = seq
         pending = self._pending
         while pending and pending[0].seq < seq:
@@ -521,6 +552,7 @@ def verify_chain(
     anchor: ChainAnchor | None = None,
     expected_head: ChainHead | None = None,
     retention_horizon: datetime | None = None,
+    ragged_window: timedelta = RAGGED_WINDOW,
 ) -> ChainReport:
     """Verify a chain from two seq-ordered iterables (consumed lazily, memory flat)."""
     verifier = ChainVerifier(
@@ -529,6 +561,7 @@ def verify_chain(
         anchor=anchor,
         expected_head=expected_head,
         retention_horizon=retention_horizon,
+        ragged_window=ragged_window,
     )
     pending = iter(checkpoints)
     upcoming = next(pending, None)

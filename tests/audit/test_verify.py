@@ -342,8 +342,33 @@ def test_a_prefix_cut_on_a_batch_boundary_leaves_every_root_checked(chain: Chain
 
 
 def test_a_cut_is_no_cover_for_a_later_gap(chain: Chain) -> None:
+    # Rows are a second apart: row 40 is 19 s younger than the oldest kept row 21.
     rows = [r for r in chain.rows[20:] if r.seq != 40]
-    broken_at(run(chain, rows), Problem.ROW_MISSING, 40)
+    broken_at(run(chain, rows, ragged_window=timedelta(seconds=10)), Problem.ROW_MISSING, 40)
+
+
+def test_a_cut_by_timestamp_may_leave_a_ragged_edge(keyring: Keyring) -> None:
+    # Row 23 was written (timestamped) before row 22 but committed, so sealed, after it:
+    # `DELETE ... WHERE timestamp < cutoff` takes 1..21 and 23, and keeps 22.
+    chain_id = str(uuid.uuid4())
+    entries = [entry(chain_id, i) for i in range(40)]
+    entries[22] = entries[22]._replace(timestamp=entries[20].timestamp + timedelta(microseconds=5))
+    cutoff = entries[21].timestamp
+    from tests.audit.chains import seal
+
+    rows, _head = seal(entries, ChainHead.genesis(chain_id))
+    kept = [r for r in rows if r.timestamp >= cutoff]
+    assert [r.seq for r in kept][:3] == [22, 24, 25]
+    report = verify_chain(chain_id, kept, [], keyring.keyset())
+    assert report.ok, report.summary()
+    cut = report.retention_cut
+    assert cut is not None
+    assert (cut.last_missing_seq, cut.oldest_kept_seq, cut.ragged_missing) == (21, 22, 1)
+    assert cut.rows_missing == 22
+    assert "1 at its ragged edge" in report.summary()
+    # The same gap far from the edge is tampering.
+    strict = verify_chain(chain_id, kept, [], keyring.keyset(), ragged_window=timedelta(0))
+    broken_at(strict, Problem.ROW_MISSING, 23)
 
 
 def test_verification_starts_at_the_anchor(chain: Chain) -> None:
