@@ -39,6 +39,7 @@ from app.audit.checkpoint import (
     CheckpointInvalid,
     read_checkpoint,
 )
+from app.audit.diagnosis import Suspect, first_failure
 from app.audit.merkle import MerkleBuilder
 from app.audit.report import Break, ChainReport, Problem, RetentionCut
 from app.signing import KeySet
@@ -76,73 +77,6 @@ class _Pending:
     error: Break | None
 
 
-def _belongs(row: SealedEntry, seq: int, prev_hash: str, row_hash: str) -> bool:
-    """Whether `row`'s fields, sealed at `seq` after `prev_hash`, give `row_hash`."""
-    try:
-        return entry_hash(row, seq, prev_hash) == row_hash
-    except UnhashableRow:
-        return False
-
-
-class _Suspect:
-    """The first failed row, and what the rows after it say about it."""
-
-    __slots__ = ("candidates", "default", "expected_prev", "kind", "looked", "row", "seq")
-
-    def __init__(self, kind: str, row: SealedEntry, expected_prev: str, default: Break) -> None:
-        self.kind = kind  # "link": re-hashed row or forged one; "content": edit, swap, insert
-        self.row = row
-        self.seq = row.seq
-        self.expected_prev = expected_prev
-        self.default = default
-        self.candidates = {row.row_hash}
-        self.looked = 0
-
-    def look(self, other: SealedEntry) -> Break | None:
-        """A verdict once `other` settles the question, else None."""
-        self.looked += 1
-        p, q = self.seq, other.seq
-        if type(q) is not int:
-            return self.default
-        if q <= p:
-            return Break(Problem.ROW_DUPLICATE, p, f"two rows carry seq {p}; one is forged")
-        if self.kind == "link":
-            if q == p + 1 and other.prev_hash == self.row.row_hash:
-                return Break(
-                    Problem.ROW_REWRITTEN,
-                    p - 1,
-                    f"row {p - 1} was changed and re-hashed: row {p} still names its original hash",
-                )
-            return Break(
-                Problem.ROW_EDITED,
-                p,
-                f"row {p} was replaced: it links to neither row {p - 1} nor row {p + 1}",
-            )
-        if q == p + 1 and type(other.prev_hash) is str:
-            self.candidates.add(other.prev_hash)
-        # Does `other` hold the fields that belong at p?
-        try:
-            here = entry_hash(other, p, self.expected_prev)
-        except UnhashableRow:
-            return None
-        if here == other.row_hash or here in self.candidates:
-            row = self.row
-            # ... and do p's fields belong at q (a swap), or nowhere (a forged row at p)?
-            if _belongs(row, q, other.prev_hash, other.row_hash) or _belongs(
-                row, q, row.prev_hash, row.row_hash
-            ):
-                return Break(
-                    Problem.ROWS_SWAPPED, p, f"rows {p} and {q} traded contents", other_seq=q
-                )
-            if q == p + 1:
-                return Break(
-                    Problem.ROW_INSERTED,
-                    p,
-                    f"row {p} is forged: the row after it was sealed as {p} and renumbered",
-                )
-        return None
-
-
 class ChainVerifier:
     """Push-style verifier of one chain; see the module docstring for the protocol."""
 
@@ -176,7 +110,7 @@ class ChainVerifier:
         self._last_signed_checkpoint: int | None = None
         self._builder = MerkleBuilder()
         self._builder_start: int | None = None
-        self._suspect: _Suspect | None = None
+        self._suspect: Suspect | None = None
         self._broken: Break | None = None
         self._cut: RetentionCut | None = None
         self.rows_checked = 0
@@ -393,59 +327,23 @@ class ChainVerifier:
                 self._fail(stale.error or Break(Problem.CHECKPOINT_MISPLACED, stale.seq, ""))
 
     def _suspect_row(self, row: SealedEntry, seq: int, hash_ok: bool, link_ok: bool) -> None:
-        expected_prev = self._prev_hash if self._prev_hash is not None else row.prev_hash
-        if hash_ok:  # and not link_ok: the row is whole but follows something else
-            if not self.rows_checked:
-                if self._anchor is not None:
-                    problem, message = (
-                        Problem.ANCHOR_MISMATCH,
-                        f"row {seq} does not follow the anchor at seq {self._anchor.last_seq}",
-                    )
-                else:
-                    problem, message = (
-                        Problem.CHAIN_START_MISMATCH,
-                        f"row {seq} does not start from this chain's genesis hash",
-                    )
-                self._fail(Break(problem, seq, message))
-                return
-            default = Break(
-                Problem.LINK_BROKEN,
-                seq,
-                f"row {seq} does not link to row {seq - 1} (re-hashed row {seq - 1}, or forged row {seq})",
-            )
-            self._suspect = _Suspect("link", row, expected_prev, default)
-            return
-        row_hash, prev_hash = row.row_hash, row.prev_hash
-        if seq > 1 and _belongs(row, seq - 1, prev_hash, row_hash):
-            self._fail(
-                Break(
-                    Problem.ROW_INSERTED,
-                    seq - 1,
-                    f"row {seq - 1} is forged: the rows after it were renumbered",
-                )
-            )
-            return
-        if _belongs(row, seq + 1, prev_hash, row_hash):
-            self._fail(
-                Break(
-                    Problem.ROW_MISSING,
-                    seq,
-                    f"row {seq} was deleted and the rows after it renumbered",
-                )
-            )
-            return
-        message = (
-            f"row {seq}'s fields do not give its row_hash (edited)"
-            if link_ok
-            else f"row {seq} matches neither its row_hash nor row {seq - 1} (edited or forged)"
+        outcome = first_failure(
+            row,
+            hash_ok=hash_ok,
+            link_ok=link_ok,
+            expected_prev=self._prev_hash,
+            first_in_window=not self.rows_checked,
+            anchor_seq=self._anchor.last_seq if self._anchor is not None else None,
         )
-        self._suspect = _Suspect(
-            "content", row, expected_prev, Break(Problem.ROW_EDITED, seq, message)
-        )
+        if isinstance(outcome, Break):
+            self._fail(outcome)
+        else:
+            self._suspect = outcome
 
     def _look(self, row: SealedEntry) -> None:
         suspect = self._suspect
-        assert suspect is not None
+        if suspect is None:
+            return
         verdict = suspect.look(row)
         if verdict is None and suspect.looked >= self._diagnose_rows:
             verdict = suspect.default
