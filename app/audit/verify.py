@@ -132,26 +132,27 @@ class ChainVerifier:
         if self._broken is not None or self._suspect is not None:
             return
         seq = stored.seq
+        if type(seq) is not int or seq < 1:
+            message = "a checkpoint is filed without a positive integer seq"
+            self._fail(Break(Problem.CHECKPOINT_MISPLACED, self._expected, message))
+            return
+        previous = self._last_fed_checkpoint
+        if previous is not None and seq <= previous:
+            message = f"checkpoint filed at seq {seq} comes after one at {previous}"
+            self._fail(Break(Problem.CHECKPOINT_MISPLACED, seq, message, checkpoint_seq=seq))
+            return
         if self._last_seq is not None and seq <= self._last_seq:
             raise ValueError(f"checkpoint {seq} fed after its row; feed checkpoints first")
-        error: Break | None = None
+        self._last_fed_checkpoint = seq
         checkpoint: Checkpoint | None = None
-        if self._last_fed_checkpoint is not None and seq <= self._last_fed_checkpoint:
-            error = Break(
-                Problem.CHECKPOINT_MISPLACED,
-                seq,
-                f"checkpoint filed at seq {seq} comes after one at {self._last_fed_checkpoint}",
-                checkpoint_seq=seq,
-            )
+        error: Break | None
+        try:
+            checkpoint = read_checkpoint(stored.jws, self._keys)
+        except CheckpointInvalid as exc:
+            problem = _CHECKPOINT_PROBLEMS[exc.code]
+            error = Break(problem, seq, f"checkpoint at seq {seq}: {exc.message}", None, seq)
         else:
-            self._last_fed_checkpoint = seq
-            try:
-                checkpoint = read_checkpoint(stored.jws, self._keys)
-            except CheckpointInvalid as exc:
-                problem = _CHECKPOINT_PROBLEMS[exc.code]
-                error = Break(problem, seq, f"checkpoint at seq {seq}: {exc.message}", None, seq)
-            else:
-                error = self._placement(checkpoint, seq)
+            error = self._placement(checkpoint, seq)
         if seq <= self._start:
             # Wholly before the anchor: only its signature and place can be checked.
             if error is not None:
@@ -234,8 +235,9 @@ class ChainVerifier:
             self._look(row)
             return self._broken is None
         seq = row.seq
-        if type(seq) is not int:
-            self._fail(Break(Problem.ROW_UNREADABLE, self._expected, "a row has no integer seq"))
+        if type(seq) is not int or seq < 1:
+            message = "a row has no positive integer seq"
+            self._fail(Break(Problem.ROW_UNREADABLE, self._expected, message))
             return False
         if seq <= self._start:
             return True  # before the anchor: retention's, not ours
@@ -465,7 +467,9 @@ def verify_chain(
     upcoming = next(pending, None)
     for row in rows:
         seq = row.seq
-        while upcoming is not None and (type(seq) is not int or upcoming.seq <= seq):
+        while upcoming is not None and (
+            type(seq) is not int or type(upcoming.seq) is not int or upcoming.seq <= seq
+        ):
             verifier.add_checkpoint(upcoming)
             upcoming = next(pending, None)
         if not verifier.add_row(row):

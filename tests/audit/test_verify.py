@@ -530,3 +530,43 @@ def test_sealed_batches_and_seal_entries_agree(keyring: Keyring) -> None:
     seals, _ = seal_entries([entry(chain_id, i) for i in range(3)], ChainHead.genesis(chain_id))
     rows = list(_streamed(chain_id, 3))
     assert [r.row_hash for r in rows] == [s.row_hash for s in seals]
+
+
+def test_checkpoints_out_of_order_are_misplaced_not_a_crash(chain: Chain) -> None:
+    swapped = [chain.checkpoints[1], chain.checkpoints[0], *chain.checkpoints[2:]]
+    broken_at(run(chain, checkpoints=swapped), Problem.CHECKPOINT_MISPLACED, 8)
+    doubled = [chain.checkpoints[0], chain.checkpoints[0], *chain.checkpoints[1:]]
+    broken_at(run(chain, checkpoints=doubled), Problem.CHECKPOINT_MISPLACED, 8)
+
+
+def test_rows_with_a_seq_below_one_are_unreadable(chain: Chain) -> None:
+    rows = list(chain.rows)
+    rows[0] = rows[0]._replace(seq=0)
+    broken_at(run(chain, rows), Problem.ROW_UNREADABLE, 1)
+
+
+hostile = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.floats(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    index=st.integers(0, 23),
+    values=st.dictionaries(st.sampled_from([*_FIELDS, "seq"]), hostile, min_size=1, max_size=4),
+)
+def test_hostile_row_values_never_raise(index: int, values: dict[str, object]) -> None:
+    chain = _PROPERTY_CHAIN
+    rows = list(chain.rows)
+    rows[index] = rows[index]._replace(**values)
+    report = verify_chain(chain.chain_id, rows, chain.checkpoints, chain.keyset)
+    report.to_json()
+    report.summary()
+    if any(getattr(chain.rows[index], k) != v for k, v in values.items()):
+        assert not report.ok
