@@ -43,7 +43,9 @@ def _run(script: Path, tmp_path: Path, data: bytes, jwks: dict) -> subprocess.Co
 
 
 @pytest.mark.parametrize("cart", [False, True])
-def test_the_documented_verifier_accepts_our_packs(script: Path, tmp_path: Path, cart: bool) -> None:
+def test_the_documented_verifier_accepts_our_packs(
+    script: Path, tmp_path: Path, cart: bool
+) -> None:
     pack = make_pack(cart=cart)
     result = _run(script, tmp_path, pack.data, pack.jwks)
     assert result.returncode == 0, result.stderr
