@@ -155,7 +155,11 @@ def manifest_document(
 
 
 def build_pack(contents: PackContents, keyring: Keyring, *, created_at: datetime) -> bytes:
-    """The evidence pack as ZIP bytes, its manifest signed with the keyring's current key."""
+    """The evidence pack as ZIP bytes, its manifest signed with the keyring's current key.
+
+    Raises ValueError for an extra file that would shadow a pack file, and
+    UnhashableRow for an audit row with no canonical form (edited in the database).
+    """
     files = _files(contents)
     files[layout.VAULT_JWKS] = dump_json(keyring.public_jwks())
     manifest = dump_json(manifest_document(contents, files, created_at))
