@@ -1,0 +1,1 @@
+"""AP2 v0.2 mandates: Delegate SD-JWT chains, their constraints, ledger rules and receipts."""

@@ -1,0 +1,149 @@
+"""Keys of a chain: root keys from the tenant's truststore by `kid`, and each hop's `cnf.jwk`.
+
+Only EC P-256 keys (ES256) count anywhere in a v0.2 chain. The caller loads root
+candidates before verifying (`root_kid` reads the `kid`), so the engine itself
+never performs I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from app.keys import (
+    InvalidKeyMaterial,
+    IssuerStatus,
+    TrustedIssuer,
+    TrustedKey,
+    TrustSnapshot,
+    b64url_encode,
+    key_from_jwk,
+)
+
+ALG = "ES256"
+
+
+class RootKey(NamedTuple):
+    """A candidate root key and the DID of the issuer that owns it."""
+
+    issuer_did: str
+    key: TrustedKey
+
+
+class RootKeys(Protocol):
+    """What the engine needs from the truststore: candidate keys for a header `kid`."""
+
+    def candidates(self, kid: str, /) -> Sequence[RootKey]: ...
+
+
+def is_es256_key(key: TrustedKey) -> bool:
+    """True for an EC P-256 key that can verify ES256."""
+    return key.kty == "EC" and key.crv == "P-256" and ALG in key.verifiers
+
+
+class RootKeyIndex:
+    """An in-memory RootKeys over trusted issuers: active ones, EC P-256 keys with a `kid`."""
+
+    __slots__ = ("_by_kid",)
+
+    def __init__(self, keys: Iterable[RootKey] = ()) -> None:
+        by_kid: dict[str, list[RootKey]] = {}
+        for root in keys:
+            if root.key.kid is not None and is_es256_key(root.key):
+                by_kid.setdefault(root.key.kid, []).append(root)
+        self._by_kid = {kid: tuple(found) for kid, found in by_kid.items()}
+
+    @classmethod
+    def from_issuers(cls, issuers: Iterable[TrustedIssuer]) -> RootKeyIndex:
+        """Index the keys of the active issuers among `issuers`."""
+        return cls(
+            RootKey(issuer.did, key)
+            for issuer in issuers
+            if issuer.status == IssuerStatus.ACTIVE
+            for key in issuer.keys
+        )
+
+    @classmethod
+    def from_snapshot(cls, snapshot: TrustSnapshot, dids: Iterable[str]) -> RootKeyIndex:
+        """Index the issuers of `snapshot` named by `dids` (a snapshot is looked up by DID)."""
+        found = (snapshot.get(did) for did in dids)
+        return cls.from_issuers(issuer for issuer in found if issuer is not None)
+
+    def candidates(self, kid: str, /) -> Sequence[RootKey]:
+        return self._by_kid.get(kid, ())
+
+
+# AP2 types/jwk.json: these members only, with these types.
+_B64_COORDINATE = re.compile(r"[A-Za-z0-9_-]{43}")
+_KEY_OPS = frozenset(
+    {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
+)
+_STRING_MEMBERS = ("kid", "x5u", "x5t", "x5t#S256")
+_MEMBERS = frozenset({"kty", "crv", "x", "y", "use", "key_ops", "alg", "x5c", *_STRING_MEMBERS})
+
+
+class InvalidCnf(ValueError):
+    """A `cnf` that is not `{"jwk": <EC P-256 public JWK>}` as the contract allows."""
+
+
+def _check_jwk(jwk: Mapping[str, Any]) -> None:
+    extra = set(jwk) - _MEMBERS
+    if extra:
+        raise InvalidCnf(f"cnf.jwk has members outside the allowed set: {sorted(extra)[:4]}")
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+        raise InvalidCnf("cnf.jwk must be an EC P-256 key")
+    for name in ("x", "y"):
+        value = jwk.get(name)
+        if type(value) is not str or not _B64_COORDINATE.fullmatch(value):
+            raise InvalidCnf(f"cnf.jwk '{name}' must be 43 base64url characters")
+    if "alg" in jwk and jwk["alg"] != ALG:
+        raise InvalidCnf("cnf.jwk 'alg' must be ES256")
+    if "use" in jwk and jwk["use"] not in ("sig", "enc"):
+        raise InvalidCnf("cnf.jwk 'use' must be 'sig' or 'enc'")
+    if "key_ops" in jwk:
+        ops = jwk["key_ops"]
+        if type(ops) is not list or not all(type(op) is str and op in _KEY_OPS for op in ops):
+            raise InvalidCnf("cnf.jwk 'key_ops' must be an array of key operations")
+    if "x5c" in jwk:
+        chain = jwk["x5c"]
+        if type(chain) is not list or not all(type(cert) is str for cert in chain):
+            raise InvalidCnf("cnf.jwk 'x5c' must be an array of strings")
+    for name in _STRING_MEMBERS:
+        if name in jwk and type(jwk[name]) is not str:
+            raise InvalidCnf(f"cnf.jwk '{name}' must be a string")
+
+
+def cnf_key(content: Mapping[str, Any]) -> TrustedKey:
+    """The ES256 key a content endorses in `cnf.jwk`; raises InvalidCnf."""
+    cnf = content.get("cnf")
+    if type(cnf) is not dict:
+        raise InvalidCnf("content has no 'cnf' object")
+    jwk = cnf.get("jwk")
+    if type(jwk) is not dict:
+        raise InvalidCnf("cnf has no 'jwk' object")
+    _check_jwk(jwk)
+    try:
+        # Only the coordinates matter; the metadata members were checked above.
+        return key_from_jwk({"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]})
+    except InvalidKeyMaterial as exc:
+        raise InvalidCnf(f"cnf.jwk is not a P-256 public key: {exc}") from None
+
+
+def public_jwk(key: TrustedKey) -> dict[str, str]:
+    """The public JWK of an EC P-256 key (what storage keeps of the root key used)."""
+    public = key.public_key
+    if not isinstance(public, ec.EllipticCurvePublicKey) or not is_es256_key(key):
+        raise InvalidKeyMaterial("not an EC P-256 key")
+    numbers = public.public_numbers()
+    jwk = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+    }
+    if key.kid is not None:
+        jwk["kid"] = key.kid
+    return jwk

@@ -1,0 +1,149 @@
+"""Shared objects of mandate contents: Merchant, Amount, PaymentInstrument, PISP, integers.
+
+Parsers return typed values or raise SchemaError. Integers are JSON integer literals
+(`type(v) is int`, so no float, no boolean); amounts and bounds are >= 0.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+from app.ap2.verification.dates import InvalidDate, parse_instant
+
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+
+
+class SchemaError(ValueError):
+    """A content member of the wrong shape or type."""
+
+
+class Merchant(NamedTuple):
+    """`{id, name, website?}`; `id` is None only where the contract lets it be missing."""
+
+    id: str | None
+    name: str
+    website: str | None
+
+
+class Amount(NamedTuple):
+    """An amount in ISO 4217 minor units."""
+
+    amount: int
+    currency: str
+
+
+class PaymentInstrument(NamedTuple):
+    """`{id, type, description?}`; other members are ignored."""
+
+    id: str
+    type: str
+    description: str | None
+
+
+class Pisp(NamedTuple):
+    """A Payment Initiation Service Provider."""
+
+    legal_name: str
+    brand_name: str
+    domain_name: str
+
+
+def integer(value: Any, what: str, minimum: int | None = None) -> int:
+    """A JSON integer literal, at least `minimum` when given."""
+    if type(value) is not int:
+        raise SchemaError(f"{what} must be an integer")
+    if minimum is not None and value < minimum:
+        raise SchemaError(f"{what} must be at least {minimum}")
+    return value
+
+
+def string(value: Any, what: str) -> str:
+    """A JSON string."""
+    if type(value) is not str:
+        raise SchemaError(f"{what} must be a string")
+    return value
+
+
+def optional_string(obj: dict[str, Any], name: str, what: str) -> str | None:
+    """A member that, when present, is a string."""
+    if name not in obj:
+        return None
+    return string(obj[name], f"{what}.{name}")
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    """A JSON object."""
+    if type(value) is not dict:
+        raise SchemaError(f"{what} must be an object")
+    return value
+
+
+def array(value: Any, what: str) -> list[Any]:
+    """A JSON array."""
+    if type(value) is not list:
+        raise SchemaError(f"{what} must be an array")
+    return value
+
+
+def required(container: dict[str, Any], name: str, what: str) -> Any:
+    """A member that must be present."""
+    if name not in container:
+        raise SchemaError(f"{what} has no '{name}'")
+    return container[name]
+
+
+def currency(value: Any, what: str) -> str:
+    """An ISO 4217 alphabetic code (three capital letters)."""
+    if type(value) is not str or not _CURRENCY.fullmatch(value):
+        raise SchemaError(f"{what} must be three capital letters")
+    return value
+
+
+def merchant(value: Any, what: str, id_required: bool = True) -> Merchant:
+    """A Merchant; `id_required=False` for the checkout's merchant, whose id may be missing."""
+    member = obj(value, what)
+    if id_required:
+        ident: str | None = string(required(member, "id", what), f"{what}.id")
+    else:
+        ident = optional_string(member, "id", what)
+    name = string(required(member, "name", what), f"{what}.name")
+    return Merchant(ident, name, optional_string(member, "website", what))
+
+
+def amount(value: Any, what: str) -> Amount:
+    """An Amount: non-negative integer minor units and a currency code."""
+    member = obj(value, what)
+    return Amount(
+        integer(required(member, "amount", what), f"{what}.amount", 0),
+        currency(required(member, "currency", what), f"{what}.currency"),
+    )
+
+
+def payment_instrument(value: Any, what: str) -> PaymentInstrument:
+    """A PaymentInstrument."""
+    member = obj(value, what)
+    return PaymentInstrument(
+        string(required(member, "id", what), f"{what}.id"),
+        string(required(member, "type", what), f"{what}.type"),
+        optional_string(member, "description", what),
+    )
+
+
+def pisp(value: Any, what: str) -> Pisp:
+    """A PISP: all three names required."""
+    member = obj(value, what)
+    return Pisp(
+        string(required(member, "legal_name", what), f"{what}.legal_name"),
+        string(required(member, "brand_name", what), f"{what}.brand_name"),
+        string(required(member, "domain_name", what), f"{what}.domain_name"),
+    )
+
+
+def date(value: Any, what: str) -> str:
+    """A contract date (returned as given; `parse_instant` turns it into an instant)."""
+    try:
+        parse_instant(value)
+    except InvalidDate as exc:
+        raise SchemaError(f"{what}: {exc}") from None
+    return value

@@ -1,0 +1,135 @@
+"""Wire primitives: strict base64url, strict JSON, the contract's hash H(s), compact JWS parts.
+
+Everything malformed raises `WireError` (a ValueError); callers turn it into the
+code of their stage. JSON is I-JSON (RFC 7493) strict: UTF-8 only, duplicate member
+names refused, no NaN/Infinity or overflowing numbers, no lone surrogates, and no
+NUL characters (they cannot be stored as text later). Integer literals stay `int`
+while `19900.0`, `1.99e4` become `float` and `true` a `bool`, so `type(v) is int`
+tells a JSON integer apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any, NamedTuple
+
+from app.keys import b64url_decode, b64url_encode
+
+
+class WireError(ValueError):
+    """Bytes or text that are not what the format requires."""
+
+
+def digest(text: str) -> str:
+    """H(s) of the contract: unpadded base64url of SHA-256 over the ASCII bytes of `text`."""
+    return b64url_encode(hashlib.sha256(text.encode("ascii")).digest())
+
+
+def b64url(text: str, what: str) -> bytes:
+    """Strict unpadded, canonical base64url; raises WireError naming `what`."""
+    try:
+        return b64url_decode(text)
+    except ValueError:
+        raise WireError(f"{what} is not base64url") from None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise WireError("JSON object has a duplicate member name")
+    return obj
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise WireError("JSON number overflows")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise WireError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse_constant=_constant)
+_decode = _DECODER.decode
+
+
+def _check_strings(value: Any) -> None:
+    """Refuse lone surrogates and NUL, which only a \\u escape can carry."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            strings = (item,)
+        elif type(item) is dict:
+            strings = tuple(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in strings:
+            if "\x00" in text:
+                raise WireError("JSON string holds a NUL character")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise WireError("JSON string holds a lone surrogate") from None
+
+
+def load_json(data: bytes, what: str) -> Any:
+    """Strictly decode UTF-8 JSON text; raises WireError naming `what`."""
+    try:
+        text = data.decode("utf-8")
+        value = _decode(text)
+    except WireError as exc:
+        raise WireError(f"{what}: {exc}") from None
+    except (ValueError, RecursionError):
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors, as is int() past 4300 digits.
+        raise WireError(f"{what} is not valid JSON") from None
+    if "\\u" in text:
+        try:
+            _check_strings(value)
+        except WireError as exc:
+            raise WireError(f"{what}: {exc}") from None
+    return value
+
+
+def load_object(data: bytes, what: str) -> dict[str, Any]:
+    """`load_json` that must yield a JSON object."""
+    value = load_json(data, what)
+    if type(value) is not dict:
+        raise WireError(f"{what} is not a JSON object")
+    return value
+
+
+class CompactJws(NamedTuple):
+    """A compact JWS split and base64url-decoded; JSON not parsed yet."""
+
+    text: str
+    header_raw: bytes
+    payload_raw: bytes
+    signature: bytes
+    signing_input: bytes
+
+
+def split_jws(text: str, what: str) -> CompactJws:
+    """Three base64url parts, the first two non-empty; raises WireError."""
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise WireError(f"{what} is not a compact JWS (three parts)")
+    header, payload, signature = parts
+    if not header or not payload:
+        raise WireError(f"{what} has an empty header or payload")
+    return CompactJws(
+        text,
+        b64url(header, f"{what} header"),
+        b64url(payload, f"{what} payload"),
+        b64url(signature, f"{what} signature"),
+        f"{header}.{payload}".encode("ascii"),
+    )
+
