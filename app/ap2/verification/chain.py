@@ -170,7 +170,9 @@ def verify_chain(
     """Stages A-C; never raises for any `sd_jwt` (ValueError only for a naive `now`)."""
     now_us = micros(now)
     if type(sd_jwt) is not str:
-        return Rejection(ResultCode.INVALID_CREDENTIAL, Stage.SHAPE, "sd_jwt must be a string", None)
+        return Rejection(
+            ResultCode.INVALID_CREDENTIAL, Stage.SHAPE, "sd_jwt must be a string", None
+        )
     try:
         raw = split_hops(sd_jwt)
     except Refusal as refusal:

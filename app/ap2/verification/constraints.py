@@ -24,8 +24,8 @@ from app.ap2.verification.schemas import Merchant, SchemaError, merchant
 from app.ap2.verification.shapes import (
     AgentRecurrence,
     AllowedMerchants,
-    AllowedPaymentInstruments,
     AllowedPayees,
+    AllowedPaymentInstruments,
     AllowedPisps,
     AmountRange,
     Budget,
@@ -120,7 +120,9 @@ def _recurrence(c: AgentRecurrence, subject: Subject) -> str | None:
     if ledger.last_approval is not None:
         earliest = next_allowed(ledger.last_approval, c.frequency)
         if earliest is not None and subject.now < earliest:
-            return f"{c.frequency} spacing: the next approval is allowed from {earliest.isoformat()}"
+            return (
+                f"{c.frequency} spacing: the next approval is allowed from {earliest.isoformat()}"
+            )
     return None
 
 
@@ -180,7 +182,8 @@ def check(constraint: Constraint, subject: Subject) -> Violation | None:
             return Violation(str(constraint.type), "the request has no open_checkout_hash", True)
         if constraint.conditional_transaction_id != expected:
             return Violation(
-                constraint.type, "conditional_transaction_id is not the request's open_checkout_hash"
+                str(constraint.type),
+                "conditional_transaction_id is not the request's open_checkout_hash",
             )
         return None
     problem = _CHECKS[type(constraint)](constraint, subject)

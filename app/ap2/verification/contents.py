@@ -164,7 +164,5 @@ def parse_contents(
     family = family_of(contents)
     opened = tuple(_open(hop, content, family) for hop, content in enumerate(contents[:-1]))
     leaf = contents[-1]
-    closed: Closed = (
-        _closed_checkout(leaf) if family is Family.CHECKOUT else _closed_payment(leaf)
-    )
+    closed: Closed = _closed_checkout(leaf) if family is Family.CHECKOUT else _closed_payment(leaf)
     return family, opened, closed

@@ -161,8 +161,8 @@ def verify_hops(
     next_key: TrustedKey | None = None
     count = len(raw)
     for hop in raw:
-        role = _role(hop.index, count)
-        label = f"hop {hop.index}"
+        role = _role(hop.number, count)
+        label = f"hop {hop.number}"
         header = _header(hop, role, label)
         try:
             payload = load_object(hop.jws.payload_raw, f"{label} payload")
@@ -182,7 +182,7 @@ def verify_hops(
             key = root.key
         else:
             key = next_key
-            _check_binding(processed, raw[hop.index - 1], label)
+            _check_binding(processed, raw[hop.number - 1], label)
         if role is HopRole.FINAL:
             _check_final(processed, content, context, now_us)
         else:
@@ -194,7 +194,7 @@ def verify_hops(
         _check_times(content, f"{label} content", now_us)
         hops.append(
             VerifiedHop(
-                hop.index,
+                hop.number,
                 role,
                 hop.text,
                 hop.jwt,

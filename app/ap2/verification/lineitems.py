@@ -33,7 +33,9 @@ def checkout_counts(payload: Mapping[str, Any]) -> dict[str, int]:
             raise MalformedCheckout(f"checkout line_items[{number}] has no item.id string")
         quantity = line["quantity"] if type(line) is dict and "quantity" in line else None
         if type(quantity) is not int or quantity < 1:
-            raise MalformedCheckout(f"checkout line_items[{number}] quantity is not an integer >= 1")
+            raise MalformedCheckout(
+                f"checkout line_items[{number}] quantity is not an integer >= 1"
+            )
         counts[ident] = counts.get(ident, 0) + quantity
     return counts
 

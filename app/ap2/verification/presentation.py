@@ -18,7 +18,7 @@ MAX_PRESENTATION_CHARS = 65536
 class RawHop(NamedTuple):
     """One hop as received: its JWT split and decoded, its disclosures, its exact text."""
 
-    index: int
+    number: int
     jws: CompactJws
     disclosures: tuple[str, ...]
     text: str  # "<jwt>~<d1>~...~<dN>~", the input of sd_hash and of the receipt reference

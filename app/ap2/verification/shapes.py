@@ -179,9 +179,7 @@ def _line_items(c: dict[str, Any], what: str) -> LineItems:
     for i, raw in enumerate(items):
         where = f"{what}.items[{i}]"
         entry = obj(raw, where)
-        acceptable = array(
-            required(entry, "acceptable_items", where), f"{where}.acceptable_items"
-        )
+        acceptable = array(required(entry, "acceptable_items", where), f"{where}.acceptable_items")
         goods = []
         for j, raw_item in enumerate(acceptable):
             spot = f"{where}.acceptable_items[{j}]"
@@ -276,7 +274,10 @@ _VOCABULARY: dict[Family, dict[str, _Parser]] = {
     },
 }
 # What each open content must contain (the schemas' `contains`).
-REQUIRED_CONSTRAINT = {Family.CHECKOUT: LineItems, Family.PAYMENT: PaymentReference}
+REQUIRED_CONSTRAINT: dict[Family, tuple[type, str]] = {
+    Family.CHECKOUT: (LineItems, ConstraintType.LINE_ITEMS),
+    Family.PAYMENT: (PaymentReference, ConstraintType.REFERENCE),
+}
 
 
 def parse_constraints(value: Any, family: Family, what: str) -> tuple[Constraint, ...]:
@@ -289,9 +290,9 @@ def parse_constraints(value: Any, family: Family, what: str) -> tuple[Constraint
         kind = string(required(constraint, "type", where), f"{where}.type")
         parser = vocabulary.get(kind)
         parsed.append(UnknownConstraint(kind) if parser is None else parser(constraint, where))
-    required_kind = REQUIRED_CONSTRAINT[family]
-    if not any(isinstance(c, required_kind) for c in parsed):
-        raise SchemaError(f"{what} has no {required_kind.type}")
+    required_class, required_name = REQUIRED_CONSTRAINT[family]
+    if not any(isinstance(c, required_class) for c in parsed):
+        raise SchemaError(f"{what} has no {required_name}")
     return tuple(parsed)
 
 

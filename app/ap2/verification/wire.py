@@ -132,4 +132,3 @@ def split_jws(text: str, what: str) -> CompactJws:
         b64url(signature, f"{what} signature"),
         f"{header}.{payload}".encode("ascii"),
     )
-
