@@ -133,15 +133,14 @@ _PAYMENT_PRESETS: dict[str, Callable[[Any, str], object]] = {
 
 
 def _open(hop: int, content: dict[str, Any], family: Family) -> OpenContent:
-    what = f"hop {hop} content"
-    constraints = parse_constraints(
-        required(content, "constraints", what), family, f"{what}.constraints"
-    )
+    if "constraints" not in content:
+        raise SchemaError(f"hop {hop} content has no 'constraints'")
+    constraints = parse_constraints(content["constraints"], family, f"hop {hop} constraints")
     presets = {name: value for name, value in content.items() if name not in NOT_PRESET}
     if family is Family.PAYMENT:
         for name, check in _PAYMENT_PRESETS.items():
             if name in presets:
-                check(presets[name], f"{what}.{name}")
+                check(presets[name], f"hop {hop} pre-set {name}")
     return OpenContent(hop, family, constraints, presets, content)
 
 

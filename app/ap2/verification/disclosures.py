@@ -47,30 +47,31 @@ class Processed(NamedTuple):
     content: dict[str, Any]
 
 
-def decode_disclosures(texts: tuple[str, ...]) -> dict[str, Disclosure]:
-    """Decode and check each disclosure, keyed by digest; raises DisclosureError."""
+def decode_disclosures(
+    texts: tuple[str, ...], raw: tuple[bytes, ...] | None = None
+) -> dict[str, Disclosure]:
+    """Decode and check each disclosure (`raw`: already base64url-decoded), keyed by digest."""
     by_digest: dict[str, Disclosure] = {}
     for number, text in enumerate(texts):
-        what = f"disclosure {number}"
         try:
-            array = load_json(b64url(text, what), what)
+            array = load_json(b64url(text, "disclosure") if raw is None else raw[number], "JSON")
         except WireError as exc:
-            raise DisclosureError(str(exc)) from None
+            raise DisclosureError(f"disclosure {number}: {exc}") from None
         if type(array) is not list or len(array) not in (2, 3):
-            raise DisclosureError(f"{what} is not a JSON array of 2 or 3 elements")
+            raise DisclosureError(f"disclosure {number} is not a JSON array of 2 or 3 elements")
         salt = array[0]
         if type(salt) is not str:
-            raise DisclosureError(f"{what} has no string salt")
+            raise DisclosureError(f"disclosure {number} has no string salt")
         name: str | None = None
         if len(array) == 3:
             name = array[1]
             if type(name) is not str:
-                raise DisclosureError(f"{what} has a claim name that is not a string")
+                raise DisclosureError(f"disclosure {number} has a claim name that is not a string")
             if name in (SD, ELLIPSIS):
-                raise DisclosureError(f"{what} uses the reserved claim name {name!r}")
+                raise DisclosureError(f"disclosure {number} uses the reserved claim name {name!r}")
         key = digest(text)
         if key in by_digest:
-            raise DisclosureError(f"{what} is presented twice")
+            raise DisclosureError(f"disclosure {number} is presented twice")
         by_digest[key] = Disclosure(text, key, salt, name, array[-1])
     return by_digest
 
@@ -103,13 +104,23 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise DisclosureError("payload is nested too deeply")
         out: dict[str, Any] = {}
+        inner = depth + 1
         for name, value in obj.items():
             if name == SD:
                 continue
-            out[name] = self._member(name, value, depth, top)
-        digests = obj.get(SD)
-        if digests is None and SD not in obj:
+            if top and name == DELEGATE_PAYLOAD:
+                out[name] = self.delegate(value, inner)
+                continue
+            kind = type(value)
+            if kind is dict:
+                out[name] = self.object(value, inner)
+            elif kind is list:
+                out[name] = self.array(value, inner)
+            else:
+                out[name] = value
+        if SD not in obj:
             return out
+        digests = obj[SD]
         if type(digests) is not list:
             raise DisclosureError("'_sd' is not an array")
         for key in digests:
@@ -122,25 +133,30 @@ class _Walker:
                 raise DisclosureError("an array-element disclosure is referenced from '_sd'")
             if found.name in out:
                 raise DisclosureError(f"disclosed claim {found.name[:64]!r} is already present")
-            out[found.name] = self._member(found.name, found.value, depth, top)
+            if top and found.name == DELEGATE_PAYLOAD:
+                out[found.name] = self.delegate(found.value, inner)
+            else:
+                out[found.name] = self.value(found.value, inner)
         return out
-
-    def _member(self, name: str, value: Any, depth: int, top: bool) -> Any:
-        if top and name == DELEGATE_PAYLOAD:
-            return self.delegate(value, depth + 1)
-        return self.value(value, depth + 1)
 
     def array(self, array: list[Any], depth: int) -> list[Any]:
         if depth > MAX_DEPTH:
             raise DisclosureError("payload is nested too deeply")
         out: list[Any] = []
+        inner = depth + 1
         for element in array:
-            if type(element) is dict and ELLIPSIS in element:
-                found = self._reference(element)
-                if found is not None:
-                    out.append(self.value(found.value, depth + 1))
+            kind = type(element)
+            if kind is dict:
+                if ELLIPSIS in element:
+                    found = self._reference(element)
+                    if found is not None:
+                        out.append(self.value(found.value, inner))
+                else:
+                    out.append(self.object(element, inner))
+            elif kind is list:
+                out.append(self.array(element, inner))
             else:
-                out.append(self.value(element, depth + 1))
+                out.append(element)
         return out
 
     def _reference(self, element: dict[str, Any]) -> Disclosure | None:
@@ -176,12 +192,14 @@ class _Walker:
         return [self.content]
 
 
-def process(payload: dict[str, Any], disclosures: tuple[str, ...]) -> Processed:
-    """Apply `disclosures` to a hop `payload`; raises DisclosureError."""
+def process(
+    payload: dict[str, Any], disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None = None
+) -> Processed:
+    """Apply `disclosures` (`raw`: their decoded bytes) to a hop `payload`; raises DisclosureError."""
     sd_alg = payload.get(SD_ALG, SUPPORTED_SD_ALG)
     if sd_alg != SUPPORTED_SD_ALG:
         raise DisclosureError("'_sd_alg' must be absent or 'sha-256'")
-    by_digest = decode_disclosures(disclosures)
+    by_digest = decode_disclosures(disclosures, raw)
     walker = _Walker(by_digest)
     processed = walker.object(payload, 0, top=True)
     processed.pop(SD_ALG, None)

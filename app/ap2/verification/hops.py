@@ -174,7 +174,7 @@ def verify_hops(
         elif not _verifies(next_key, hop):
             raise credential(f"{label} signature does not verify with the previous cnf key")
         try:
-            processed, content = process(payload, hop.disclosures)
+            processed, content = process(payload, hop.disclosures, hop.decoded)
         except DisclosureError as exc:
             raise credential(f"{label}: {exc}") from None
         if next_key is None:

@@ -7,12 +7,12 @@ never performs I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from app.ap2.verification.wire import b64url
 from app.keys import (
     InvalidKeyMaterial,
     IssuerStatus,
@@ -20,7 +20,7 @@ from app.keys import (
     TrustedKey,
     TrustSnapshot,
     b64url_encode,
-    key_from_jwk,
+    prepare_public_key,
 )
 
 ALG = "ES256"
@@ -77,7 +77,6 @@ class RootKeyIndex:
 
 
 # AP2 types/jwk.json: these members only, with these types.
-_B64_COORDINATE = re.compile(r"[A-Za-z0-9_-]{43}")
 _KEY_OPS = frozenset(
     {"sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"}
 )
@@ -97,7 +96,8 @@ def _check_jwk(jwk: Mapping[str, Any]) -> None:
         raise InvalidCnf("cnf.jwk must be an EC P-256 key")
     for name in ("x", "y"):
         value = jwk.get(name)
-        if type(value) is not str or not _B64_COORDINATE.fullmatch(value):
+        # 43 characters; the alphabet is enforced by the strict decoding in cnf_key.
+        if type(value) is not str or len(value) != 43:
             raise InvalidCnf(f"cnf.jwk '{name}' must be 43 base64url characters")
     if "alg" in jwk and jwk["alg"] != ALG:
         raise InvalidCnf("cnf.jwk 'alg' must be ES256")
@@ -126,10 +126,14 @@ def cnf_key(content: Mapping[str, Any]) -> TrustedKey:
         raise InvalidCnf("cnf has no 'jwk' object")
     _check_jwk(jwk)
     try:
-        # Only the coordinates matter; the metadata members were checked above.
-        return key_from_jwk({"kty": "EC", "crv": "P-256", "x": jwk["x"], "y": jwk["y"]})
-    except InvalidKeyMaterial as exc:
-        raise InvalidCnf(f"cnf.jwk is not a P-256 public key: {exc}") from None
+        point = b"\x04" + b64url(jwk["x"], "x") + b64url(jwk["y"], "y")
+        public = ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
+    except ValueError:  # WireError included: a non-canonical coordinate, or no curve point
+        raise InvalidCnf("cnf.jwk is not a P-256 public key") from None
+    return prepare_public_key(public, alg=ALG)
+
+
+_P256 = ec.SECP256R1()
 
 
 def public_jwk(key: TrustedKey) -> dict[str, str]:

@@ -21,6 +21,7 @@ class RawHop(NamedTuple):
     number: int
     jws: CompactJws
     disclosures: tuple[str, ...]
+    decoded: tuple[bytes, ...]  # each disclosure's base64url-decoded bytes
     text: str  # "<jwt>~<d1>~...~<dN>~", the input of sd_hash and of the receipt reference
 
     @property
@@ -66,21 +67,26 @@ def split_hops(sd_jwt: object) -> tuple[RawHop, ...]:
     while position < count:
         jwt = segments[position]
         try:
-            jws = split_jws(jwt, f"hop {len(hops)} JWT")
+            jws = split_jws(jwt, "JWT")
         except WireError as exc:
-            raise _shape(str(exc)) from None
+            raise _shape(f"hop {len(hops)} {exc}") from None
         position += 1
         first = position
+        decoded = []
         while position < count and segments[position]:
             try:
-                b64url(segments[position], f"hop {len(hops)} disclosure")
-            except WireError as exc:
-                raise _shape(str(exc)) from None
+                decoded.append(b64url(segments[position], "disclosure"))
+            except WireError:
+                raise _shape(f"hop {len(hops)} disclosure is not base64url") from None
             position += 1
         disclosures = tuple(segments[first:position])
         # The hop's text: its JWT, each disclosure, each followed by '~'.
-        length = len(jwt) + 1 + sum(len(d) + 1 for d in disclosures)
-        hops.append(RawHop(len(hops), jws, disclosures, sd_jwt[start : start + length]))
+        length = len(jwt) + 1 + len(disclosures)
+        for text in disclosures:
+            length += len(text)
+        hops.append(
+            RawHop(len(hops), jws, disclosures, tuple(decoded), sd_jwt[start : start + length])
+        )
         start += length + 1
         if position < count:
             position += 1  # the empty segment that joins two hops

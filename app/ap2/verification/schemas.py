@@ -65,11 +65,14 @@ def string(value: Any, what: str) -> str:
     return value
 
 
-def optional_string(obj: dict[str, Any], name: str, what: str) -> str | None:
+def optional_string(container: dict[str, Any], name: str, what: str) -> str | None:
     """A member that, when present, is a string."""
-    if name not in obj:
+    if name not in container:
         return None
-    return string(obj[name], f"{what}.{name}")
+    value = container[name]
+    if type(value) is not str:
+        raise SchemaError(f"{what} {name} must be a string")
+    return value
 
 
 def obj(value: Any, what: str) -> dict[str, Any]:
@@ -100,44 +103,61 @@ def currency(value: Any, what: str) -> str:
     return value
 
 
+def _in(what: str, exc: SchemaError) -> SchemaError:
+    """The error with its location: inner checks name the member, callers the place."""
+    return SchemaError(f"{what}: {exc}")
+
+
 def merchant(value: Any, what: str, id_required: bool = True) -> Merchant:
     """A Merchant; `id_required=False` for the checkout's merchant, whose id may be missing."""
-    member = obj(value, what)
-    if id_required:
-        ident: str | None = string(required(member, "id", what), f"{what}.id")
-    else:
-        ident = optional_string(member, "id", what)
-    name = string(required(member, "name", what), f"{what}.name")
-    return Merchant(ident, name, optional_string(member, "website", what))
+    try:
+        member = obj(value, "merchant")
+        if id_required:
+            ident: str | None = string(required(member, "id", "merchant"), "id")
+        else:
+            ident = optional_string(member, "id", "merchant")
+        name = string(required(member, "name", "merchant"), "name")
+        return Merchant(ident, name, optional_string(member, "website", "merchant"))
+    except SchemaError as exc:
+        raise _in(what, exc) from None
 
 
 def amount(value: Any, what: str) -> Amount:
     """An Amount: non-negative integer minor units and a currency code."""
-    member = obj(value, what)
-    return Amount(
-        integer(required(member, "amount", what), f"{what}.amount", 0),
-        currency(required(member, "currency", what), f"{what}.currency"),
-    )
+    try:
+        member = obj(value, "amount object")
+        return Amount(
+            integer(required(member, "amount", "amount object"), "amount", 0),
+            currency(required(member, "currency", "amount object"), "currency"),
+        )
+    except SchemaError as exc:
+        raise _in(what, exc) from None
 
 
 def payment_instrument(value: Any, what: str) -> PaymentInstrument:
     """A PaymentInstrument."""
-    member = obj(value, what)
-    return PaymentInstrument(
-        string(required(member, "id", what), f"{what}.id"),
-        string(required(member, "type", what), f"{what}.type"),
-        optional_string(member, "description", what),
-    )
+    try:
+        member = obj(value, "payment instrument")
+        return PaymentInstrument(
+            string(required(member, "id", "payment instrument"), "id"),
+            string(required(member, "type", "payment instrument"), "type"),
+            optional_string(member, "description", "payment instrument"),
+        )
+    except SchemaError as exc:
+        raise _in(what, exc) from None
 
 
 def pisp(value: Any, what: str) -> Pisp:
     """A PISP: all three names required."""
-    member = obj(value, what)
-    return Pisp(
-        string(required(member, "legal_name", what), f"{what}.legal_name"),
-        string(required(member, "brand_name", what), f"{what}.brand_name"),
-        string(required(member, "domain_name", what), f"{what}.domain_name"),
-    )
+    try:
+        member = obj(value, "pisp")
+        return Pisp(
+            string(required(member, "legal_name", "pisp"), "legal_name"),
+            string(required(member, "brand_name", "pisp"), "brand_name"),
+            string(required(member, "domain_name", "pisp"), "domain_name"),
+        )
+    except SchemaError as exc:
+        raise _in(what, exc) from None
 
 
 def date(value: Any, what: str) -> str:

@@ -163,112 +163,107 @@ Constraint = (
 )
 
 
-def _allowed(c: dict[str, Any], what: str) -> list[Any]:
-    return array(required(c, "allowed", what), f"{what}.allowed")
+def _allowed(c: dict[str, Any]) -> list[Any]:
+    return array(required(c, "allowed", "constraint"), "allowed")
 
 
-def _merchants(c: dict[str, Any], what: str) -> tuple[Merchant, ...]:
-    return tuple(merchant(m, f"{what}.allowed[{i}]") for i, m in enumerate(_allowed(c, what)))
+def _each(values: list[Any], parse: Callable[[Any, str], Any], what: str) -> tuple[Any, ...]:
+    parsed = []
+    for i, value in enumerate(values):
+        try:
+            parsed.append(parse(value, what))
+        except SchemaError as exc:
+            raise SchemaError(f"[{i}] {exc}") from None
+    return tuple(parsed)
 
 
-def _line_items(c: dict[str, Any], what: str) -> LineItems:
-    items = array(required(c, "items", what), f"{what}.items")
-    if not items:
-        raise SchemaError(f"{what}.items must have at least one entry")
-    entries = []
-    for i, raw in enumerate(items):
-        where = f"{what}.items[{i}]"
-        entry = obj(raw, where)
-        acceptable = array(required(entry, "acceptable_items", where), f"{where}.acceptable_items")
-        goods = []
-        for j, raw_item in enumerate(acceptable):
-            spot = f"{where}.acceptable_items[{j}]"
-            item = obj(raw_item, spot)
-            goods.append(
-                AcceptableItem(
-                    string(required(item, "id", spot), f"{spot}.id"),
-                    string(required(item, "title", spot), f"{spot}.title"),
-                )
-            )
-        entries.append(
-            LineItemEntry(
-                string(required(entry, "id", where), f"{where}.id"),
-                tuple(goods),
-                integer(required(entry, "quantity", where), f"{where}.quantity", 1),
-            )
-        )
-    return LineItems(tuple(entries))
-
-
-def _amount_range(c: dict[str, Any], what: str) -> AmountRange:
-    low = c.get("min")
-    return AmountRange(
-        currency(required(c, "currency", what), f"{what}.currency"),
-        integer(required(c, "max", what), f"{what}.max", 0),
-        None if "min" not in c else integer(low, f"{what}.min", 0),
+def _acceptable(value: Any, what: str) -> AcceptableItem:
+    item = obj(value, what)
+    return AcceptableItem(
+        string(required(item, "id", what), "acceptable item id"),
+        string(required(item, "title", what), "acceptable item title"),
     )
 
 
-def _budget(c: dict[str, Any], what: str) -> Budget:
+def _entry(value: Any, what: str) -> LineItemEntry:
+    entry = obj(value, what)
+    acceptable = array(required(entry, "acceptable_items", what), "acceptable_items")
+    return LineItemEntry(
+        string(required(entry, "id", what), "entry id"),
+        _each(acceptable, _acceptable, "acceptable item"),
+        integer(required(entry, "quantity", what), "entry quantity", 1),
+    )
+
+
+def _line_items(c: dict[str, Any]) -> LineItems:
+    items = array(required(c, "items", "constraint"), "items")
+    if not items:
+        raise SchemaError("items must have at least one entry")
+    return LineItems(_each(items, _entry, "line item entry"))
+
+
+def _amount_range(c: dict[str, Any]) -> AmountRange:
+    return AmountRange(
+        currency(required(c, "currency", "constraint"), "currency"),
+        integer(required(c, "max", "constraint"), "max", 0),
+        None if "min" not in c else integer(c["min"], "min", 0),
+    )
+
+
+def _budget(c: dict[str, Any]) -> Budget:
     return Budget(
-        integer(required(c, "max", what), f"{what}.max", 0),
-        currency(required(c, "currency", what), f"{what}.currency"),
+        integer(required(c, "max", "constraint"), "max", 0),
+        currency(required(c, "currency", "constraint"), "currency"),
     )
 
 
 _FREQUENCIES = frozenset(Frequency)
 
 
-def _recurrence(c: dict[str, Any], what: str) -> AgentRecurrence:
-    frequency = required(c, "frequency", what)
+def _recurrence(c: dict[str, Any]) -> AgentRecurrence:
+    frequency = required(c, "frequency", "constraint")
     if type(frequency) is not str or frequency not in _FREQUENCIES:
-        raise SchemaError(f"{what}.frequency must be one of {', '.join(Frequency)}")
+        raise SchemaError(f"frequency must be one of {', '.join(Frequency)}")
     most = None
     if "max_occurrences" in c:
-        most = integer(c["max_occurrences"], f"{what}.max_occurrences", 1)
+        most = integer(c["max_occurrences"], "max_occurrences", 1)
     return AgentRecurrence(Frequency(frequency), most)
 
 
-def _instruments(c: dict[str, Any], what: str) -> AllowedPaymentInstruments:
-    allowed = _allowed(c, what)
-    return AllowedPaymentInstruments(
-        tuple(payment_instrument(p, f"{what}.allowed[{i}]") for i, p in enumerate(allowed))
-    )
-
-
-def _pisps(c: dict[str, Any], what: str) -> AllowedPisps:
-    allowed = _allowed(c, what)
-    return AllowedPisps(tuple(pisp(p, f"{what}.allowed[{i}]") for i, p in enumerate(allowed)))
-
-
-def _bound(c: dict[str, Any], name: str, what: str) -> Fraction | None:
+def _bound(c: dict[str, Any], name: str) -> Fraction | None:
     if name not in c:
         return None
-    return parse_instant(date(c[name], f"{what}.{name}"))
+    return parse_instant(date(c[name], name))
 
 
-def _execution_date(c: dict[str, Any], what: str) -> ExecutionDate:
-    return ExecutionDate(_bound(c, "not_before", what), _bound(c, "not_after", what))
+def _execution_date(c: dict[str, Any]) -> ExecutionDate:
+    return ExecutionDate(_bound(c, "not_before"), _bound(c, "not_after"))
 
 
-def _reference(c: dict[str, Any], what: str) -> PaymentReference:
-    value = required(c, "conditional_transaction_id", what)
-    return PaymentReference(string(value, f"{what}.conditional_transaction_id"))
+def _reference(c: dict[str, Any]) -> PaymentReference:
+    value = required(c, "conditional_transaction_id", "constraint")
+    return PaymentReference(string(value, "conditional_transaction_id"))
 
 
-_Parser = Callable[[dict[str, Any], str], Constraint]
+_Parser = Callable[[dict[str, Any]], Constraint]
 _VOCABULARY: dict[Family, dict[str, _Parser]] = {
     Family.CHECKOUT: {
-        ConstraintType.ALLOWED_MERCHANTS: lambda c, w: AllowedMerchants(_merchants(c, w)),
+        ConstraintType.ALLOWED_MERCHANTS: lambda c: AllowedMerchants(
+            _each(_allowed(c), merchant, "merchant")
+        ),
         ConstraintType.LINE_ITEMS: _line_items,
     },
     Family.PAYMENT: {
         ConstraintType.AMOUNT_RANGE: _amount_range,
         ConstraintType.BUDGET: _budget,
         ConstraintType.AGENT_RECURRENCE: _recurrence,
-        ConstraintType.ALLOWED_PAYEES: lambda c, w: AllowedPayees(_merchants(c, w)),
-        ConstraintType.ALLOWED_PAYMENT_INSTRUMENTS: _instruments,
-        ConstraintType.ALLOWED_PISPS: _pisps,
+        ConstraintType.ALLOWED_PAYEES: lambda c: AllowedPayees(
+            _each(_allowed(c), merchant, "payee")
+        ),
+        ConstraintType.ALLOWED_PAYMENT_INSTRUMENTS: lambda c: AllowedPaymentInstruments(
+            _each(_allowed(c), payment_instrument, "instrument")
+        ),
+        ConstraintType.ALLOWED_PISPS: lambda c: AllowedPisps(_each(_allowed(c), pisp, "pisp")),
         ConstraintType.EXECUTION_DATE: _execution_date,
         ConstraintType.REFERENCE: _reference,
     },
@@ -281,15 +276,21 @@ REQUIRED_CONSTRAINT: dict[Family, tuple[type, str]] = {
 
 
 def parse_constraints(value: Any, family: Family, what: str) -> tuple[Constraint, ...]:
-    """Parse an open content's `constraints`; raises SchemaError."""
+    """Parse an open content's `constraints`; raises SchemaError naming the place."""
     vocabulary = _VOCABULARY[family]
     parsed: list[Constraint] = []
     for i, raw in enumerate(array(value, what)):
-        where = f"{what}[{i}]"
-        constraint = obj(raw, where)
-        kind = string(required(constraint, "type", where), f"{where}.type")
+        if type(raw) is not dict or type(raw.get("type")) is not str:
+            raise SchemaError(f"{what}[{i}] is not an object with a string type")
+        kind = raw["type"]
         parser = vocabulary.get(kind)
-        parsed.append(UnknownConstraint(kind) if parser is None else parser(constraint, where))
+        if parser is None:
+            parsed.append(UnknownConstraint(kind))
+            continue
+        try:
+            parsed.append(parser(raw))
+        except SchemaError as exc:
+            raise SchemaError(f"{what}[{i}] ({kind[:64]}): {exc}") from None
     required_class, required_name = REQUIRED_CONSTRAINT[family]
     if not any(isinstance(c, required_class) for c in parsed):
         raise SchemaError(f"{what} has no {required_name}")

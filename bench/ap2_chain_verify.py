@@ -1,0 +1,111 @@
+"""AP2 v0.2 chain verifications/s vs the bare cost of its two ES256 verifies (`cryptography`).
+
+The chain: a root open payment mandate (amount_range, allowed_payees with two
+selectively disclosed payees, payment.reference) and a closed payment leaf signed by
+the agent key the root endorses. "engine" is stages A-D (`verify_chain` then
+`evaluate` on an empty ledger); "bare" is the two signature checks alone, with the
+keys, DER signatures and signing inputs prepared beforehand.
+
+Run: .venv/bin/python bench/ap2_chain_verify.py [--rounds 6] [--seconds 0.5]
+Pins itself to one core (where the OS allows) and prints one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.ap2.verification import EMPTY_LEDGER, evaluate, verify_chain
+from app.keys import b64url_decode
+from tests.ap2.scenarios import (
+    M1,
+    M2,
+    NOW,
+    OPEN_CHECKOUT_HASH,
+    PROVIDER,
+    ROOT_KEYS,
+    amount_range,
+    payees,
+    payment,
+    reference,
+)
+
+
+def _rate(fn, seconds: float) -> float:
+    """Calls per second of `fn`, measured in batches until `seconds` have passed."""
+    for _ in range(50):
+        fn()
+    calls = 0
+    batch = 200
+    start = time.perf_counter()
+    while True:
+        for _ in range(batch):
+            fn()
+        calls += batch
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return calls / elapsed
+
+
+def _bare_parts(jwt: str) -> tuple[bytes, bytes]:
+    head, body, sig_b64 = jwt.split(".")
+    sig = b64url_decode(sig_b64)
+    der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    return der, f"{head}.{body}".encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=0.5, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+    scenario = payment(cons=[amount_range(20000, 0), payees(M1, M2), reference(OPEN_CHECKOUT_HASH)])
+    sd_jwt, context = scenario.sd_jwt, scenario.context
+    chain = verify_chain(sd_jwt, context, ROOT_KEYS, NOW)
+    decision = evaluate(chain, EMPTY_LEDGER, NOW)  # type: ignore[arg-type]
+    assert decision.approved, decision
+
+    root_key = PROVIDER.key.public_key()
+    agent_key = scenario.agent.key.public_key()
+    root_der, root_data = _bare_parts(scenario.root.jwt)
+    leaf_der, leaf_data = _bare_parts(scenario.leaf.jwt)
+    scheme = ec.ECDSA(hashes.SHA256())
+
+    def bare() -> None:
+        root_key.verify(root_der, root_data, scheme)
+        agent_key.verify(leaf_der, leaf_data, scheme)
+
+    def engine() -> None:
+        evaluate(verify_chain(sd_jwt, context, ROOT_KEYS, NOW), EMPTY_LEDGER, NOW)  # type: ignore[arg-type]
+
+    bare_rate = engine_rate = 0.0
+    for _ in range(args.rounds):  # interleaved, so load from other processes hits both alike
+        bare_rate = max(bare_rate, _rate(bare, args.seconds))
+        engine_rate = max(engine_rate, _rate(engine, args.seconds))
+    out = sys.stdout
+    out.write(
+        f"nproc={os.cpu_count()} loadavg={tuple(round(x, 2) for x in os.getloadavg())} "
+        f"rounds={args.rounds} x {args.seconds}s, best round of each; "
+        f"chain {len(sd_jwt)} chars, {len(scenario.root.disclosures) + len(scenario.leaf.disclosures)} disclosures\n"
+    )
+    out.write(f"{'case':28} {'bare/s':>10} {'engine/s':>10} {'ratio':>6}\n")
+    out.write(
+        f"{'2-hop payment, 3 constraints':28} {bare_rate:10.0f} {engine_rate:10.0f} "
+        f"{engine_rate / bare_rate:6.2f}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
