@@ -7,8 +7,7 @@ hop says about itself is read, so a forged hop only ever learns that it does not
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 
@@ -29,11 +28,10 @@ _US = 1_000_000
 _BINDINGS = ("sd_hash", "issuer_jwt_hash")
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedHop:
+class VerifiedHop(NamedTuple):
     """A hop that passed stage B: its exact text, parsed header, processed payload and content."""
 
-    index: int
+    number: int
     role: HopRole
     text: str
     jwt: str
@@ -57,9 +55,9 @@ def _role(index: int, count: int) -> HopRole:
 
 def _header(hop: RawHop, role: HopRole, label: str) -> dict[str, Any]:
     try:
-        header = load_object(hop.jws.header_raw, f"{label} header")
+        header = load_object(hop.jws.header_raw, "header")
     except WireError as exc:
-        raise credential(str(exc)) from None
+        raise credential(f"{label} {exc}") from None
     if header.get("alg") != ALG:
         raise credential(f"{label} alg must be ES256")
     if "crit" in header:
@@ -110,18 +108,18 @@ def _root_issuer(payload: dict[str, Any], verified: list[RootKey]) -> RootKey:
     raise credential("root 'iss' is not the DID of the issuer whose key verified it")
 
 
-def _check_times(claims: dict[str, Any], label: str, now_us: int) -> None:
+def _check_times(claims: dict[str, Any], number: int, part: str, now_us: int) -> None:
     """B6: `iat`, `exp`, `nbf` are integers when present, within the clock leeway."""
     leeway = CLOCK_LEEWAY_SECONDS
     for name in ("iat", "exp", "nbf"):
         if name in claims and type(claims[name]) is not int:
-            raise credential(f"{label} '{name}' must be an integer")
+            raise credential(f"hop {number} {part} '{name}' must be an integer")
     if "exp" in claims and (claims["exp"] + leeway) * _US < now_us:
-        raise credential(f"{label} has expired")
+        raise credential(f"hop {number} {part} has expired")
     if "nbf" in claims and (claims["nbf"] - leeway) * _US > now_us:
-        raise credential(f"{label} is not valid yet")
+        raise credential(f"hop {number} {part} is not valid yet")
     if "iat" in claims and (claims["iat"] - leeway) * _US > now_us:
-        raise credential(f"{label} is issued in the future")
+        raise credential(f"hop {number} {part} is issued in the future")
 
 
 def _check_binding(payload: dict[str, Any], previous: RawHop, label: str) -> None:
@@ -165,9 +163,9 @@ def verify_hops(
         label = f"hop {hop.number}"
         header = _header(hop, role, label)
         try:
-            payload = load_object(hop.jws.payload_raw, f"{label} payload")
+            payload = load_object(hop.jws.payload_raw, "payload")
         except WireError as exc:
-            raise credential(str(exc)) from None
+            raise credential(f"{label} {exc}") from None
         verified: list[RootKey] = []
         if next_key is None:  # the root: no earlier hop endorses a key
             verified = _root_candidates(header, hop, root_keys)
@@ -190,8 +188,8 @@ def verify_hops(
                 next_key = cnf_key(content)
             except InvalidCnf as exc:
                 raise credential(f"{label} content: {exc}") from None
-        _check_times(processed, f"{label} payload", now_us)
-        _check_times(content, f"{label} content", now_us)
+        _check_times(processed, hop.number, "payload", now_us)
+        _check_times(content, hop.number, "content", now_us)
         hops.append(
             VerifiedHop(
                 hop.number,

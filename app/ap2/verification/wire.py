@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from binascii import a2b_base64, b2a_base64
+from collections.abc import Callable
 from hashlib import sha256 as _sha256
 from typing import Any, NamedTuple
 
@@ -88,7 +89,7 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse
 _decode = _DECODER.decode
 # The C scanner JSONDecoder.decode wraps; called directly when no whitespace surrounds the
 # value (the usual case for JOSE parts and disclosures), it skips two Python frames.
-_scan = _DECODER.scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]  # set by __init__
 _WHITESPACE = " \t\n\r"
 
 
