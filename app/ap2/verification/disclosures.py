@@ -192,21 +192,33 @@ class _Walker:
         return [self.content]
 
 
-def process(
-    payload: dict[str, Any], disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None = None
-) -> Processed:
-    """Apply `disclosures` (`raw`: their decoded bytes) to a hop `payload`; raises DisclosureError."""
+def _apply(
+    payload: dict[str, Any], disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None, top: bool
+) -> tuple[dict[str, Any], _Walker]:
     sd_alg = payload.get(SD_ALG, SUPPORTED_SD_ALG)
     if sd_alg != SUPPORTED_SD_ALG:
         raise DisclosureError("'_sd_alg' must be absent or 'sha-256'")
     by_digest = decode_disclosures(disclosures, raw)
     walker = _Walker(by_digest)
-    processed = walker.object(payload, 0, top=True)
+    processed = walker.object(payload, 0, top=top)
     processed.pop(SD_ALG, None)
-    if walker.content is None:
-        raise DisclosureError("payload has no 'delegate_payload'")
     if len(walker.seen.intersection(by_digest)) != len(by_digest):
         unreferenced = next(d for d in by_digest.values() if d.digest not in walker.seen)
         position = disclosures.index(unreferenced.text)
         raise DisclosureError(f"disclosure {position} is not referenced by any digest of the hop")
+    return processed, walker
+
+
+def apply_disclosures(payload: dict[str, Any], disclosures: tuple[str, ...]) -> dict[str, Any]:
+    """RFC 9901 processing of any SD-JWT payload (no delegate_payload rule); raises DisclosureError."""
+    return _apply(payload, disclosures, None, top=False)[0]
+
+
+def process(
+    payload: dict[str, Any], disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None = None
+) -> Processed:
+    """Apply `disclosures` (`raw`: their decoded bytes) to a hop payload; raises DisclosureError."""
+    processed, walker = _apply(payload, disclosures, raw, top=True)
+    if walker.content is None:
+        raise DisclosureError("payload has no 'delegate_payload'")
     return Processed(processed, walker.content)
