@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +52,7 @@ from tests.ap2.scenarios import (
     merchants,
     open_checkout,
 )
+from tests.verification.helpers import did_key
 
 CJ = checkout_jwt([(SHOE, 1)])
 CONTEXT = RequestContext(AUD, NONCE, H(CJ))
@@ -619,3 +621,20 @@ def test_merchant_key_is_not_a_root_key() -> None:
     agent = party()
     root = root_hop(open_checkout(agent), MERCHANT_KEY)
     _refused(root, _leaf(root, agent))
+
+
+def test_did_only_issuers_cannot_sign_roots() -> None:
+    agent = party()
+    did_jwk = "did:jwk:" + b64(json.dumps(PROVIDER.jwk).encode())
+    for did in (did_jwk, did_key(PROVIDER.key.public_key())):
+        issuer = TrustedIssuer.from_did(did, "active")
+        keys = RootKeyIndex.from_issuers([issuer])
+        kid = issuer.keys[0].kid
+        assert kid is not None
+        assert keys.candidates(kid) == ()
+        root = root_hop(open_checkout(agent), PROVIDER, kid=kid)
+        assert "kid" in _refused(root, _leaf(root, agent), keys=keys)
+    # the same DID with a registered JWKS key does sign roots
+    with_jwks = TrustedIssuer(did_jwk, "active", (key_from_jwk(PROVIDER.public_jwk()),))
+    root = _root(agent)
+    _ok(root, _leaf(root, agent), keys=RootKeyIndex.from_issuers([with_jwks]))

@@ -20,6 +20,7 @@ from app.keys import (
     TrustedKey,
     TrustSnapshot,
     b64url_encode,
+    keys_from_did,
     prepare_public_key,
 )
 
@@ -58,12 +59,17 @@ class RootKeyIndex:
 
     @classmethod
     def from_issuers(cls, issuers: Iterable[TrustedIssuer]) -> RootKeyIndex:
-        """Index the keys of the active issuers among `issuers`."""
+        """Index the JWKS keys of the active issuers among `issuers`.
+
+        Keys a did:key / did:jwk issuer only has through its DID are left out: such an
+        issuer has no JWKS `kid`, so it cannot sign a v0.2 root.
+        """
         return cls(
             RootKey(issuer.did, key)
             for issuer in issuers
             if issuer.status == IssuerStatus.ACTIVE
             for key in issuer.keys
+            if key.kid not in _did_kids(issuer.did)
         )
 
     @classmethod
@@ -74,6 +80,16 @@ class RootKeyIndex:
 
     def candidates(self, kid: str, /) -> Sequence[RootKey]:
         return self._by_kid.get(kid, ())
+
+
+def _did_kids(did: str) -> frozenset[str | None]:
+    """The `kid`s keys_from_did gives a self-describing DID's key (none for other methods)."""
+    if not did.startswith(("did:key:", "did:jwk:")):
+        return frozenset()
+    try:
+        return frozenset(key.kid for key in keys_from_did(did))
+    except InvalidKeyMaterial:
+        return frozenset()
 
 
 # AP2 types/jwk.json: these members only, with these types.
