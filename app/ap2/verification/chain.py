@@ -8,9 +8,8 @@ re-run); nothing here reads a clock or global state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from typing import NamedTuple
 
 from app.ap2.verification.codes import Family, Refusal, ResultCode, Stage, Violation
 from app.ap2.verification.contents import (
@@ -30,8 +29,7 @@ from app.ap2.verification.shapes import PaymentReference
 from app.ap2.verification.wire import digest
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     """A chain refused in stages A-C; `reference` (spec form) is None when stage A failed."""
 
     code: ResultCode
@@ -39,7 +37,9 @@ class Rejection:
     reason: str
     reference: str | None
 
-    approved = False
+    @property
+    def approved(self) -> bool:
+        return False
 
     @property
     def violations(self) -> tuple[Violation, ...]:
@@ -47,8 +47,7 @@ class Rejection:
         return (Violation(None, self.reason),)
 
 
-@dataclass(frozen=True)
-class VerifiedChain:
+class VerifiedChain(NamedTuple):
     """A chain that passed stages A-C, with everything storage and stage D need."""
 
     sd_jwt: str
@@ -58,8 +57,13 @@ class VerifiedChain:
     family: Family
     open_contents: tuple[OpenContent, ...]
     closed: Closed
+    open_mandate_hash: str  # ledger key: H(root JWT), whatever disclosures are presented
+    leaf_jwt_hash: str  # H(leaf JWT): the replay index key and the SDK-form receipt reference
+    reference: str  # spec-form receipt reference: H(final hop as presented)
 
-    approved = True
+    @property
+    def approved(self) -> bool:
+        return True
 
     @property
     def root_issuer_did(self) -> str:
@@ -69,36 +73,21 @@ class VerifiedChain:
     def root_kid(self) -> str | None:
         return self.root.key.kid
 
-    @cached_property
+    @property
     def root_jwk(self) -> dict[str, str]:
         """The public JWK of the root key that verified the chain (kept for re-runs)."""
         return public_jwk(self.root.key)
 
-    @cached_property
-    def open_mandate_hash(self) -> str:
-        """Ledger key: H(root JWT), the same whatever disclosures are presented."""
-        return digest(self.hops[0].jwt)
-
-    @cached_property
-    def leaf_jwt_hash(self) -> str:
-        """H(leaf JWT): the replay index key, and the SDK-form receipt reference."""
-        return digest(self.hops[-1].jwt)
-
     @property
     def reference_sdk(self) -> str:
         return self.leaf_jwt_hash
-
-    @cached_property
-    def reference(self) -> str:
-        """Spec-form receipt reference: H(final hop as presented)."""
-        return digest(self.hops[-1].text)
 
     @property
     def hop_texts(self) -> tuple[str, ...]:
         """Each hop verbatim, `<jwt>~<disclosures>~`."""
         return tuple(hop.text for hop in self.hops)
 
-    @cached_property
+    @property
     def open_hop_hashes(self) -> tuple[str, ...]:
         """H(`<jwt>~<disclosures>~`) of each open hop (the dispute payment_reference step)."""
         return tuple(hop.hash for hop in self.hops[:-1])
@@ -132,7 +121,7 @@ class VerifiedChain:
     def payee(self) -> Merchant | None:
         return self.closed.payee if isinstance(self.closed, ClosedPayment) else None
 
-    @cached_property
+    @property
     def checkout_merchant(self) -> Merchant | None:
         """The checkout's `merchant` when it is well formed (checkout family), else None."""
         closed = self.closed
@@ -185,4 +174,15 @@ def verify_chain(
             return Rejection(ResultCode.INVALID_MANDATE, Stage.SCHEMA, str(exc), _reference(raw))
     except Refusal as refusal:
         return Rejection(refusal.code, refusal.stage, refusal.reason, _reference(raw))
-    return VerifiedChain(sd_jwt, context, hops, root, family, opened, closed)
+    return VerifiedChain(
+        sd_jwt,
+        context,
+        hops,
+        root,
+        family,
+        opened,
+        closed,
+        digest(hops[0].jwt),
+        digest(hops[-1].jwt),
+        digest(hops[-1].text),
+    )

@@ -9,9 +9,8 @@ makes that constraint fail.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.ap2.verification.codes import Violation
 from app.ap2.verification.contents import Closed, ClosedCheckout, ClosedPayment
@@ -37,8 +36,7 @@ from app.ap2.verification.shapes import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(NamedTuple):
     """What constraints are evaluated against."""
 
     closed: Closed

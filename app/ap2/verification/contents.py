@@ -8,8 +8,7 @@ raises SchemaError, which the chain turns into `invalid_mandate`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.ap2.verification.codes import Family
 from app.ap2.verification.schemas import (
@@ -36,8 +35,7 @@ CLOSED_VCT = {"mandate.checkout.1": Family.CHECKOUT, "mandate.payment.1": Family
 NOT_PRESET = frozenset({"vct", "constraints", "cnf", "iat", "exp"})
 
 
-@dataclass(frozen=True, slots=True)
-class CheckoutJwt:
+class CheckoutJwt(NamedTuple):
     """The merchant's compact JWS of a UCP Checkout (its signature is not verified)."""
 
     text: str
@@ -45,8 +43,7 @@ class CheckoutJwt:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class OpenContent:
+class OpenContent(NamedTuple):
     """An open mandate content: its constraints and its pre-set claims."""
 
     hop: int
@@ -56,8 +53,7 @@ class OpenContent:
     members: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedCheckout:
+class ClosedCheckout(NamedTuple):
     """A closed checkout mandate."""
 
     checkout_jwt: CheckoutJwt
@@ -66,8 +62,7 @@ class ClosedCheckout:
     family: Family = Family.CHECKOUT
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedPayment:
+class ClosedPayment(NamedTuple):
     """A closed payment mandate."""
 
     transaction_id: str

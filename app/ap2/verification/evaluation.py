@@ -9,9 +9,8 @@ finding not marked unresolved gives `invalid_mandate`; only unresolved ones give
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.ap2.verification.chain import VerifiedChain
 from app.ap2.verification.codes import Family, ResultCode, Violation
@@ -23,8 +22,7 @@ from app.ap2.verification.shapes import AgentRecurrence
 from app.ap2.verification.wire import digest
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The outcome of stage D; `ledger_change` is set only on approval."""
 
     code: ResultCode | None

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,7 @@ class LedgerState:
 EMPTY_LEDGER = LedgerState()
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerChange:
+class LedgerChange(NamedTuple):
     """What an approval writes: the new row values, and the delta they come from."""
 
     open_mandate_hash: str

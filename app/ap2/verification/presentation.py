@@ -1,8 +1,7 @@
 """Stage A: the presentation's shape, split into hops, and the root `kid` read before verifying.
 
 `<jwt>~<d>~...~<d>~` per hop, hops joined by one more `~` (so `~~` between hops),
-the whole ending in `~`. Splitting is by position: after the final `~` is removed,
-an empty segment ends a hop and the next segment is the next hop's JWT.
+the whole ending in `~`.
 """
 
 from __future__ import annotations
@@ -59,39 +58,17 @@ def split_hops(sd_jwt: object) -> tuple[RawHop, ...]:
                 "a chain followed by a KB-JWT (typ kb+jwt) is not supported",
             )
         raise _shape("presentation does not end with '~'")
-    segments = sd_jwt[:-1].split("~")
+    # Disclosures are never empty, so "~~" only ever joins two hops; any other empty
+    # segment (an empty disclosure or JWT) is refused below.
     hops: list[RawHop] = []
-    start = 0  # character offset of the current hop in sd_jwt
-    position = 0
-    count = len(segments)
-    while position < count:
-        jwt = segments[position]
+    for number, chunk in enumerate(sd_jwt[:-1].split("~~")):
+        jwt, *disclosures = chunk.split("~")
         try:
             jws = split_jws(jwt, "JWT")
+            decoded = tuple(b64url(text, "disclosure") for text in disclosures)
         except WireError as exc:
-            raise _shape(f"hop {len(hops)} {exc}") from None
-        position += 1
-        first = position
-        decoded = []
-        while position < count and segments[position]:
-            try:
-                decoded.append(b64url(segments[position], "disclosure"))
-            except WireError:
-                raise _shape(f"hop {len(hops)} disclosure is not base64url") from None
-            position += 1
-        disclosures = tuple(segments[first:position])
-        # The hop's text: its JWT, each disclosure, each followed by '~'.
-        length = len(jwt) + 1 + len(disclosures)
-        for text in disclosures:
-            length += len(text)
-        hops.append(
-            RawHop(len(hops), jws, disclosures, tuple(decoded), sd_jwt[start : start + length])
-        )
-        start += length + 1
-        if position < count:
-            position += 1  # the empty segment that joins two hops
-            if position == count:
-                raise _shape("presentation ends with an empty hop")
+            raise _shape(f"hop {number}: {exc}") from None
+        hops.append(RawHop(number, jws, tuple(disclosures), decoded, chunk + "~"))
     if len(hops) == 1:
         raise Refusal(
             ResultCode.MANDATES_NOT_SUPPORTED,

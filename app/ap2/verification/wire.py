@@ -47,7 +47,7 @@ _CANONICAL_LAST: tuple[frozenset[int], ...] = (
 
 
 def b64url(text: str, what: str) -> bytes:
-    """Strict unpadded, canonical base64url of ASCII `text`; raises WireError naming `what`.
+    """Strict unpadded, canonical base64url of ASCII `text` (never empty); raises WireError.
 
     The same rules as `app.keys.b64url_decode`, in one translate and one C decode:
     this runs on every segment of every chain.
@@ -56,6 +56,8 @@ def b64url(text: str, what: str) -> bytes:
         data = text.encode("ascii").translate(_TO_STD)
     except UnicodeEncodeError:
         raise WireError(f"{what} is not base64url") from None
+    if not data:
+        raise WireError(f"{what} is empty")
     rest = len(data) & 3
     if rest:
         if data[-1] not in _CANONICAL_LAST[rest]:
@@ -172,7 +174,7 @@ def split_jws(text: str, what: str) -> CompactJws:
         part = "payload"
         payload_raw = b64url(payload, part)
         part = "signature"
-        signature_raw = b64url(signature, part)
+        signature_raw = b64url(signature, part) if signature else b""
     except WireError:
         raise WireError(f"{what} {part} is not base64url") from None
     return CompactJws(
