@@ -19,6 +19,7 @@ from app.ap2.verification.disclosures import (
     apply_disclosures,
     process,
 )
+from app.ap2.verification.wire import load_pairs
 from tests.ap2.minting import H, b64, disclosure, enc
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -157,16 +158,39 @@ def test_sd_alg_is_removed_only_at_the_top() -> None:
     }
 
 
+def _pairs(payload: dict[str, Any]) -> Any:
+    return load_pairs(json.dumps(payload).encode(), "payload")
+
+
 def test_process_requires_delegate_payload() -> None:
     with pytest.raises(DisclosureError, match="delegate_payload"):
-        process({"a": 1}, ())
+        process(_pairs({"a": 1}), ())
     content = disclosure({"vct": "v"})
-    done = process({"delegate_payload": [{"...": H(content)}]}, (content,))
+    done = process(_pairs({"delegate_payload": [{"...": H(content)}]}), (content,))
     assert done.content == {"vct": "v"}
     assert done.payload == {"delegate_payload": [{"vct": "v"}]}
     nested = {"x": {"delegate_payload": [{"...": H(content)}]}}
     with pytest.raises(DisclosureError):
-        process(nested, (content,))  # only the top-level member is the delegate payload
+        process(_pairs(nested), (content,))  # only the top-level member is the delegate payload
+    with pytest.raises(DisclosureError, match="not a JSON object"):
+        process(load_pairs(b"[1]", "payload"), ())
+
+
+def test_duplicate_member_names_anywhere_in_the_walked_tree() -> None:
+    content = disclosure({"vct": "v"})
+    ref = '{"...": "' + H(content) + '"}'
+    for raw in (
+        '{"delegate_payload": [' + ref + '], "a": 1, "a": 2}',
+        '{"delegate_payload": [' + ref + '], "x": {"b": 1, "b": 1}}',
+        '{"delegate_payload": [' + ref + '], "l": [{"c": [], "c": []}]}',
+        '{"delegate_payload": [{"...": "' + H(content) + '", "...": "x"}]}',
+        '{"delegate_payload": [' + ref + '], "delegate_payload": [' + ref + "]}",
+    ):
+        with pytest.raises(DisclosureError, match="duplicate|twice"):
+            process(load_pairs(raw.encode(), "payload"), (content,))
+    dup_value = b64(b'["salt", {"vct": "v", "vct": "w"}]')
+    with pytest.raises(DisclosureError, match="duplicate"):
+        process(_pairs({"delegate_payload": [{"...": H(dup_value)}]}), (dup_value,))
 
 
 # --- the sd-jwt library as an oracle on well-formed presentations ------------------------------

@@ -12,9 +12,10 @@ references only, exactly one of them disclosed, whose value (an object) is the c
 
 from __future__ import annotations
 
+import json
 from typing import Any, NamedTuple
 
-from app.ap2.verification.wire import WireError, b64url, digest, load_json
+from app.ap2.verification.wire import WireError, b64url, digest, load_pairs
 
 SD = "_sd"
 SD_ALG = "_sd_alg"
@@ -24,6 +25,10 @@ SUPPORTED_SD_ALG = "sha-256"
 # Mandate contents are a handful of levels deep; the bound keeps every later
 # recursive step (deep equality, checks) far from the interpreter's stack limit.
 MAX_DEPTH = 48
+
+
+# A JSON object as `wire.load_pairs` reads it: (name, value) pairs, in order.
+Pairs = tuple[tuple[str, Any], ...]
 
 
 class DisclosureError(ValueError):
@@ -54,7 +59,7 @@ def decode_disclosures(
     by_digest: dict[str, Disclosure] = {}
     for number, text in enumerate(texts):
         try:
-            array = load_json(b64url(text, "disclosure") if raw is None else raw[number], "JSON")
+            array = load_pairs(b64url(text, "disclosure") if raw is None else raw[number], "JSON")
         except WireError as exc:
             raise DisclosureError(f"disclosure {number}: {exc}") from None
         if type(array) is not list or len(array) not in (2, 3):
@@ -77,7 +82,11 @@ def decode_disclosures(
 
 
 class _Walker:
-    """Applies the disclosures to a payload, tracking every digest it meets."""
+    """Applies the disclosures to a payload, tracking every digest it meets.
+
+    Input objects are tuples of (name, value) pairs (`wire.load_pairs`); each becomes
+    a dict here, and a name met twice in one object is refused on the way.
+    """
 
     __slots__ = ("by_digest", "content", "seen")
 
@@ -94,33 +103,45 @@ class _Walker:
 
     def value(self, value: Any, depth: int) -> Any:
         kind = type(value)
-        if kind is dict:
+        if kind is tuple:
             return self.object(value, depth)
         if kind is list:
             return self.array(value, depth)
         return value
 
-    def object(self, obj: dict[str, Any], depth: int, top: bool = False) -> dict[str, Any]:
+    def object(self, pairs: Pairs, depth: int) -> dict[str, Any]:
         if depth > MAX_DEPTH:
             raise DisclosureError("payload is nested too deeply")
-        out: dict[str, Any] = {}
         inner = depth + 1
-        for name, value in obj.items():
-            if name == SD:
-                continue
-            if top and name == DELEGATE_PAYLOAD:
-                out[name] = self.delegate(value, inner)
-                continue
+        out: dict[str, Any] = {}
+        for name, value in pairs:
             kind = type(value)
-            if kind is dict:
+            if kind is tuple:
                 out[name] = self.object(value, inner)
             elif kind is list:
                 out[name] = self.array(value, inner)
             else:
                 out[name] = value
-        if SD not in obj:
-            return out
-        digests = obj[SD]
+        if len(out) != len(pairs):
+            raise DisclosureError("a JSON object has a duplicate member name")
+        if SD in out:
+            self._disclose(out, out.pop(SD), inner, top=False)
+        return out
+
+    def top(self, pairs: Pairs) -> dict[str, Any]:
+        """The payload itself: as `object`, and its `delegate_payload` yields the content."""
+        out: dict[str, Any] = {}
+        for name, value in pairs:
+            out[name] = (
+                self.delegate(value, 1) if name == DELEGATE_PAYLOAD else self.value(value, 1)
+            )
+        if len(out) != len(pairs):
+            raise DisclosureError("the payload has a duplicate member name")
+        if SD in out:
+            self._disclose(out, out.pop(SD), 1, top=True)
+        return out
+
+    def _disclose(self, out: dict[str, Any], digests: Any, depth: int, top: bool) -> None:
         if type(digests) is not list:
             raise DisclosureError("'_sd' is not an array")
         for key in digests:
@@ -134,25 +155,25 @@ class _Walker:
             if found.name in out:
                 raise DisclosureError(f"disclosed claim {found.name[:64]!r} is already present")
             if top and found.name == DELEGATE_PAYLOAD:
-                out[found.name] = self.delegate(found.value, inner)
+                out[found.name] = self.delegate(found.value, depth)
             else:
-                out[found.name] = self.value(found.value, inner)
-        return out
+                out[found.name] = self.value(found.value, depth)
 
     def array(self, array: list[Any], depth: int) -> list[Any]:
         if depth > MAX_DEPTH:
             raise DisclosureError("payload is nested too deeply")
-        out: list[Any] = []
         inner = depth + 1
+        out: list[Any] = []
         for element in array:
             kind = type(element)
-            if kind is dict:
-                if ELLIPSIS in element:
-                    found = self._reference(element)
+            if kind is tuple:
+                obj = self.object(element, inner)
+                if ELLIPSIS in obj:
+                    found = self._reference(obj)
                     if found is not None:
                         out.append(self.value(found.value, inner))
                 else:
-                    out.append(self.object(element, inner))
+                    out.append(obj)
             elif kind is list:
                 out.append(self.array(element, inner))
             else:
@@ -173,35 +194,32 @@ class _Walker:
     def delegate(self, value: Any, depth: int) -> list[Any]:
         if type(value) is not list or not value:
             raise DisclosureError("'delegate_payload' is not a non-empty array")
-        if self.content is not None:
-            raise DisclosureError("'delegate_payload' occurs twice")
         disclosed: list[Any] = []
         for element in value:
-            if type(element) is not dict or ELLIPSIS not in element:
+            reference = self.object(element, depth + 1) if type(element) is tuple else None
+            if reference is None or ELLIPSIS not in reference:
                 raise DisclosureError("'delegate_payload' holds an element that is not a reference")
-            found = self._reference(element)
+            found = self._reference(reference)
             if found is not None:
                 disclosed.append(found.value)
         if len(disclosed) != 1:
             raise DisclosureError(
                 f"'delegate_payload' must have exactly one disclosed element, not {len(disclosed)}"
             )
-        if type(disclosed[0]) is not dict:
+        if type(disclosed[0]) is not tuple:
             raise DisclosureError("the disclosed 'delegate_payload' element is not an object")
         self.content = self.object(disclosed[0], depth + 1)
         return [self.content]
 
 
 def _apply(
-    payload: dict[str, Any], disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None, top: bool
+    payload: Pairs, disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None, top: bool
 ) -> tuple[dict[str, Any], _Walker]:
-    sd_alg = payload.get(SD_ALG, SUPPORTED_SD_ALG)
-    if sd_alg != SUPPORTED_SD_ALG:
-        raise DisclosureError("'_sd_alg' must be absent or 'sha-256'")
     by_digest = decode_disclosures(disclosures, raw)
     walker = _Walker(by_digest)
-    processed = walker.object(payload, 0, top=top)
-    processed.pop(SD_ALG, None)
+    processed = walker.top(payload) if top else walker.object(payload, 0)
+    if processed.pop(SD_ALG, SUPPORTED_SD_ALG) != SUPPORTED_SD_ALG:
+        raise DisclosureError("'_sd_alg' must be absent or 'sha-256'")
     if len(walker.seen.intersection(by_digest)) != len(by_digest):
         unreferenced = next(d for d in by_digest.values() if d.digest not in walker.seen)
         position = disclosures.index(unreferenced.text)
@@ -210,14 +228,21 @@ def _apply(
 
 
 def apply_disclosures(payload: dict[str, Any], disclosures: tuple[str, ...]) -> dict[str, Any]:
-    """RFC 9901 processing of any SD-JWT payload (no delegate_payload rule); raises DisclosureError."""
-    return _apply(payload, disclosures, None, top=False)[0]
+    """RFC 9901 processing of any parsed SD-JWT payload (no delegate_payload rule)."""
+    try:
+        pairs = load_pairs(json.dumps(payload).encode(), "payload")
+    except (TypeError, ValueError):
+        raise DisclosureError("payload is not JSON") from None
+    return _apply(pairs, disclosures, None, top=False)[0]
 
 
 def process(
-    payload: dict[str, Any], disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None = None
+    payload: Pairs, disclosures: tuple[str, ...], raw: tuple[bytes, ...] | None = None
 ) -> Processed:
-    """Apply `disclosures` (`raw`: their decoded bytes) to a hop payload; raises DisclosureError."""
+    """Apply `disclosures` (`raw`: their decoded bytes) to a hop payload read by
+    `wire.load_pairs`; raises DisclosureError."""
+    if type(payload) is not tuple:
+        raise DisclosureError("the payload is not a JSON object")
     processed, walker = _apply(payload, disclosures, raw, top=True)
     if walker.content is None:
         raise DisclosureError("payload has no 'delegate_payload'")

@@ -16,7 +16,7 @@ from app.ap2.verification.context import RequestContext
 from app.ap2.verification.disclosures import DisclosureError, process
 from app.ap2.verification.keys import ALG, InvalidCnf, RootKey, RootKeys, cnf_key, is_es256_key
 from app.ap2.verification.presentation import RawHop
-from app.ap2.verification.wire import WireError, digest, load_object
+from app.ap2.verification.wire import WireError, digest, load_object, load_pairs
 from app.keys import TrustedKey
 
 ROOT_TYPS = frozenset({"example+sd-jwt", "dc+sd-jwt"})
@@ -163,9 +163,11 @@ def verify_hops(
         label = f"hop {hop.number}"
         header = _header(hop, role, label)
         try:
-            payload = load_object(hop.jws.payload_raw, "payload")
+            payload = load_pairs(hop.jws.payload_raw, "payload")
         except WireError as exc:
             raise credential(f"{label} {exc}") from None
+        if type(payload) is not tuple:
+            raise credential(f"{label} payload is not a JSON object")
         verified: list[RootKey] = []
         if next_key is None:  # the root: no earlier hop endorses a key
             verified = _root_candidates(header, hop, root_keys)

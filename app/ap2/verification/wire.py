@@ -88,11 +88,20 @@ def _constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_float, parse_constant=_constant)
-_decode = _DECODER.decode
-# The C scanner JSONDecoder.decode wraps; called directly when no whitespace surrounds the
-# value (the usual case for JOSE parts and disclosures), it skips two Python frames.
-_scan: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]  # set by __init__
+# Objects as tuples of (name, value) pairs, duplicates kept: for documents whose every
+# object the disclosure walker turns into a dict anyway, checking duplicates as it does.
+_PAIRS_DECODER = json.JSONDecoder(
+    object_pairs_hook=tuple, parse_float=_float, parse_constant=_constant
+)
 _WHITESPACE = " \t\n\r"
+_Scan = Callable[[str, int], tuple[Any, int]]
+
+
+def _scanner(decoder: json.JSONDecoder) -> _Scan:
+    # The C scanner JSONDecoder.decode wraps (set by __init__); called directly when no
+    # whitespace surrounds the value (JOSE parts, disclosures), it skips two Python frames.
+    scan: _Scan = vars(decoder)["scan_once"]
+    return scan
 
 
 def _check_strings(value: Any) -> None:
@@ -100,12 +109,16 @@ def _check_strings(value: Any) -> None:
     stack = [value]
     while stack:
         item = stack.pop()
-        if type(item) is str:
-            strings = (item,)
-        elif type(item) is dict:
+        kind = type(item)
+        if kind is str:
+            strings: tuple[str, ...] = (item,)
+        elif kind is dict:
             strings = tuple(item)
             stack.extend(item.values())
-        elif type(item) is list:
+        elif kind is tuple:  # an object as (name, value) pairs
+            strings = tuple(name for name, _ in item)
+            stack.extend(member for _, member in item)
+        elif kind is list:
             stack.extend(item)
             continue
         else:
@@ -119,14 +132,13 @@ def _check_strings(value: Any) -> None:
                 raise WireError("JSON string holds a lone surrogate") from None
 
 
-def load_json(data: bytes, what: str) -> Any:
-    """Strictly decode UTF-8 JSON text; raises WireError naming `what`."""
+def _load(data: bytes, what: str, decoder: json.JSONDecoder, scan: _Scan) -> Any:
     try:
         text = data.decode("utf-8")
         try:
-            value, end = _scan(text, 0)
+            value, end = scan(text, 0)
         except StopIteration:
-            value, end = _decode(text), len(text)  # leading whitespace, or the error to raise
+            value, end = decoder.decode(text), len(text)  # leading whitespace, or the error
         if end != len(text) and text[end:].strip(_WHITESPACE):
             raise ValueError("extra data after the JSON value")
     except WireError as exc:
@@ -140,6 +152,21 @@ def load_json(data: bytes, what: str) -> Any:
         except WireError as exc:
             raise WireError(f"{what}: {exc}") from None
     return value
+
+
+_scan = _scanner(_DECODER)
+_scan_pairs = _scanner(_PAIRS_DECODER)
+
+
+def load_json(data: bytes, what: str) -> Any:
+    """Strictly decode UTF-8 JSON text; raises WireError naming `what`."""
+    return _load(data, what, _DECODER, _scan)
+
+
+def load_pairs(data: bytes, what: str) -> Any:
+    """`load_json`, but objects come as tuples of (name, value) pairs, duplicates not yet
+    refused: only for input that `disclosures` turns into dicts (it refuses them there)."""
+    return _load(data, what, _PAIRS_DECODER, _scan_pairs)
 
 
 def load_object(data: bytes, what: str) -> dict[str, Any]:
