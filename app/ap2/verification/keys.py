@@ -105,9 +105,9 @@ class InvalidCnf(ValueError):
 
 
 def _check_jwk(jwk: Mapping[str, Any]) -> None:
-    extra = set(jwk) - _MEMBERS
-    if extra:
-        raise InvalidCnf(f"cnf.jwk has members outside the allowed set: {sorted(extra)[:4]}")
+    if not _MEMBERS.issuperset(jwk):
+        extra = sorted(set(jwk) - _MEMBERS)[:4]
+        raise InvalidCnf(f"cnf.jwk has members outside the allowed set: {extra}")
     if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
         raise InvalidCnf("cnf.jwk must be an EC P-256 key")
     for name in ("x", "y"):

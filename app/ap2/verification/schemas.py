@@ -110,6 +110,14 @@ def _in(what: str, exc: SchemaError) -> SchemaError:
 
 def merchant(value: Any, what: str, id_required: bool = True) -> Merchant:
     """A Merchant; `id_required=False` for the checkout's merchant, whose id may be missing."""
+    if type(value) is dict:  # the usual, well-formed case, without a call per member
+        given, label, site = value.get("id"), value.get("name"), value.get("website")
+        if (
+            type(label) is str
+            and (type(given) is str or (given is None and "id" not in value and not id_required))
+            and (type(site) is str or "website" not in value)
+        ):
+            return Merchant(given, label, site)
     try:
         member = obj(value, "merchant")
         if id_required:
@@ -124,6 +132,10 @@ def merchant(value: Any, what: str, id_required: bool = True) -> Merchant:
 
 def amount(value: Any, what: str) -> Amount:
     """An Amount: non-negative integer minor units and a currency code."""
+    if type(value) is dict:
+        minor, code = value.get("amount"), value.get("currency")
+        if type(minor) is int and minor >= 0 and type(code) is str and _CURRENCY.fullmatch(code):
+            return Amount(minor, code)
     try:
         member = obj(value, "amount object")
         return Amount(
@@ -136,6 +148,14 @@ def amount(value: Any, what: str) -> Amount:
 
 def payment_instrument(value: Any, what: str) -> PaymentInstrument:
     """A PaymentInstrument."""
+    if type(value) is dict:
+        ident, kind, text = value.get("id"), value.get("type"), value.get("description")
+        if (
+            type(ident) is str
+            and type(kind) is str
+            and (type(text) is str or "description" not in value)
+        ):
+            return PaymentInstrument(ident, kind, text)
     try:
         member = obj(value, "payment instrument")
         return PaymentInstrument(
