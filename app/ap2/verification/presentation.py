@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from app.ap2.verification.codes import Refusal, ResultCode, Stage, credential
-from app.ap2.verification.wire import CompactJws, WireError, b64url, load_object, split_jws
+from app.ap2.verification.wire import (
+    CompactJws,
+    WireError,
+    decode_translated,
+    load_object,
+    split_jws,
+    translate,
+)
 
 MAX_PRESENTATION_CHARS = 65536
 
@@ -61,11 +68,15 @@ def split_hops(sd_jwt: object) -> tuple[RawHop, ...]:
     # Disclosures are never empty, so "~~" only ever joins two hops; any other empty
     # segment (an empty disclosure or JWT) is refused below.
     hops: list[RawHop] = []
+    # The same split over the bytes mapped to the standard alphabet (one pass for the
+    # whole presentation): its segments line up with the text's, character for character.
+    chunks = translate(sd_jwt)[:-1].split(b"~~")
     for number, chunk in enumerate(sd_jwt[:-1].split("~~")):
         jwt, *disclosures = chunk.split("~")
+        jwt_std, *disclosures_std = chunks[number].split(b"~")
         try:
-            jws = split_jws(jwt, "JWT")
-            decoded = tuple(b64url(text, "disclosure") for text in disclosures)
+            jws = split_jws(jwt, "JWT", jwt_std)
+            decoded = tuple([decode_translated(data, "disclosure") for data in disclosures_std])
         except WireError as exc:
             raise _shape(f"hop {number}: {exc}") from None
         hops.append(RawHop(number, jws, tuple(disclosures), decoded, chunk + "~"))

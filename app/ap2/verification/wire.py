@@ -56,6 +56,17 @@ def b64url(text: str, what: str) -> bytes:
         data = text.encode("ascii").translate(_TO_STD)
     except UnicodeEncodeError:
         raise WireError(f"{what} is not base64url") from None
+    return decode_translated(data, what)
+
+
+def translate(text: str) -> bytes:
+    """ASCII `text` with base64url mapped to the standard alphabet, for `decode_translated`
+    (one pass over a whole presentation instead of one per segment)."""
+    return text.encode("ascii").translate(_TO_STD)
+
+
+def decode_translated(data: bytes, what: str) -> bytes:
+    """Decode one segment of `translate`'s output; raises WireError naming `what`."""
     if not data:
         raise WireError(f"{what} is empty")
     rest = len(data) & 3
@@ -187,21 +198,30 @@ class CompactJws(NamedTuple):
     signing_input: bytes
 
 
-def split_jws(text: str, what: str) -> CompactJws:
-    """Three base64url parts, the first two non-empty; raises WireError."""
+def split_jws(text: str, what: str, translated: bytes | None = None) -> CompactJws:
+    """Three base64url parts, the first two non-empty; raises WireError.
+
+    `translated` is `translate(text)` when the caller has it already.
+    """
     parts = text.split(".")
     if len(parts) != 3:
         raise WireError(f"{what} is not a compact JWS (three parts)")
     header, payload, signature = parts
     if not header or not payload:
         raise WireError(f"{what} has an empty header or payload")
+    if translated is None:
+        try:
+            translated = translate(text)
+        except UnicodeEncodeError:
+            raise WireError(f"{what} is not base64url") from None
+    header_std, payload_std, signature_std = translated.split(b".")
     part = "header"
     try:
-        header_raw = b64url(header, part)
+        header_raw = decode_translated(header_std, part)
         part = "payload"
-        payload_raw = b64url(payload, part)
+        payload_raw = decode_translated(payload_std, part)
         part = "signature"
-        signature_raw = b64url(signature, part) if signature else b""
+        signature_raw = decode_translated(signature_std, part) if signature else b""
     except WireError:
         raise WireError(f"{what} {part} is not base64url") from None
     return CompactJws(
