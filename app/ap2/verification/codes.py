@@ -66,8 +66,3 @@ class Refusal(Exception):
 def credential(reason: str, stage: Stage = Stage.CREDENTIAL) -> Refusal:
     """An `invalid_credential` refusal (stage B unless told)."""
     return Refusal(ResultCode.INVALID_CREDENTIAL, stage, reason)
-
-
-def schema(reason: str) -> Refusal:
-    """An `invalid_mandate` refusal of stage C."""
-    return Refusal(ResultCode.INVALID_MANDATE, Stage.SCHEMA, reason)

@@ -17,8 +17,6 @@ from app.ap2.verification.codes import Family, ResultCode
 from app.ap2.verification.dates import micros
 from app.ap2.verification.evaluation import Decision
 
-RECEIPT_HEADER_TYP = "JWT"
-
 
 class ReceiptStatus(StrEnum):
     SUCCESS = "Success"

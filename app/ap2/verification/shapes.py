@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any, ClassVar
 
 from app.ap2.verification.codes import Family
-from app.ap2.verification.dates import clock_instant, parse_instant
+from app.ap2.verification.dates import parse_instant
 from app.ap2.verification.schemas import (
     Merchant,
     PaymentInstrument,
@@ -295,8 +294,3 @@ def parse_constraints(value: Any, family: Family, what: str) -> tuple[Constraint
     if not any(isinstance(c, required_class) for c in parsed):
         raise SchemaError(f"{what} has no {required_name}")
     return tuple(parsed)
-
-
-def execution_instant(value: str | None, now: datetime) -> Fraction:
-    """E of `payment.execution_date`: the closed mandate's date, or the vault clock."""
-    return clock_instant(now) if value is None else parse_instant(value)
