@@ -113,17 +113,15 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise DisclosureError("payload is nested too deeply")
         inner = depth + 1
-        out: dict[str, Any] = {}
-        for name, value in pairs:
+        out: dict[str, Any] = dict(pairs)
+        if len(out) != len(pairs):
+            raise DisclosureError("a JSON object has a duplicate member name")
+        for name, value in out.items():  # replacing values, never keys, while iterating
             kind = type(value)
             if kind is tuple:
                 out[name] = self.object(value, inner)
             elif kind is list:
                 out[name] = self.array(value, inner)
-            else:
-                out[name] = value
-        if len(out) != len(pairs):
-            raise DisclosureError("a JSON object has a duplicate member name")
         if SD in out:
             self._disclose(out, out.pop(SD), inner, top=False)
         return out
