@@ -638,3 +638,26 @@ def test_did_only_issuers_cannot_sign_roots() -> None:
     with_jwks = TrustedIssuer(did_jwk, "active", (key_from_jwk(PROVIDER.public_jwk()),))
     root = _root(agent)
     _ok(root, _leaf(root, agent), keys=RootKeyIndex.from_issuers([with_jwks]))
+
+
+def _loose_root(agent: Party) -> Hop:
+    cons = [lines(("l", 1, [SHOE])), merchants({"id": "merchant_1", "name": "n"})]
+    return root_hop(open_checkout(agent, cons), PROVIDER)
+
+
+def test_disclosure_refusals_through_the_chain() -> None:
+    agent = party()
+    root = _loose_root(agent)
+    leaf = _leaf(root, agent, binding="issuer_jwt_hash")  # so the root's disclosures may vary
+    _ok(root, leaf)
+    first, *rest = root.disclosures
+    stray = party()  # any disclosure the root does not reference
+    variants = {
+        "twice": [first, first, *rest],
+        "not referenced": [*root.disclosures, leaf.disclosures[0]],
+        "not referenced too": [*root.disclosures, enc(["salt", "x", stray.jwk])],
+        "not a disclosure": [*root.disclosures, enc({"not": "an array"})],
+    }
+    for name, discs in variants.items():
+        reason = _refused(Hop(root.jwt, discs), leaf)
+        assert reason, name
