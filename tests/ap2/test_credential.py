@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.ap2.verification import (
     Rejection,
@@ -202,8 +203,6 @@ def test_untrusted_key_reusing_a_trusted_kid() -> None:
 def test_root_keys_of_other_types_do_not_count() -> None:
     agent = party()
     root = _root(agent)
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     p384 = prepare_public_key(ec.generate_private_key(ec.SECP384R1()).public_key(), kid="ap-1")
 
     class Loose:
