@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwcrypto.jwk import JWK
+from jwcrypto.jws import JWS
 from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
@@ -20,7 +21,7 @@ from app.ap2.verification.disclosures import (
     process,
 )
 from app.ap2.verification.wire import load_pairs
-from tests.ap2.minting import H, b64, disclosure, enc
+from tests.ap2.minting import H, b64, b64d, disclosure, enc
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -228,14 +229,8 @@ def _plain(value: Any) -> Any:
 def _issue(claims: dict[Any, Any], decoys: bool) -> tuple[dict[str, Any], list[str], str]:
     issuer = SDJWTIssuer(claims, ISSUER_KEY, add_decoy_claims=decoys)
     jwt, *discs, _ = issuer.sd_jwt_issuance.split("~")
-    payload = json.loads(_b64d(jwt.split(".")[1]))
+    payload = json.loads(b64d(jwt.split(".")[1]))
     return payload, discs, issuer.sd_jwt_issuance
-
-
-def _b64d(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _library(issuance: str) -> dict[str, Any]:
@@ -278,8 +273,6 @@ def test_subsets_agree_or_are_refused_for_unreferenced_disclosures(
 
 
 def _issue_jwt(payload: dict[str, Any]) -> str:
-    from jwcrypto.jws import JWS
-
     jws = JWS(json.dumps(payload).encode())
     jws.add_signature(ISSUER_KEY, alg="ES256", protected=json.dumps({"alg": "ES256"}))
     return jws.serialize(compact=True)
