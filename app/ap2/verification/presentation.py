@@ -9,14 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from app.ap2.verification.codes import Refusal, ResultCode, Stage, credential
-from app.ap2.verification.wire import (
-    CompactJws,
-    WireError,
-    decode_translated,
-    load_object,
-    split_jws,
-    translate,
-)
+from app.ap2.verification.wire import CompactJws, WireError, b64url, load_object, split_jws
 
 MAX_PRESENTATION_CHARS = 65536
 
@@ -67,19 +60,33 @@ def split_hops(sd_jwt: object) -> tuple[RawHop, ...]:
         raise _shape("presentation does not end with '~'")
     # Disclosures are never empty, so "~~" only ever joins two hops; any other empty
     # segment (an empty disclosure or JWT) is refused below.
+    # One split on '~' (a two-character separator is several times slower to search):
+    # an empty segment ends a hop, so a hop's first segment is never empty; an empty
+    # disclosure therefore shows as an empty JWT, and is refused as one.
+    segments = sd_jwt[:-1].split("~")
+    count = len(segments)
     hops: list[RawHop] = []
-    # The same split over the bytes mapped to the standard alphabet (one pass for the
-    # whole presentation): its segments line up with the text's, character for character.
-    chunks = translate(sd_jwt)[:-1].split(b"~~")
-    for number, chunk in enumerate(sd_jwt[:-1].split("~~")):
-        jwt, *disclosures = chunk.split("~")
-        jwt_std, *disclosures_std = chunks[number].split(b"~")
+    first = start = 0  # first segment of the hop, and its character offset
+    while True:
         try:
-            jws = split_jws(jwt, "JWT", jwt_std)
-            decoded = tuple([decode_translated(data, "disclosure") for data in disclosures_std])
+            end = segments.index("", first)
+        except ValueError:
+            end = count
+        jwt = segments[first] if end > first else ""
+        disclosures = tuple(segments[first + 1 : end])
+        number = len(hops)
+        try:
+            jws = split_jws(jwt, "JWT")
+            decoded = tuple([b64url(text, "disclosure") for text in disclosures])
         except WireError as exc:
             raise _shape(f"hop {number}: {exc}") from None
-        hops.append(RawHop(number, jws, tuple(disclosures), decoded, chunk + "~"))
+        length = len(jwt) + 1 + len(disclosures) + sum(map(len, disclosures))
+        hops.append(RawHop(number, jws, disclosures, decoded, sd_jwt[start : start + length]))
+        if end == count:
+            break
+        first, start = end + 1, start + length + 1
+        if first == count:
+            raise _shape("presentation ends with an empty hop")
     if len(hops) == 1:
         raise Refusal(
             ResultCode.MANDATES_NOT_SUPPORTED,

@@ -61,7 +61,7 @@ def b64url(text: str, what: str) -> bytes:
 
 def translate(text: str) -> bytes:
     """ASCII `text` with base64url mapped to the standard alphabet, for `decode_translated`
-    (one pass over a whole presentation instead of one per segment)."""
+    (one pass over several segments, e.g. the three parts of a JWS)."""
     return text.encode("ascii").translate(_TO_STD)
 
 
@@ -198,23 +198,19 @@ class CompactJws(NamedTuple):
     signing_input: bytes
 
 
-def split_jws(text: str, what: str, translated: bytes | None = None) -> CompactJws:
-    """Three base64url parts, the first two non-empty; raises WireError.
-
-    `translated` is `translate(text)` when the caller has it already.
-    """
+def split_jws(text: str, what: str) -> CompactJws:
+    """Three base64url parts, the first two non-empty; raises WireError."""
     parts = text.split(".")
     if len(parts) != 3:
         raise WireError(f"{what} is not a compact JWS (three parts)")
     header, payload, signature = parts
     if not header or not payload:
         raise WireError(f"{what} has an empty header or payload")
-    if translated is None:
-        try:
-            translated = translate(text)
-        except UnicodeEncodeError:
-            raise WireError(f"{what} is not base64url") from None
-    header_std, payload_std, signature_std = translated.split(b".")
+    try:
+        # One translation for the three parts; '.' is left as it is.
+        header_std, payload_std, signature_std = translate(text).split(b".")
+    except UnicodeEncodeError:
+        raise WireError(f"{what} is not base64url") from None
     part = "header"
     try:
         header_raw = decode_translated(header_std, part)
@@ -224,6 +220,5 @@ def split_jws(text: str, what: str, translated: bytes | None = None) -> CompactJ
         signature_raw = decode_translated(signature_std, part) if signature else b""
     except WireError:
         raise WireError(f"{what} {part} is not base64url") from None
-    return CompactJws(
-        text, header_raw, payload_raw, signature_raw, f"{header}.{payload}".encode("ascii")
-    )
+    signing_input = text[: len(header) + 1 + len(payload)].encode("ascii")
+    return CompactJws(text, header_raw, payload_raw, signature_raw, signing_input)
