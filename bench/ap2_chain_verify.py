@@ -1,8 +1,9 @@
 """AP2 v0.2 chain verifications/s vs the bare cost of its two ES256 verifies (`cryptography`).
 
-The chain: a root open payment mandate (amount_range, allowed_payees with two
-selectively disclosed payees, payment.reference) and a closed payment leaf signed by
-the agent key the root endorses. "engine" is stages A-D (`verify_chain` then
+The chain: the shape of the sample vector `payment-valid`, a root open payment
+mandate (amount_range, allowed_payees with one selectively disclosed payee,
+payment.reference) and a closed payment leaf signed by the agent key the root
+endorses. `--payees N` discloses N payees instead. "engine" is stages A-D (`verify_chain` then
 `evaluate` on an empty ledger), and stages A-C alone; "bare" is the two signature
 checks alone, with the keys, DER signatures and signing inputs prepared beforehand.
 
@@ -67,11 +68,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=0.5, help="length of one round")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--payees", type=int, default=1, help="disclosed allowed payees")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-    scenario = payment(cons=[amount_range(20000, 0), payees(M1, M2), reference(OPEN_CHECKOUT_HASH)])
+    allowed = [M1] + [dict(M2, id=f"merchant_{n + 2}") for n in range(args.payees - 1)]
+    scenario = payment(
+        cons=[amount_range(20000, 0), payees(*allowed), reference(OPEN_CHECKOUT_HASH)]
+    )
     sd_jwt, context = scenario.sd_jwt, scenario.context
     chain = verify_chain(sd_jwt, context, ROOT_KEYS, NOW)
     assert isinstance(chain, VerifiedChain), chain
