@@ -52,23 +52,33 @@ class Processed(NamedTuple):
     content: dict[str, Any]
 
 
+# Disclosure is a NamedTuple; tuple.__new__ skips its Python-level __new__ (one per disclosure).
+_new_disclosure = tuple.__new__
+
+
 def decode_disclosures(
     texts: tuple[str, ...], raw: tuple[bytes, ...] | None = None
 ) -> dict[str, Disclosure]:
     """Decode and check each disclosure (`raw`: already base64url-decoded), keyed by digest."""
     by_digest: dict[str, Disclosure] = {}
-    for number, text in enumerate(texts):
+    if raw is None:
         try:
-            array = load_pairs(b64url(text, "disclosure") if raw is None else raw[number], "JSON")
+            raw = tuple(b64url(text, "disclosure") for text in texts)
+        except WireError as exc:
+            raise DisclosureError(str(exc)) from None
+    for number, (text, data) in enumerate(zip(texts, raw, strict=True)):
+        try:
+            array = load_pairs(data, "JSON")
         except WireError as exc:
             raise DisclosureError(f"disclosure {number}: {exc}") from None
-        if type(array) is not list or len(array) not in (2, 3):
+        size = len(array) if type(array) is list else 0
+        if size != 2 and size != 3:
             raise DisclosureError(f"disclosure {number} is not a JSON array of 2 or 3 elements")
         salt = array[0]
         if type(salt) is not str:
             raise DisclosureError(f"disclosure {number} has no string salt")
-        name: str | None = None
-        if len(array) == 3:
+        name = None
+        if size == 3:
             name = array[1]
             if type(name) is not str:
                 raise DisclosureError(f"disclosure {number} has a claim name that is not a string")
@@ -77,7 +87,7 @@ def decode_disclosures(
         key = digest(text)
         if key in by_digest:
             raise DisclosureError(f"disclosure {number} is presented twice")
-        by_digest[key] = Disclosure(text, key, salt, name, array[-1])
+        by_digest[key] = _new_disclosure(Disclosure, (text, key, salt, name, array[-1]))
     return by_digest
 
 
