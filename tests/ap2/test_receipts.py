@@ -20,9 +20,10 @@ from app.ap2.verification import (
     RootKeyIndex,
     Stage,
     VerifiedChain,
-    receipt_for,
+    decision_receipt,
     receipt_payload,
     reference_form,
+    rejection_receipt,
     sign_receipt,
     verify_receipt,
 )
@@ -64,8 +65,8 @@ def test_success_receipt_for_a_checkout_and_a_payment() -> None:
         assert isinstance(chain, VerifiedChain)
         decision = scenario.decide()
         assert isinstance(decision, Decision)
-        payload = receipt_for(
-            (chain, decision), issuer="did:web:vault.example", issued_at=NOW, mandate_id="m-1"
+        payload = decision_receipt(
+            chain, decision, issuer="did:web:vault.example", issued_at=NOW, mandate_id="m-1"
         )
         assert payload == {
             "iss": "did:web:vault.example",
@@ -84,7 +85,7 @@ def test_error_receipts_carry_the_code_and_first_reason() -> None:
     assert isinstance(chain, VerifiedChain)
     decision = s.decide()
     assert isinstance(decision, Decision)
-    payload = receipt_for((chain, decision), issuer="v", issued_at=NOW + timedelta(seconds=0.9))
+    payload = decision_receipt(chain, decision, issuer="v", issued_at=NOW + timedelta(seconds=0.9))
     assert payload is not None
     assert (payload["status"], payload["error"], payload["iat"]) == (
         "Error",
@@ -100,12 +101,14 @@ def test_rejection_receipts() -> None:
     s = checkout(leaf_kw={"aud": "https://attacker.example"})
     rejection = s.verify()
     assert isinstance(rejection, Rejection)
-    payload = receipt_for(rejection, issuer="v", issued_at=NOW)
+    payload = rejection_receipt(rejection, issuer="v", issued_at=NOW)
     assert payload is not None
     assert (payload["error"], payload["reference"]) == ("invalid_credential", rejection.reference)
     _no_nulls(payload)
     shape = Rejection(ResultCode.INVALID_CREDENTIAL, Stage.SHAPE, "bad", None)
-    assert receipt_for(shape, issuer="v", issued_at=NOW) is None  # no receipt when stage A failed
+    assert (
+        rejection_receipt(shape, issuer="v", issued_at=NOW) is None
+    )  # no receipt when stage A failed
 
 
 def test_success_needs_the_mandate_id() -> None:

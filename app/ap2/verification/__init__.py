@@ -31,8 +31,9 @@ from app.ap2.verification.presentation import MAX_PRESENTATION_CHARS, header_kid
 from app.ap2.verification.receipts import (
     ReceiptStatus,
     Signer,
-    receipt_for,
+    decision_receipt,
     receipt_payload,
+    rejection_receipt,
     sign_receipt,
 )
 from app.ap2.verification.shapes import ConstraintType, Frequency
@@ -75,9 +76,10 @@ __all__ = [
     "merchants_match",
     "payment_reference_step",
     "public_jwk",
-    "receipt_for",
+    "decision_receipt",
     "receipt_payload",
     "reference_form",
+    "rejection_receipt",
     "root_kid",
     "same_value",
     "sign_receipt",

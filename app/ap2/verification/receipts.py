@@ -59,29 +59,30 @@ def receipt_payload(
     return payload
 
 
-def receipt_for(
-    outcome: Rejection | tuple[VerifiedChain, Decision],
+def rejection_receipt(
+    rejection: Rejection, *, issuer: str, issued_at: datetime
+) -> dict[str, Any] | None:
+    """The Error receipt payload of a chain refused in stages A-C; None when stage A failed."""
+    if rejection.reference is None:
+        return None
+    return receipt_payload(
+        issuer=issuer,
+        issued_at=issued_at,
+        reference=rejection.reference,
+        code=rejection.code,
+        reason=rejection.reason,
+    )
+
+
+def decision_receipt(
+    chain: VerifiedChain,
+    decision: Decision,
     *,
     issuer: str,
     issued_at: datetime,
     mandate_id: str | None = None,
-) -> dict[str, Any] | None:
-    """The receipt payload for a verification outcome; None when stage A failed (no receipt).
-
-    `outcome` is the Rejection of `verify_chain`, or the chain with its Decision;
-    an approval needs the `mandate_id` storage assigned.
-    """
-    if isinstance(outcome, Rejection):
-        if outcome.reference is None:
-            return None
-        return receipt_payload(
-            issuer=issuer,
-            issued_at=issued_at,
-            reference=outcome.reference,
-            code=outcome.code,
-            reason=outcome.reason,
-        )
-    chain, decision = outcome
+) -> dict[str, Any]:
+    """The receipt payload of a stage D decision; an approval needs the stored `mandate_id`."""
     return receipt_payload(
         issuer=issuer,
         issued_at=issued_at,
