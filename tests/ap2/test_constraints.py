@@ -13,6 +13,8 @@ from app.ap2.verification import (
     LedgerState,
     RequestContext,
     ResultCode,
+    VerifiedChain,
+    evaluate,
     same_value,
 )
 from tests.ap2.minting import H, chain, kb_hop, party, sign
@@ -490,3 +492,10 @@ def test_closed_payment_defaults() -> None:
         {"USD": 19900},
     )
     assert change.approved_at == NOW
+
+
+def test_evaluate_refuses_a_naive_now() -> None:
+    chain = payment().verify()
+    assert isinstance(chain, VerifiedChain)
+    with pytest.raises(ValueError, match="aware"):
+        evaluate(chain, EMPTY_LEDGER, NOW.replace(tzinfo=None))

@@ -16,7 +16,6 @@ from app.ap2.verification.chain import VerifiedChain
 from app.ap2.verification.codes import Family, ResultCode, Violation
 from app.ap2.verification.constraints import Subject, check
 from app.ap2.verification.contents import ClosedCheckout, ClosedPayment
-from app.ap2.verification.dates import micros
 from app.ap2.verification.ledger import LedgerChange, LedgerState, approval_change
 from app.ap2.verification.shapes import AgentRecurrence
 from app.ap2.verification.wire import digest
@@ -102,7 +101,8 @@ def _ledger(chain: VerifiedChain, ledger: LedgerState) -> list[Violation]:
 
 def evaluate(chain: VerifiedChain, ledger: LedgerState, now: datetime) -> Decision:
     """Stage D against the ledger of the chain's root, as of `now` (never raises)."""
-    micros(now)  # refuses a naive datetime, like verify_chain
+    if now.utcoffset() is None:
+        raise ValueError("now must be an aware datetime")
     subject = Subject(chain.closed, chain.context, ledger, now)
     violations = _presets(chain)
     violations += _binding(chain)
