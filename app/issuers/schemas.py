@@ -79,7 +79,9 @@ class IssuerRead(BaseModel):
     jwks: dict[str, Any] | None
     jwks_url: str | None
     jwks_fetched_at: datetime | None
-    jwks_error: str | None = Field(default=None, description="Why the last fetch of jwks_url failed")
+    jwks_error: str | None = Field(
+        default=None, description="Why the last fetch of jwks_url failed"
+    )
     jwks_failing_since: datetime | None = None
     status_changed_at: datetime | None
     created_at: datetime

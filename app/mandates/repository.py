@@ -3,7 +3,6 @@ base statement; `due_for_expiry` is the one platform-wide query (the sweep)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -96,9 +95,7 @@ class MandateRepository(TenantScopedRepository[Mandate]):
     async def counts_by_status(self, now: datetime) -> dict[str, int]:
         """How many of the tenant's mandates are in each status, expiry exact now."""
         grouped = await self.session.execute(
-            select(Mandate.status, func.count())
-            .where(self.scope())
-            .group_by(Mandate.status)
+            select(Mandate.status, func.count()).where(self.scope()).group_by(Mandate.status)
         )
         counts = {status: int(n) for status, n in grouped}
         # Active rows past their expiry that the sweep has not reached yet.
