@@ -36,7 +36,13 @@ from app.issuers.trust import TrustLoader
 from app.main import create_app
 from app.mandates.schemas import MandateCreate
 from app.mandates.service import MandateService
-from tests.conftest import TEST_SECRET, create_pg_database, drop_pg_database, free_port, make_settings
+from tests.conftest import (
+    TEST_SECRET,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    make_settings,
+)
 from tests.mandates.minting import MintingIssuer
 from tests.world import PASSWORD, World, build_world
 
@@ -102,7 +108,9 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-async def sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
     form = await client.get("/login", headers=HTML)
     return await client.post(
         "/login",
@@ -190,7 +198,16 @@ def _start_server(url: str, tmp: Path, engine: str) -> tuple[subprocess.Popen[st
     env.pop("WRITE_DB_URL", None)
     log = tmp / f"server-{engine}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),

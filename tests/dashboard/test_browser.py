@@ -35,7 +35,9 @@ def new_user(live: LiveServer, role: str, tenant: str = "a") -> str:
     return email
 
 
-def mandates_of(live: LiveServer, count: int, tenant: str = "a", **token) -> tuple[str, list[uuid.UUID]]:
+def mandates_of(
+    live: LiveServer, count: int, tenant: str = "a", **token
+) -> tuple[str, list[uuid.UUID]]:
     tenant_id = live.world.tenant_a if tenant == "a" else live.world.tenant_b
 
     async def mint(database):
@@ -204,7 +206,15 @@ def test_main_pages_pass_axe_and_render_at_phone_width(live: LiveServer, page, c
     page.goto(live.url + "/platform")
     page.click(f"text=Look at {tenant_name}")
     page.wait_for_load_state("networkidle")
-    for path in ("/", "/mandates", f"/mandates/{ids[0]}", "/issuers", "/team", "/platform", "/mandates/import"):
+    for path in (
+        "/",
+        "/mandates",
+        f"/mandates/{ids[0]}",
+        "/issuers",
+        "/team",
+        "/platform",
+        "/mandates/import",
+    ):
         response = page.goto(live.url + path)
         assert response.status == 200, path
         assert _axe(page) == [], path
@@ -233,7 +243,10 @@ def test_import_a_file_with_progress_and_a_summary(live: LiveServer, page, tmp_p
     from tests.mandates.minting import MintingIssuer
 
     stranger = MintingIssuer()
-    lines = [json.dumps({"vc_jwt": stranger.token()}), json.dumps(stranger.token(subject="did:example:x"))]
+    lines = [
+        json.dumps({"vc_jwt": stranger.token()}),
+        json.dumps(stranger.token(subject="did:example:x")),
+    ]
     file = tmp_path / "mandates.jsonl"
     file.write_text("\n".join(lines) + "\n")
     page.goto(live.url + "/mandates/import")
