@@ -57,7 +57,8 @@ def test_sign_in_wrong_password_lockout_and_sign_out(live: LiveServer, page, con
     assert page.url == live.url + "/"
     assert page.locator("h1").inner_text().startswith("Overview")
     cookie = next(c for c in context.cookies() if c["name"] == "mv_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
 
     page.click("text=Sign out")
     page.wait_for_url("**/login?reason=signed_out")
@@ -179,7 +180,8 @@ def test_create_an_api_key_and_see_its_secret_once(live: LiveServer, page) -> No
     page.click("text=Copy to clipboard")
     # The key works against the API, and the team page never shows the secret again.
     answer = page.request.get(live.url + "/api/v1/auth/me", headers={"X-API-Key": secret})
-    assert answer.status == 200 and answer.json()["role"] == "readonly"
+    assert answer.status == 200
+    assert answer.json()["role"] == "readonly"
     page.goto(live.url + "/team")
     assert page.locator(f"tr[data-key='{name}']").count() == 1
     assert secret not in page.content()

@@ -72,7 +72,8 @@ async def test_a_session_ends_after_idle_time_and_its_lifetime(settings, world):
 
 async def test_login_form_refuses_a_post_without_its_token_and_never_enumerates(dash, world):
     refused = await dash.post("/login", data={"email": world.a["readonly"].email, "password": "x"})
-    assert refused.status_code == 403 and "not sent from this site" in refused.text
+    assert refused.status_code == 403
+    assert "not sent from this site" in refused.text
     unknown = await sign_in(dash, "nobody@nowhere.example", "whatever-password-1")
     wrong = await sign_in(dash, world.a["readonly"].email, "whatever-password-1")
     assert unknown.status_code == wrong.status_code == 401
@@ -116,9 +117,11 @@ async def test_csv_export_follows_the_filter_and_defuses_formulas(dash, world, d
     other, _ = await mint_mandates(database, settings, world.tenant_a, 1, scope="=HYPERLINK(1)")
     await admin_of(dash, world)
     export = await dash.get("/mandates/export.csv", params={"issuer_did": issuer.did})
-    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert export.status_code == 200
+    assert export.headers["content-type"].startswith("text/csv")
     lines = export.text.strip().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("id,mandate_type,status")
+    assert len(lines) == 4
+    assert lines[0].startswith("id,mandate_type,status")
     assert {line.split(",")[0] for line in lines[1:]} == {str(i) for i in ids}
     scoped = await dash.get("/mandates/export.csv", params={"issuer_did": other.did})
     assert "'=HYPERLINK(1)" in scoped.text
@@ -148,7 +151,8 @@ async def test_import_refuses_what_is_not_json_lines_or_too_large_and_stores_not
         (b"\n\n", "no lines"),
     ):
         refused = await upload(content)
-        assert refused.status_code == 422 and message in refused.text, refused.text[:300]
+        assert refused.status_code == 422, refused.text[:300]
+        assert message in refused.text
     cap = settings.dashboard_import_max_bytes
     assert (await upload(b'"x"\n' * (cap // 4 + 10))).status_code == 413
     async with database.read_sessions() as session:
@@ -175,8 +179,10 @@ async def test_a_double_submitted_key_form_creates_one_key(dash, world, database
     data = {"csrf_token": token, "form_token": form_token, "name": "twice", "role": "readonly"}
     first = await dash.post("/team/keys", data=data)
     second = await dash.post("/team/keys", data=data)
-    assert first.status_code == 200 and "mvk_" in first.text
-    assert second.status_code == 409 and "already created" in second.text
+    assert first.status_code == 200
+    assert "mvk_" in first.text
+    assert second.status_code == 409
+    assert "already created" in second.text
     assert "mvk_" not in second.text.replace("<code>mvk_", "")
     async with database.read_sessions() as session:
         keys = await service.list_api_keys(session, world.tenant_a, limit=100, offset=0)
@@ -190,9 +196,11 @@ async def test_readonly_gets_403_pages_and_another_tenant_404s(dash, world, data
     for path in ("/team", "/platform", "/mandates/import"):
         assert (await dash.get(path)).status_code == 403, path
     forged = await dash.post("/issuers", data={"csrf_token": token, "did": "did:web:x.example"})
-    assert forged.status_code == 403 and "issuers:manage" in forged.text
+    assert forged.status_code == 403
+    assert "issuers:manage" in forged.text
     missing = await dash.get(f"/mandates/{theirs[0]}")
-    assert missing.status_code == 404 and "Not found" in missing.text
+    assert missing.status_code == 404
+    assert "Not found" in missing.text
 
 
 async def test_issuer_forms_name_the_field_and_a_failing_jwks_url_is_recorded(
@@ -209,9 +217,12 @@ async def test_issuer_forms_name_the_field_and_a_failing_jwks_url_is_recorded(
             "jwks": "{nope",
         },
     )
-    assert bad.status_code == 422 and 'id="e-jwks"' in bad.text and "not JSON" in bad.text
+    assert bad.status_code == 422
+    assert 'id="e-jwks"' in bad.text
+    assert "not JSON" in bad.text
     baddid = await dash.post("/issuers", data={"csrf_token": token, "did": "bank", "source": "did"})
-    assert baddid.status_code == 422 and 'id="e-did"' in baddid.text
+    assert baddid.status_code == 422
+    assert 'id="e-did"' in baddid.text
     issuer = MintingIssuer()
     made = await dash.post(
         "/issuers",
@@ -224,7 +235,8 @@ async def test_issuer_forms_name_the_field_and_a_failing_jwks_url_is_recorded(
     )
     assert made.status_code == 303
     detail = await dash.get(made.headers["location"])
-    assert 'data-kid="k1"' in detail.text and "ES256" in detail.text
+    assert 'data-kid="k1"' in detail.text
+    assert "ES256" in detail.text
     again = await dash.post(
         "/issuers",
         data={
@@ -234,7 +246,8 @@ async def test_issuer_forms_name_the_field_and_a_failing_jwks_url_is_recorded(
             "jwks": json.dumps(issuer.jwks()),
         },
     )
-    assert again.status_code == 409 and "already registered" in again.text
+    assert again.status_code == 409
+    assert "already registered" in again.text
 
 
 async def test_the_activity_rollup_counts_what_the_live_query_counts(database, settings, world):
@@ -284,7 +297,8 @@ async def test_static_answers_carry_long_cache_and_the_csp(client):
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert asset.headers["content-encoding"] == "gzip"
     assert "script-src 'self'" in home.headers["content-security-policy"]
-    assert "<style" not in home.text and " style=" not in home.text
+    assert "<style" not in home.text
+    assert " style=" not in home.text
     assert (await client.get("/static/vendor/htmx.min.js")).status_code == 404
 
 
@@ -292,13 +306,15 @@ async def test_unknown_api_paths_stay_problem_json(client):
     answer = await client.get("/api/v1/nothing", headers=HTML)
     assert answer.headers["content-type"] == "application/problem+json"
     page = await client.get("/no/such/page", headers=HTML)
-    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
 
 
 async def test_platform_admin_chooses_a_tenant_and_sees_the_database(dash, world, tmp_path):
     assert (await sign_in(dash, world.admin.email)).status_code == 303
     overview = await dash.get("/")
-    assert "choose a tenant" in overview.text and 'data-panel="database"' in overview.text
+    assert "choose a tenant" in overview.text
+    assert 'data-panel="database"' in overview.text
     assert (await dash.get("/mandates")).status_code == 409
     token = csrf_of(overview.text)
     chosen = await dash.post(
@@ -307,7 +323,8 @@ async def test_platform_admin_chooses_a_tenant_and_sees_the_database(dash, world
     assert chosen.status_code == 303
     assert "Tenant B" in (await dash.get("/mandates")).text
     platform = await dash.get("/platform")
-    assert platform.status_code == 200 and "Database status" in platform.text
+    assert platform.status_code == 200
+    assert "Database status" in platform.text
     bogus = await dash.post("/tenant", data={"csrf_token": token, "tenant_id": str(uuid.uuid4())})
     assert bogus.status_code == 404
 
@@ -317,11 +334,13 @@ async def test_revoking_twice_says_so_and_the_reason_is_required(dash, world, da
     await admin_of(dash, world)
     token = csrf_of((await dash.get(f"/mandates/{ids[0]}/revoke")).text)
     empty = await dash.post(f"/mandates/{ids[0]}/revoke", data={"csrf_token": token, "reason": ""})
-    assert empty.status_code == 422 and 'id="e-reason"' in empty.text
+    assert empty.status_code == 422
+    assert 'id="e-reason"' in empty.text
     for _ in range(2):
         done = await dash.post(
             f"/mandates/{ids[0]}/revoke", data={"csrf_token": token, "reason": "fraud"}
         )
         assert done.status_code == 303
     restore = await dash.post(f"/mandates/{ids[0]}/restore", data={"csrf_token": token})
-    assert restore.status_code == 409 and "only a deleted mandate can be restored" in restore.text
+    assert restore.status_code == 409
+    assert "only a deleted mandate can be restored" in restore.text
