@@ -352,3 +352,11 @@ def browser_sign_in(page: Any, live: LiveServer, email: str, password: str = PAS
     page.fill("#f-password", password)
     page.click("main button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests against the PostgreSQL server are PostgreSQL tests too."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is not None and params.params.get("live") == "postgres":
+            item.add_marker(pytest.mark.postgres)
