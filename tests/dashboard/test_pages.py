@@ -344,3 +344,55 @@ async def test_revoking_twice_says_so_and_the_reason_is_required(dash, world, da
     restore = await dash.post(f"/mandates/{ids[0]}/restore", data={"csrf_token": token})
     assert restore.status_code == 409
     assert "only a deleted mandate can be restored" in restore.text
+
+
+async def test_fetching_a_jwks_url_that_fails_is_shown_with_its_error(settings, world):
+    import http.server
+    import threading
+
+    issuer = MintingIssuer()
+    body = json.dumps(issuer.jwks()).encode()
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    app = create_app(settings.model_copy(update={"rate_limit_enabled": False, "jwks_allow_http": True}))
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=HTML) as c:
+                await sign_in(c, world.a["customer_admin"].email)
+                token = csrf_of((await c.get("/issuers")).text)
+                made = await c.post(
+                    "/issuers",
+                    data={"csrf_token": token, "did": issuer.did, "source": "jwks_url", "jwks_url": url},
+                )
+                assert made.status_code == 303
+                detail = made.headers["location"].split("?")[0]
+                assert 'data-kid="k1"' in (await c.get(detail)).text
+                server.shutdown()
+                server.server_close()
+                failed = await c.post(detail + "/refresh", data={"csrf_token": token})
+                assert failed.headers["location"].endswith("?done=refresh_failed")
+                page = await c.get(failed.headers["location"])
+                assert "could not be fetched" in page.text
+                assert 'data-kid="k1"' in page.text  # the last good keys stay
+                api = await c.get(
+                    "/api/v1/issuers/" + detail.rsplit("/", 1)[1],
+                    headers={"X-API-Key": world.a["customer_admin"].api_key},
+                )
+                assert api.json()["jwks_error"].startswith("jwks_url could not be fetched")
+                assert api.json()["jwks_failing_since"] is not None
+    finally:
+        server.server_close()
