@@ -1,5 +1,5 @@
-"""Dashboard: hourly activity counts rolled up from the audit trail, and the
-last JWKS fetch error of each issuer.
+"""Dashboard: hourly activity counts rolled up from the audit trail, mandate
+counts by status, and the last JWKS fetch error of each issuer.
 
 Revision ID: 0005
 Revises: 0004
@@ -36,6 +36,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_activity_hourly')),
     sa.UniqueConstraint('tenant_id', 'hour', 'action', 'outcome', name=op.f('uq_activity_hourly_tenant_id_hour_action_outcome'))
     )
+    op.create_table('mandate_status_counts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.Column('counted_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['customers.id'], name=op.f('fk_mandate_status_counts_tenant_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mandate_status_counts')),
+    sa.UniqueConstraint('tenant_id', 'status', name=op.f('uq_mandate_status_counts_tenant_id_status'))
+    )
     with op.batch_alter_table('issuers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('jwks_error', sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column('jwks_failing_since', app.models.base.UTCDateTime(timezone=True), nullable=True))
@@ -47,5 +57,6 @@ def downgrade() -> None:
         batch_op.drop_column('jwks_failing_since')
         batch_op.drop_column('jwks_error')
 
+    op.drop_table('mandate_status_counts')
     op.drop_table('activity_hourly')
     op.drop_table('activity_rollup')

@@ -1,7 +1,8 @@
 """The roll-up job: every ACTIVITY_ROLLUP_SECONDS the hours that closed (plus a
 grace period for transactions still committing) are counted into
-`activity_hourly`, in one transaction that also moves the mark. Runs inside the
-server; several processes take turns on the mark's row lock.
+`activity_hourly`, and every tenant's mandates are counted by status, in one
+transaction that also moves the mark. Runs inside the server; several
+processes take turns on the mark's row lock.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from app.activity.repository import roll_up_every_tenant, rolled_up_to
+from app.activity.repository import (
+    count_statuses_of_every_tenant,
+    roll_up_every_tenant,
+    rolled_up_to,
+)
 from app.activity.service import floor_hour
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.database import Database
@@ -26,11 +31,13 @@ KEEP = timedelta(days=8)
 
 
 async def roll_up(database: Database, now: datetime) -> int:
-    """Roll up every closed hour not yet counted; returns the rows written."""
+    """Roll up every closed hour not yet counted; returns the hourly rows written.
+    The status counts are refreshed every time."""
     end = floor_hour(now - GRACE)
     oldest = end - KEEP
     async with database.sessions() as session, session.begin():
         mark = await rolled_up_to(session, lock=True)
+        await count_statuses_of_every_tenant(session, now)
         start = oldest if mark is None or mark < oldest else mark
         if start >= end:
             return 0

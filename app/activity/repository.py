@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.repository import TenantScopedRepository
-from app.models import ActivityHour, ActivityRollup, AuditLog
+from app.models import ActivityHour, ActivityRollup, AuditLog, Mandate, StatusCount
 
 # The audit actions the dashboard counts.
 COUNTED_ACTIONS = ("mandate.created", "mandate.rejected", "mandate.verified")
@@ -59,6 +59,17 @@ class ActivityRepository(TenantScopedRepository[ActivityHour]):
             HourRow(row.hour, row.action, row.outcome, row.count)
             for row in await self.session.scalars(query)
         ]
+
+
+class StatusCountRepository(TenantScopedRepository[StatusCount]):
+    """A tenant's mandate counts by status as the roll-up last counted them."""
+
+    model = StatusCount
+
+    async def latest(self) -> tuple[dict[str, int], datetime | None]:
+        rows = list(await self.session.scalars(self.base()))
+        counted = min((row.counted_at for row in rows), default=None)
+        return {row.status: row.count for row in rows}, counted
 
 
 class AuditActivityRepository(TenantScopedRepository[AuditLog]):
@@ -130,4 +141,31 @@ async def roll_up_every_tenant(
     await session.execute(
         update(ActivityRollup).where(ActivityRollup.id == _ROLLUP_ROW).values(rolled_up_to=end)
     )
+    return len(rows)
+
+
+async def count_statuses_of_every_tenant(session: AsyncSession, now: datetime) -> int:
+    """Replace every tenant's status counts with a fresh count (expiry exact at
+    `now`); returns the rows written. Tenants without mandates get no rows."""
+    grouped = await session.execute(
+        select(Mandate.tenant_id, Mandate.status, func.count()).group_by(
+            Mandate.tenant_id, Mandate.status
+        )
+    )
+    counts: dict[tuple[object, str], int] = {(t, s): int(n) for t, s, n in grouped}
+    # Active rows past their expiry that the sweep has not reached yet.
+    lapsed = await session.execute(
+        select(Mandate.tenant_id, func.count())
+        .where(Mandate.status == "active", Mandate.expires_at <= now)
+        .group_by(Mandate.tenant_id)
+    )
+    for tenant_id, n in lapsed:
+        counts[(tenant_id, "active")] = counts.get((tenant_id, "active"), 0) - int(n)
+        counts[(tenant_id, "expired")] = counts.get((tenant_id, "expired"), 0) + int(n)
+    await session.execute(delete(StatusCount))
+    rows = [
+        {"tenant_id": t, "status": s, "count": n, "counted_at": now} for (t, s), n in counts.items()
+    ]
+    if rows:
+        await session.execute(insert(StatusCount), rows)
     return len(rows)

@@ -18,8 +18,11 @@ from app.activity.repository import (
     ActivityRepository,
     AuditActivityRepository,
     HourRow,
+    StatusCountRepository,
     rolled_up_to,
 )
+from app.mandates.repository import MandateRepository
+from app.models.mandate import MandateStatus
 
 HOUR = timedelta(hours=1)
 
@@ -86,3 +89,20 @@ async def activity(
         hours.append(HourCount(moment, stored[moment], rejected[moment]))
         moment += HOUR
     return ActivitySummary(hours, dict(failures.most_common()))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    counts: dict[str, int]  # every status, zero included
+    as_of: datetime  # when they were counted (now, when counted live)
+
+
+async def status_counts(
+    session: AsyncSession, tenant_id: uuid.UUID, now: datetime, fresh_within: timedelta
+) -> StatusCounts:
+    """The tenant's mandates by status: the roll-up's count when it is at most
+    `fresh_within` old, else counted now (exact, but it reads every mandate)."""
+    counts, as_of = await StatusCountRepository(session, tenant_id).latest()
+    if as_of is None or now - as_of > fresh_within:
+        counts, as_of = await MandateRepository(session, tenant_id).counts_by_status(now), now
+    return StatusCounts({s.value: counts.get(s.value, 0) for s in MandateStatus}, as_of)

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from app.activity.service import activity
+from app.activity.service import activity, status_counts
 from app.dashboard import charts
 from app.dashboard.deps import Viewer
 from app.dashboard.panels import OVERVIEW_PANELS, load_panels
@@ -33,7 +33,11 @@ async def overview_page(request: Request, viewer: Viewer) -> Response:
     if viewer.tenant is not None and viewer.can(Permission.MANDATES_READ):
         async with database.read_sessions() as session:
             mandates = mandate_service(request, viewer, session)
-            counts = await mandates.counts_by_status()
+            # The roll-up's counts while fresh (two rounds of the job), else live.
+            every = database.settings.activity_rollup_seconds
+            fresh = timedelta(seconds=2 * every + 30) if every > 0 else timedelta(0)
+            by_status = await status_counts(session, viewer.need_tenant(), now, fresh)
+            counts = by_status.counts
             summary = await activity(session, viewer.need_tenant(), now)
             expiring = await mandates.search(
                 MandateSearch(
@@ -46,6 +50,7 @@ async def overview_page(request: Request, viewer: Viewer) -> Response:
         hours = [h.hour for h in summary.hours]
         context.update(
             counts=counts,
+            counted_at=by_status.as_of,
             status_chart=charts.horizontal_bars(
                 [charts.Bar(status, n, f"bar status-{status}") for status, n in counts.items()],
                 "Mandates by status",

@@ -1,6 +1,6 @@
 """ORM models, one module per table. Importing this package registers them all."""
 
-from app.models.activity import ActivityHour, ActivityRollup
+from app.models.activity import ActivityHour, ActivityRollup, StatusCount
 from app.models.alert import Alert
 from app.models.api_key import ApiKey
 from app.models.audit_anchor import AuditAnchor
@@ -27,6 +27,7 @@ __all__ = [
     "Issuer",
     "Mandate",
     "RefreshToken",
+    "StatusCount",
     "User",
     "Webhook",
     "WebhookDelivery",

@@ -36,3 +36,19 @@ class ActivityRollup(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     rolled_up_to: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class StatusCount(Base):
+    """How many of a tenant's mandates were in each status when last counted
+    (by the roll-up job), so the overview reads a few rows, not every mandate."""
+
+    __tablename__ = "mandate_status_counts"
+    __table_args__ = (UniqueConstraint("tenant_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

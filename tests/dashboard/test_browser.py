@@ -289,3 +289,22 @@ def test_a_user_deactivated_on_the_team_page_is_signed_out(live: LiveServer, pag
     assert "Your session has ended" in page.locator("main").inner_text()
     browser_sign_in(page, live, email, PASSWORD)
     assert "/login" in page.url
+
+
+def test_pages_read_without_javascript(live: LiveServer, browser) -> None:
+    _, ids = mandates_of(live, 3)
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        browser_sign_in(page, live, new_user(live, "readonly"))
+        assert page.locator("h1").inner_text().startswith("Overview")
+        page.goto(live.url + "/mandates?limit=2")
+        assert page.locator("table.mandates tbody tr[data-mandate]").count() == 2
+        page.click("a[rel=next]")
+        assert "cursor=" in page.url
+        page.goto(f"{live.url}/mandates/{ids[0]}")
+        assert page.locator("[data-field=status]").inner_text() == "active"
+        page.click("text=Reveal token")
+        assert page.locator("#raw-token").input_value().count(".") == 2
+    finally:
+        context.close()

@@ -367,16 +367,25 @@ async def test_fetching_a_jwks_url_that_fails_is_shown_with_its_error(settings, 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    app = create_app(settings.model_copy(update={"rate_limit_enabled": False, "jwks_allow_http": True}))
+    app = create_app(
+        settings.model_copy(update={"rate_limit_enabled": False, "jwks_allow_http": True})
+    )
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=HTML) as c:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers=HTML
+            ) as c:
                 await sign_in(c, world.a["customer_admin"].email)
                 token = csrf_of((await c.get("/issuers")).text)
                 made = await c.post(
                     "/issuers",
-                    data={"csrf_token": token, "did": issuer.did, "source": "jwks_url", "jwks_url": url},
+                    data={
+                        "csrf_token": token,
+                        "did": issuer.did,
+                        "source": "jwks_url",
+                        "jwks_url": url,
+                    },
                 )
                 assert made.status_code == 303
                 detail = made.headers["location"].split("?")[0]
@@ -396,3 +405,21 @@ async def test_fetching_a_jwks_url_that_fails_is_shown_with_its_error(settings, 
                 assert api.json()["jwks_failing_since"] is not None
     finally:
         server.server_close()
+
+
+async def test_status_counts_come_from_the_rollup_while_fresh(database, settings, world):
+    from app.activity.service import status_counts
+
+    _, ids = await mint_mandates(database, settings, world.tenant_a, 2)
+    now = datetime.now(UTC)
+    await roll_up(database, now)
+    await mint_mandates(database, settings, world.tenant_a, 1)
+    async with database.read_sessions() as session:
+        snapshot = await status_counts(session, world.tenant_a, now, timedelta(minutes=5))
+        live = await status_counts(
+            session, world.tenant_a, now + timedelta(hours=1), timedelta(minutes=5)
+        )
+        empty = await status_counts(session, world.tenant_b, now, timedelta(minutes=5))
+    assert (snapshot.counts["active"], snapshot.as_of) == (2, now)
+    assert live.counts["active"] == 3
+    assert empty.counts == {"active": 0, "expired": 0, "revoked": 0, "deleted": 0}
