@@ -354,7 +354,7 @@ async def test_fetching_a_jwks_url_that_fails_is_shown_with_its_error(settings, 
     body = json.dumps(issuer.jwks()).encode()
 
     class Jwks(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(body)))
