@@ -417,7 +417,7 @@ async def test_status_counts_come_from_the_rollup_while_fresh(database, settings
     async with database.read_sessions() as session:
         snapshot = await status_counts(session, world.tenant_a, now, timedelta(minutes=5))
         live = await status_counts(
-            session, world.tenant_a, now + timedelta(hours=1), timedelta(minutes=5)
+            session, world.tenant_a, now + timedelta(minutes=10), timedelta(minutes=5)
         )
         empty = await status_counts(session, world.tenant_b, now, timedelta(minutes=5))
     assert (snapshot.counts["active"], snapshot.as_of) == (2, now)
