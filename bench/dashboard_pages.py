@@ -115,10 +115,12 @@ async def main() -> None:
             database_url=url,
             environment="test",
             rate_limit_enabled=False,
-            activity_rollup_seconds=0,
+            # As in production: the job runs in the app (and recounts every minute).
+            activity_rollup_seconds=60,
+            slow_query_ms=int(os.environ.get("BENCH_SLOW_QUERY_MS", "100")),
             expiry_sweep_seconds=0,
             retention_schedule_enabled=False,
-            log_level="WARNING",
+            log_level=os.environ.get("BENCH_LOG_LEVEL", "ERROR"),
         )
         database = Database(settings)
         started = time.perf_counter()
