@@ -80,7 +80,9 @@ async def fill(dsn: str, tenant_id: uuid.UUID) -> None:
         await connection.execute(FILL_MANDATES, tenant_id, 7 * 86400 - 60, ROWS)
         await connection.execute(FILL_AUDIT, tenant_id)
         await connection.execute("VACUUM ANALYZE")
-        print(f"filled {ROWS:,} mandates and their audit rows in {time.perf_counter() - started:.0f} s")
+        print(
+            f"filled {ROWS:,} mandates and their audit rows in {time.perf_counter() - started:.0f} s"
+        )
     finally:
         await connection.close()
 
@@ -125,7 +127,9 @@ async def main() -> None:
         database = Database(settings)
         started = time.perf_counter()
         rows = await roll_up(database, datetime.now(UTC))
-        print(f"activity roll-up of 7 days: {rows:,} hourly rows in {time.perf_counter() - started:.1f} s")
+        print(
+            f"activity roll-up of 7 days: {rows:,} hourly rows in {time.perf_counter() - started:.1f} s"
+        )
         async with database.sessions.begin() as session:
             user = User(email="bench@bench.example", role="customer_admin", password_hash="!")
             user.tenant_id = tenant_id
