@@ -25,7 +25,7 @@ from app.dashboard.panels import MANDATE_PANELS, load_panels
 from app.dashboard.render import page, redirect, render
 from app.dashboard.services import mandate_service
 from app.issuers.deps import TRUST_LOADER
-from app.mandates.importer import import_lines, parse_line
+from app.mandates.importer import ImportSummary, import_lines, parse_line
 from app.mandates.schemas import MandateRead, RevokeRequest
 from app.mandates.search import MandateSearch
 from app.mandates.verification import Code
@@ -65,6 +65,9 @@ SORTS = [
     ("-expires_at", "expiring latest"),
 ]
 EXPORT_PAGE = 200
+# Imports run to the end even when the browser goes away; the loop holds tasks
+# only weakly, so they are kept here until done.
+_IMPORTS: set[asyncio.Task[ImportSummary]] = set()
 CSV_COLUMNS = (
     "id",
     "mandate_type",
@@ -316,6 +319,9 @@ def _stream_import(request: Request, viewer: Viewer, lines: list[bytes], filenam
                 database, tenant_id, lines, settings, trust, done.put_nowait, viewer.principal.actor
             )
         )
+        _IMPORTS.add(job)
+        job.add_done_callback(_IMPORTS.discard)
+
         seen = 0
         while not job.done() or not done.empty():
             try:
