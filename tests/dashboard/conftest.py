@@ -3,7 +3,7 @@
 In-process: `dash`, an httpx client on the app that asks for HTML, with
 `sign_in` to get a session the way a browser does (GET the form, POST it).
 
-In a real browser: one Debian chromium per test session (never a downloaded
+In a real browser: one Debian chromium for the browser tests (never a downloaded
 browser), driven by Playwright, against a real uvicorn server on a free port
 per engine (`live`). Each test gets its own browser context; every page is
 watched for console errors and CSP violations, and screenshots of the open
@@ -272,8 +272,11 @@ def live(
             in_thread(drop_pg_database, name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium for the browser tests. Module-scoped on purpose: while
+    Playwright's sync API is running, its event loop is the thread's, and every
+    other test's asyncio.run() would fail."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure_system_packages.sh")
     from playwright.sync_api import sync_playwright
