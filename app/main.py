@@ -63,6 +63,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import httpx
 
+        from app.activity.jobs import activity_rollup
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
@@ -83,7 +84,10 @@ def create_app(
         JWKS_CLIENT.set(app, jwks)
         TRUST_LOADER.set(app, TrustLoader(jwks))
         try:
-            async with expiry_sweeper(db, settings.expiry_sweep_seconds, now):
+            async with (
+                expiry_sweeper(db, settings.expiry_sweep_seconds, now),
+                activity_rollup(db, settings.activity_rollup_seconds, now),
+            ):
                 yield
         finally:
             await http.aclose()
@@ -112,9 +116,15 @@ def create_app(
     rate_limiter = build_rate_limiter(settings.redis_url)
     RATE_LIMITER.set(app, rate_limiter)
     install_error_handlers(app, retry_after=max(1, int(settings.db_pool_timeout // 10) or 1))
+    _install_dashboard(app, settings)
     # Added innermost first: request context wraps everything, then headers,
     # CORS, and the body cap right around the application.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # The dashboard's bulk import takes a file; the form around it needs a little more.
+        larger={"/mandates/import": settings.dashboard_import_max_bytes + 64 * 1024},
+    )
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,
@@ -157,6 +167,21 @@ def create_app(
 
         app.include_router(metrics_router)
     return app
+
+
+def _install_dashboard(app: FastAPI, settings: Settings) -> None:
+    """Static files under /static, the dashboard's session codec and error pages."""
+    from app.dashboard.deps import SESSION_CODEC
+    from app.dashboard.render import error_page
+    from app.dashboard.session import SessionCodec
+    from app.web.problems import ERROR_PAGE
+    from app.web.static import STATIC_ASSETS, StaticAssets
+
+    assets = StaticAssets()
+    STATIC_ASSETS.set(app, assets)
+    app.mount("/static", assets, name="static")
+    SESSION_CODEC.set(app, SessionCodec(settings))
+    ERROR_PAGE.set(app, error_page)
 
 
 def _app_from_environment() -> FastAPI:

@@ -2,7 +2,9 @@
 # Install the system tools the test suite and the operations kit use, when
 # they are missing: the PostgreSQL client (pg_dump, psql), the server binaries
 # (initdb, pg_basebackup: throwaway clusters in the TLS/replica tests) and the
-# sqlite3 shell. Needs root and apt-get to install; otherwise it only reports.
+# sqlite3 shell, and Debian's chromium with its driver (the dashboard's browser
+# tests drive it through Playwright; no browser is ever downloaded).
+# Needs root and apt-get to install; otherwise it only reports.
 set -euo pipefail
 
 missing=()
@@ -10,6 +12,8 @@ command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -147,6 +147,15 @@ class Settings(BaseSettings):
     # comma-separated Fernet keys, the first seals, all open. Empty: derived
     # from SECRET_KEY. Rotate by putting a new key first.
     encryption_keys: SecretStr = SecretStr("")
+    # The dashboard: a signed-in browser session ends after this long without a
+    # request, and at most this long after sign-in; bulk imports are capped here.
+    dashboard_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    dashboard_session_hours: int = Field(default=12, ge=1, le=24 * 14)
+    dashboard_import_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=1024**3)
+    # Seconds between roll-ups of the audit trail into hourly activity counts and
+    # of mandates into counts by status (the dashboard's overview); 0 turns the
+    # job off and the overview counts live.
+    activity_rollup_seconds: float = Field(default=60.0, ge=0)
     # Hardening.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     cors_origins: str = ""

@@ -1,27 +1,13 @@
-"""Server-rendered pages. The public home page shows the service's health only:
-tenant data is never shown without signing in."""
+"""The dashboard's routes, server-rendered, under `/`. Every page calls the
+services the API calls; `app/dashboard/nav.py` and `panels.py` are where the
+webhooks, alerts and audit sections join."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from app.dashboard import issuers, mandates, platform, signin, team
 
-from app import __version__
-from app.health.checks import readiness
-from app.web.state import DatabaseDep
-
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request, database: DatabaseDep) -> HTMLResponse:
-    checks = await readiness(database, database.settings.readiness_timeout)
-    return templates.TemplateResponse(
-        request,
-        "home.html",
-        {"checks": checks, "backend": database.backend, "version": __version__},
-    )
+for part in (signin.router, mandates.router, issuers.router, team.router, platform.router):
+    router.include_router(part)

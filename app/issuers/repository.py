@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
 
 from app.core.repository import TenantScopedRepository
 from app.keys import IssuerStatus
@@ -94,5 +94,17 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
         await self.session.execute(
             update(Issuer)
             .where(Issuer.id == issuer_id, self._visible_clause())
-            .values(jwks=jwks, jwks_fetched_at=fetched_at)
+            .values(jwks=jwks, jwks_fetched_at=fetched_at, jwks_error=None, jwks_failing_since=None)
+        )
+
+    async def store_fetch_error(self, issuer_id: uuid.UUID, error: str, at: datetime) -> None:
+        """A failed fetch of a visible issuer's jwks_url: the reason, and since when
+        fetches fail (kept from the first failure after the last success)."""
+        await self.session.execute(
+            update(Issuer)
+            .where(Issuer.id == issuer_id, self._visible_clause())
+            .values(
+                jwks_error=error[:500],
+                jwks_failing_since=func.coalesce(Issuer.jwks_failing_since, at),
+            )
         )

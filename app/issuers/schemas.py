@@ -49,6 +49,23 @@ class KeyAdd(BaseModel):
     jwk: dict[str, Any]
 
 
+class KeyInfo(BaseModel):
+    """One public key of an issuer as an operator sees it."""
+
+    kid: str | None
+    kty: str
+    crv: str | None
+    algs: list[str]
+
+
+class KeyRefresh(BaseModel):
+    """What fetching an issuer's jwks_url now gave."""
+
+    ok: bool
+    error: str | None = None
+    kids: list[str | None] = Field(default_factory=list)
+
+
 class IssuerRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -62,6 +79,10 @@ class IssuerRead(BaseModel):
     jwks: dict[str, Any] | None
     jwks_url: str | None
     jwks_fetched_at: datetime | None
+    jwks_error: str | None = Field(
+        default=None, description="Why the last fetch of jwks_url failed"
+    )
+    jwks_failing_since: datetime | None = None
     status_changed_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -18,8 +18,14 @@ from app.core.actor import Actor
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.issuers.jwks import JwksClient, JwksFetchError, check_jwks_url
 from app.issuers.repository import IssuerRepository
-from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate
-from app.keys import InvalidKeyMaterial, IssuerStatus, keys_from_did, keys_from_jwks
+from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate, KeyInfo, KeyRefresh
+from app.keys import (
+    InvalidKeyMaterial,
+    IssuerStatus,
+    TrustedKey,
+    keys_from_did,
+    keys_from_jwks,
+)
 from app.models import Issuer
 
 
@@ -42,10 +48,27 @@ def to_read(row: Issuer) -> IssuerRead:
         jwks=row.jwks,
         jwks_url=row.jwks_url,
         jwks_fetched_at=row.jwks_fetched_at,
+        jwks_error=row.jwks_error,
+        jwks_failing_since=row.jwks_failing_since,
         status_changed_at=row.status_changed_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def key_details(row: Issuer) -> list[KeyInfo]:
+    """The issuer's public keys with kid, type and the algorithms each verifies."""
+    keys: tuple[TrustedKey, ...]
+    try:
+        if row.jwks is not None:
+            keys = keys_from_jwks(row.jwks)
+        elif row.jwks_url is None:
+            keys = keys_from_did(row.did)
+        else:
+            keys = ()
+    except InvalidKeyMaterial:
+        keys = ()
+    return [KeyInfo(kid=k.kid, kty=k.kty, crv=k.crv, algs=sorted(k.algs)) for k in keys]
 
 
 def _check_jwks(jwks: Any) -> dict[str, Any]:
@@ -152,6 +175,9 @@ class IssuerService:
             row.jwks = await self._fetch(data.jwks_url)
             row.jwks_url = data.jwks_url
             row.jwks_fetched_at = datetime.now(UTC)
+        if data.jwks is not None or data.jwks_url is not None:
+            row.jwks_error = None
+            row.jwks_failing_since = None
         await self.session.flush()
         await self._audit("issuer.updated", row, changed=sorted(changes))
         return row
@@ -186,6 +212,25 @@ class IssuerService:
         await self.session.flush()
         await self._audit("issuer.key_removed", row, kid=kid)
         return row
+
+    async def refresh_keys(self, issuer_id: uuid.UUID) -> KeyRefresh:
+        """Fetch a jwks_url issuer's keys now; a failure is stored on the issuer
+        (and answered), the last good keys stay."""
+        row = await self.get_own(issuer_id)
+        if row.jwks_url is None:
+            raise Conflict("only a jwks_url issuer fetches its keys", code="keys_not_from_url")
+        now = datetime.now(UTC)
+        try:
+            document = await self._fetch(row.jwks_url)
+        except Unprocessable as error:
+            await self.repo.store_fetch_error(row.id, error.detail, now)
+            await self.session.refresh(row)
+            await self._audit("issuer.keys_refresh_failed", row, error=error.detail)
+            return KeyRefresh(ok=False, error=error.detail)
+        await self.repo.store_fetched_keys(row.id, document, now)
+        await self.session.refresh(row)
+        await self._audit("issuer.keys_refreshed", row)
+        return KeyRefresh(ok=True, kids=[k.kid for k in keys_from_jwks(document)])
 
     async def delete(self, issuer_id: uuid.UUID) -> None:
         row = await self.get_own(issuer_id)

@@ -81,6 +81,7 @@ class TrustLoader:
             document = await self.jwks.fetch(row.jwks_url)
         except JwksFetchError as error:
             log.warning("jwks_refresh_failed", issuer_id=str(row.id), error=str(error))
+            await issuers.store_fetch_error(row.id, str(error), self.jwks.clock.now())
             return None
         now = self.jwks.clock.now()
         await issuers.store_fetched_keys(row.id, document, now)

@@ -54,9 +54,10 @@ async def import_lines(
     settings: Settings,
     trust: TrustLoader,
     progress: Callable[[int], None] = lambda n: None,
+    actor: Actor | None = None,
 ) -> ImportSummary:
     summary = ImportSummary()
-    actor = Actor.system("cli-import")
+    actor = actor or Actor.system("cli-import")
     chunk: list[bytes] = []
 
     async def flush() -> None:

@@ -3,7 +3,6 @@ base statement; `due_for_expiry` is the one platform-wide query (the sweep)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, defer
 
 from app.core.repository import TenantScopedRepository
+from app.mandates.cursor import Position
 from app.mandates.search import MandateSearch
 from app.models import IdempotencyKey, Mandate
 from app.models.base import table_of
@@ -92,9 +92,28 @@ class MandateRepository(TenantScopedRepository[Mandate]):
             return type_coerce(Mandate.labels, JSONB).contains({key: value})
         return func.json_extract(Mandate.labels, f'$."{key}"') == value
 
+    async def counts_by_status(self, now: datetime) -> dict[str, int]:
+        """How many of the tenant's mandates are in each status, expiry exact now."""
+        grouped = await self.session.execute(
+            select(Mandate.status, func.count()).where(self.scope()).group_by(Mandate.status)
+        )
+        counts = {status: int(n) for status, n in grouped}
+        # Active rows past their expiry that the sweep has not reached yet.
+        lapsed = await self.session.scalar(
+            select(func.count()).where(
+                self.scope(), Mandate.status == "active", Mandate.expires_at <= now
+            )
+        )
+        if lapsed:
+            counts["active"] = counts.get("active", 0) - int(lapsed)
+            counts["expired"] = counts.get("expired", 0) + int(lapsed)
+        return counts
+
     async def search(
-        self, params: MandateSearch, now: datetime, after: tuple[datetime, uuid.UUID] | None
+        self, params: MandateSearch, now: datetime, position: Position | None
     ) -> list[Mandate]:
+        """A page in the sort's order, from `position` on (or back from it, in
+        reverse order, when the position points before a page)."""
         query = self.base().where(self._status(params.status, now))
         equal: dict[InstrumentedAttribute[Any], str | None] = {
             Mandate.verification_status: params.verification_status,
@@ -124,13 +143,17 @@ class MandateRepository(TenantScopedRepository[Mandate]):
             query = query.where(Mandate.amount_limit <= params.amount_max)
 
         descending = params.sort.startswith("-")
+        if position is not None and position.before:
+            descending = not descending
         column: InstrumentedAttribute[datetime] = (
             Mandate.created_at if params.sort.lstrip("-") == "created_at" else Mandate.expires_at
         )
-        if after is not None:
-            position = tuple_(column, Mandate.id)
-            bound = tuple_(literal(after[0], column.type), literal(after[1], Mandate.id.type))
-            query = query.where(position < bound if descending else position > bound)
+        if position is not None:
+            key = tuple_(column, Mandate.id)
+            bound = tuple_(
+                literal(position.value, column.type), literal(position.id, Mandate.id.type)
+            )
+            query = query.where(key < bound if descending else key > bound)
         order = (
             (column.desc(), Mandate.id.desc()) if descending else (column.asc(), Mandate.id.asc())
         )

@@ -76,6 +76,7 @@ class MandateRead(BaseModel):
 class MandatePage(BaseModel):
     items: list[MandateRead]
     next_cursor: str | None
+    prev_cursor: str | None = Field(default=None, description="The page before this one")
 
 
 class VerificationRead(BaseModel):

@@ -41,7 +41,7 @@ from app.mandates.search import MandateSearch
 from app.mandates.verification import Code, VerificationResult, referenced_issuers, verify_token
 from app.mandates.verification.amounts import format_amount
 from app.models import IdempotencyKey, Mandate
-from app.models.mandate import DEFAULT_RETENTION_DAYS
+from app.models.mandate import DEFAULT_RETENTION_DAYS, MandateStatus
 
 
 def token_sha256(token: str) -> str:
@@ -327,15 +327,34 @@ class MandateService:
 
     async def search(self, params: MandateSearch) -> MandatePage:
         now = self.clock.now()
-        after = self.cursors.decode(params.cursor, params.sort) if params.cursor else None
-        rows = await self.repo.search(params, now, after)
+        position = self.cursors.decode(params.cursor, params.sort) if params.cursor else None
+        rows = await self.repo.search(params, now, position)
         page, more = rows[: params.limit], len(rows) > params.limit
-        next_cursor = None
-        if more:
-            last = page[-1]
-            value = last.created_at if params.sort.lstrip("-") == "created_at" else last.expires_at
-            next_cursor = self.cursors.encode(params.sort, value, last.id)
-        return MandatePage(items=[to_read(m, now) for m in page], next_cursor=next_cursor)
+        backwards = position is not None and position.before
+        if backwards:
+            page.reverse()
+        next_cursor = prev_cursor = None
+        if page:
+            # Going back, later rows exist by construction; going forward, earlier
+            # ones do whenever the page came from a cursor.
+            if more or backwards:
+                next_cursor = self._cursor(params.sort, page[-1], before=False)
+            if (more and backwards) or (position is not None and not backwards):
+                prev_cursor = self._cursor(params.sort, page[0], before=True)
+        return MandatePage(
+            items=[to_read(m, now) for m in page],
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
+        )
+
+    def _cursor(self, sort: str, row: Mandate, *, before: bool) -> str:
+        value = row.created_at if sort.lstrip("-") == "created_at" else row.expires_at
+        return self.cursors.encode(sort, value, row.id, before=before)
+
+    async def counts_by_status(self) -> dict[str, int]:
+        """Every status with its count (zero included), expiry exact now."""
+        counts = await self.repo.counts_by_status(self.clock.now())
+        return {status.value: counts.get(status.value, 0) for status in MandateStatus}
 
     async def _for_change(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self.repo.get(mandate_id, for_update=True)

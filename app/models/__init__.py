@@ -1,5 +1,6 @@
 """ORM models, one module per table. Importing this package registers them all."""
 
+from app.models.activity import ActivityHour, ActivityRollup, StatusCount
 from app.models.alert import Alert
 from app.models.api_key import ApiKey
 from app.models.audit_anchor import AuditAnchor
@@ -14,6 +15,8 @@ from app.models.user import User
 from app.models.webhook import Webhook, WebhookDelivery
 
 __all__ = [
+    "ActivityHour",
+    "ActivityRollup",
     "Alert",
     "ApiKey",
     "AuditAnchor",
@@ -24,6 +27,7 @@ __all__ = [
     "Issuer",
     "Mandate",
     "RefreshToken",
+    "StatusCount",
     "User",
     "Webhook",
     "WebhookDelivery",

@@ -32,4 +32,8 @@ class Issuer(UUIDPrimaryKey, Timestamps, Base):
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     jwks_url: Mapped[str | None] = mapped_column(String(2048))
     jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last failed fetch of jwks_url, and since when fetches have failed
+    # (both cleared by the next success).
+    jwks_error: Mapped[str | None] = mapped_column(String(500))
+    jwks_failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

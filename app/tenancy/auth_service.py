@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,11 +44,30 @@ def invalid_credentials() -> Unauthorized:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A new sign-in session: its user, its id (the refresh-token family) and tokens.
+
+    The API hands out the tokens; the dashboard keeps only the session id in its
+    cookie, so logout and deactivation end both the same way."""
+
+    user: User
+    session_id: uuid.UUID
+    tokens: TokenPair
+
+
+async def start_session(
+    session: AsyncSession, settings: Settings, user: User, ip: str | None
+) -> SignedIn:
+    family = uuid.uuid4()
+    return SignedIn(user, family, await _issue(session, settings, user, family, ip))
+
+
 async def issue_session(
     session: AsyncSession, settings: Settings, user: User, ip: str | None
 ) -> TokenPair:
     """A new sign-in session: an access token and the first refresh token."""
-    return await _issue(session, settings, user, uuid.uuid4(), ip)
+    return (await start_session(session, settings, user, ip)).tokens
 
 
 async def _issue(
@@ -83,6 +103,14 @@ def _user_refusal(user: User, tenant_active: bool) -> AppError | None:
 async def login(
     session: AsyncSession, settings: Settings, email: str, password: str, ip: str | None
 ) -> TokenPair | AppError:
+    result = await sign_in(session, settings, email, password, ip)
+    return result if isinstance(result, AppError) else result.tokens
+
+
+async def sign_in(
+    session: AsyncSession, settings: Settings, email: str, password: str, ip: str | None
+) -> SignedIn | AppError:
+    """Check the password (counting failures, locking out) and open a session."""
     lookup = CredentialLookup(session)
     user = await lookup.user_by_email(email.strip().lower())
     now = utcnow()
@@ -107,7 +135,7 @@ async def login(
     user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return await issue_session(session, settings, user, ip)
+    return await start_session(session, settings, user, ip)
 
 
 async def refresh(
@@ -157,6 +185,13 @@ async def logout(
 async def accept_invite(
     session: AsyncSession, settings: Settings, token: str, password: str
 ) -> TokenPair:
+    return (await accept_invitation(session, settings, token, password)).tokens
+
+
+async def accept_invitation(
+    session: AsyncSession, settings: Settings, token: str, password: str
+) -> SignedIn:
+    """Set the invited user's password and open their first session."""
     try:
         user_id, fingerprint = tokens.decode_invite_token(
             settings.secret_key.get_secret_value(), token
@@ -175,7 +210,7 @@ async def accept_invite(
     user.failed_login_count = 0
     user.locked_until = None
     await session.flush()
-    return await issue_session(session, settings, user, None)
+    return await start_session(session, settings, user, None)
 
 
 async def change_password(
@@ -251,14 +286,22 @@ async def resolve_access_token(
     except tokens.TokenError as error:
         code = "token_expired" if "expired" in str(error) else "invalid_token"
         raise unauthorized(f"{str(error).capitalize()}.", code) from None
-    cache_key = f"s:{claims.session_id}:{claims.user_id}"
+    return await resolve_session(sessions, cache, claims.user_id, claims.session_id)
+
+
+async def resolve_session(
+    sessions: async_sessionmaker[AsyncSession],
+    cache: AuthCache,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> Principal:
+    """The user of a live sign-in session (an access token's or the dashboard's)."""
+    cache_key = f"s:{session_id}:{user_id}"
     actor = cache.get(cache_key)
     if actor is not None:
         return actor
     async with sessions() as session:
-        found = await CredentialLookup(session).user_session(
-            claims.user_id, claims.session_id, utcnow()
-        )
+        found = await CredentialLookup(session).user_session(user_id, session_id, utcnow())
     if found is None:
         raise unauthorized("Access token invalid.", "invalid_token")
     user, tenant_active, alive = found
@@ -268,7 +311,7 @@ async def resolve_access_token(
         raise unauthorized("This account is disabled.", "account_disabled")
     if not tenant_active:
         raise Forbidden("This account's tenant is deactivated.", code="tenant_inactive")
-    actor = Principal("user", user.id, user.tenant_id, user.role, user.email, claims.session_id)
+    actor = Principal("user", user.id, user.tenant_id, user.role, user.email, session_id)
     cache.put(cache_key, actor)
     return actor
 

@@ -199,15 +199,38 @@ async def create_user(
         password=data.get("password"),
         full_name=data.get("full_name"),
     )
-    invite = None
-    if user.password_hash == INVITED:
-        invite = tokens.create_invite_token(
-            settings.secret_key.get_secret_value(),
-            user.id,
-            user.password_hash,
-            timedelta(hours=settings.invite_ttl_hours),
-        )
+    invite = _invite_token(settings, user) if user.password_hash == INVITED else None
     return NewUser(user, invite)
+
+
+def _invite_token(settings: Settings, user: User) -> str:
+    return tokens.create_invite_token(
+        settings.secret_key.get_secret_value(),
+        user.id,
+        user.password_hash,
+        timedelta(hours=settings.invite_ttl_hours),
+    )
+
+
+async def invite_again(
+    session: AsyncSession,
+    settings: Settings,
+    actor: Principal,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> str:
+    """A fresh invitation for a user who has not accepted one yet (the old ones
+    stay valid until one of them is used)."""
+    user = await get_user(session, tenant_id, user_id)
+    _check_grant(actor, user.role)
+    if user.password_hash != INVITED:
+        raise Conflict("This user has set a password already.", code="invite_accepted")
+    return _invite_token(settings, user)
+
+
+def is_invited(user: User) -> bool:
+    """Invited and not yet accepted: no password is set."""
+    return user.password_hash == INVITED
 
 
 async def list_users(

@@ -12,12 +12,12 @@ import uuid
 
 import structlog
 from fastapi.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import AppError, PayloadTooLarge
 from app.core.logging import get_logger
-from app.web.problems import problem_response
+from app.web.problems import respond_to_scope
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 log = get_logger("app.access")
@@ -63,11 +63,7 @@ class RequestContextMiddleware:
             log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
             if started_response:
                 raise
-            response = problem_response(
-                AppError("An unexpected error occurred."),
-                instance=scope.get("path"),
-                request_id=request_id,
-            )
+            response = respond_to_scope(scope, AppError("An unexpected error occurred."))
             await response(scope, receive, send_with_id)
         finally:
             log.info(
@@ -147,31 +143,34 @@ class _BodyTooLarge(HTTPException):
 
 class BodySizeLimitMiddleware:
     """413 for bodies over `max_bytes`, before anything parses them: at once
-    from Content-Length, or as soon as a streamed body passes the cap."""
+    from Content-Length, or as soon as a streamed body passes the cap.
+    `larger` names paths allowed a bigger body (an upload form)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
-    def _too_large(self, scope: Scope) -> JSONResponse:
-        return problem_response(
-            PayloadTooLarge(f"Request bodies are limited to {self.max_bytes} bytes."),
-            instance=scope.get("path"),
-            request_id=scope.get("state", {}).get("request_id"),
+    def _too_large(self, scope: Scope, cap: int) -> Response:
+        return respond_to_scope(
+            scope, PayloadTooLarge(f"Request bodies are limited to {cap} bytes.")
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = self.larger.get(scope.get("path", ""), self.max_bytes)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes:
-                    await self._too_large(scope)(scope, receive, send)
+                if declared > cap:
+                    await self._too_large(scope, cap)(scope, receive, send)
                     return
                 break
         received = 0
@@ -182,8 +181,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge(self.max_bytes)
+                if received > cap:
+                    raise _BodyTooLarge(cap)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -197,4 +196,4 @@ class BodySizeLimitMiddleware:
         except _BodyTooLarge:
             if started:
                 raise
-            await self._too_large(scope)(scope, receive, send)
+            await self._too_large(scope, cap)(scope, receive, send)

@@ -3,13 +3,15 @@ database outage is rendered here, and nowhere else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from app.core.errors import (
     PROBLEM_JSON,
@@ -25,8 +27,14 @@ from app.core.errors import (
     Unauthorized,
 )
 from app.core.logging import get_logger
+from app.web.state import Slot
 
 log = get_logger(__name__)
+
+# An HTML edge (the dashboard) renders errors of its own pages as pages: it
+# answers a Response for requests it owns and None for the rest (the API).
+ErrorPage = Callable[[Request, AppError], Response | None]
+ERROR_PAGE: Slot[ErrorPage] = Slot("error_page")
 
 
 def problem_response(
@@ -47,6 +55,18 @@ def problem(request: Request, error: AppError) -> JSONResponse:
         instance=request.url.path,
         request_id=getattr(request.state, "request_id", None),
     )
+
+
+def respond(request: Request, error: AppError) -> Response:
+    """The error page of an HTML edge when it owns the request, else problem+json."""
+    page = ERROR_PAGE.find(request)
+    answer = page(request, error) if page is not None else None
+    return answer if answer is not None else problem(request, error)
+
+
+def respond_to_scope(scope: Scope, error: AppError) -> Response:
+    """`respond` for ASGI middleware, which holds a scope rather than a Request."""
+    return respond(Request(scope), error)
 
 
 class _HttpStatus(AppError):
@@ -89,41 +109,41 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     wait = {"Retry-After": str(retry_after)}
 
     @app.exception_handler(AppError)
-    async def _app_error(request: Request, error: AppError) -> JSONResponse:
-        return problem(request, error)
+    async def _app_error(request: Request, error: AppError) -> Response:
+        return respond(request, error)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> Response:
         errors = _validation_errors(error)
         fields = ", ".join(e["field"] for e in errors if e["field"]) or "request"
-        return problem(request, InvalidInput(f"Invalid value for {fields}", errors=errors))
+        return respond(request, InvalidInput(f"Invalid value for {fields}", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
         headers = dict(error.headers or {})
-        return problem(request, _for_http_status(error.status_code, error.detail, headers))
+        return respond(request, _for_http_status(error.status_code, error.detail, headers))
 
     @app.exception_handler(sa_exc.TimeoutError)
-    async def _pool_exhausted(request: Request, error: sa_exc.TimeoutError) -> JSONResponse:
+    async def _pool_exhausted(request: Request, error: sa_exc.TimeoutError) -> Response:
         log.warning("db_pool_exhausted", path=request.url.path)
         busy = "No database connection became free in time; retry shortly."
-        return problem(request, DatabaseBusy(busy, headers=wait))
+        return respond(request, DatabaseBusy(busy, headers=wait))
 
-    def unavailable(request: Request, cause: str) -> JSONResponse:
+    def unavailable(request: Request, cause: str) -> Response:
         log.warning("database_unavailable", path=request.url.path, error=cause)
         down = "The database cannot be reached right now; retry shortly."
-        return problem(request, DatabaseUnavailable(down, headers=wait))
+        return respond(request, DatabaseUnavailable(down, headers=wait))
 
     @app.exception_handler(sa_exc.DBAPIError)
-    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> JSONResponse:
+    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> Response:
         if error.connection_invalidated or isinstance(
             error, sa_exc.OperationalError | sa_exc.InterfaceError
         ):
             return unavailable(request, type(error.orig).__name__)
         log.exception("database_error", path=request.url.path)
-        return problem(request, AppError("Unexpected database error."))
+        return respond(request, AppError("Unexpected database error."))
 
     @app.exception_handler(OSError)
-    async def _os_error(request: Request, error: OSError) -> JSONResponse:
+    async def _os_error(request: Request, error: OSError) -> Response:
         # Connection refused, unreachable or timed out while opening a database connection.
         return unavailable(request, type(error).__name__)

@@ -40,6 +40,11 @@ class Slot(Generic[T]):
             ) from None
         return value
 
+    def find(self, connection: HTTPConnection) -> T | None:
+        """The object, or None when nothing filled this slot (an optional one)."""
+        value: T | None = getattr(connection.app.state, self.name, None)
+        return value
+
     def __call__(self, connection: HTTPConnection) -> T:
         """The slot as a FastAPI dependency."""
         return self.get(connection)

@@ -288,7 +288,7 @@ async def test_odd_but_harmless_search_values(client, world):
     ):
         response = await client.get(f"/api/v1/mandates?{raw}", headers=key_of(world))
         assert response.status_code == 200, (raw, response.text)
-        assert response.json() == {"items": [], "next_cursor": None}
+        assert response.json() == {"items": [], "next_cursor": None, "prev_cursor": None}
     forged = await client.get(
         "/api/v1/mandates", params={"cursor": "eyJmb3JnZWQiOnRydWV9"}, headers=key_of(world)
     )

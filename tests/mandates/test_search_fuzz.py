@@ -50,4 +50,4 @@ async def test_search_never_fails_on_any_parameters(client, world, params):
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] in ("validation_error", "invalid_cursor")
     else:
-        assert set(response.json()) == {"items", "next_cursor"}
+        assert set(response.json()) == {"items", "next_cursor", "prev_cursor"}

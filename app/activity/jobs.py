@@ -1,0 +1,74 @@
+"""The roll-up job: every ACTIVITY_ROLLUP_SECONDS the hours that closed (plus a
+grace period for transactions still committing) are counted into
+`activity_hourly`, and every tenant's mandates are counted by status, in one
+transaction that also moves the mark. Runs inside the server; several
+processes take turns on the mark's row lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from app.activity.repository import (
+    count_statuses_of_every_tenant,
+    roll_up_every_tenant,
+    rolled_up_to,
+)
+from app.activity.service import floor_hour
+from app.core.clock import SYSTEM_CLOCK, Clock
+from app.core.database import Database
+from app.core.logging import get_logger
+
+log = get_logger(__name__)
+# An event is counted in the hour of its timestamp; a transaction that began
+# before the hour closed may commit a little later, so an hour is rolled up
+# only once it has been closed this long.
+GRACE = timedelta(minutes=5)
+KEEP = timedelta(days=8)
+
+
+async def roll_up(database: Database, now: datetime) -> int:
+    """Roll up every closed hour not yet counted; returns the hourly rows written.
+    The status counts are refreshed every time."""
+    end = floor_hour(now - GRACE)
+    oldest = end - KEEP
+    async with database.sessions() as session, session.begin():
+        mark = await rolled_up_to(session, lock=True)
+        await count_statuses_of_every_tenant(session, now)
+        start = oldest if mark is None or mark < oldest else mark
+        if start >= end:
+            return 0
+        return await roll_up_every_tenant(session, start, end, oldest)
+
+
+async def _loop(database: Database, interval: float, clock: Clock) -> None:
+    while True:
+        try:
+            written = await roll_up(database, clock.now())
+            if written:
+                log.info("activity_rollup", rows=written)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the next round tries again
+            log.warning("activity_rollup_failed", error=type(error).__name__)
+        await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def activity_rollup(
+    database: Database, interval: float, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[None]:
+    """Run the roll-up loop for the lifetime of the context (the app's lifespan)."""
+    if interval <= 0:
+        yield
+        return
+    task = asyncio.create_task(_loop(database, interval, clock), name="activity-rollup")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
