@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.core.clock import SYSTEM_CLOCK, Clock
-from app.core.config import Environment, Settings, get_settings
+from app.core.config import Environment, Settings, get_settings, startup_warnings
 from app.core.database import Database
 from app.core.logging import configure_logging, get_logger
 from app.issuers.deps import JWKS_CLIENT, TRUST_LOADER
@@ -76,6 +76,8 @@ def create_app(
         DATABASE_METRICS.set(app, DatabaseMetrics(db))
         schedule = start_schedule(db) if settings.retention_schedule_enabled else None
         log.info("startup", environment=settings.environment.value, database=settings.backend)
+        for warning in startup_warnings(settings):
+            log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
