@@ -38,6 +38,7 @@ ARGUMENTS: dict[str, list[str]] = {
     "tenants create": ["Acme"],
     "tenants list": [],
     "users create-admin": ["--email", "root@example.com", "--password-stdin"],
+    "users reset-password": ["--email", "root@example.com"],
     "api-keys create": ["--name", "ci", "--role", "admin"],
     "api-keys revoke": [str(uuid.uuid4())],
     "mandates import": ["{jsonl}", "--tenant", str(uuid.uuid4())],
