@@ -139,6 +139,10 @@ def create_app(
         docs_paths=("/docs", "/docs/oauth2-redirect"),
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.metrics_enabled:  # outermost: counts every answer, 413s and 500s too
+        from app.web.request_metrics import RequestMetricsMiddleware
+
+        app.add_middleware(RequestMetricsMiddleware)
 
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router

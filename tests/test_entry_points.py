@@ -131,6 +131,15 @@ def test_env_example_carries_a_known_example_secret() -> None:
             {"secret_key": EXAMPLE_SECRET, "debug": True, "environment": "test"},
             ["SECRET_KEY is an example value", "DEBUG=true"],
         ),
+        ({"secret_key": TEST_SECRET, "environment": "staging"}, ["METRICS_ENABLED with"]),
+        (
+            {"secret_key": TEST_SECRET, "environment": "staging", "metrics_enabled": False},
+            [],
+        ),
+        (
+            {"secret_key": TEST_SECRET, "environment": "staging", "metrics_allowed_ips": "::1"},
+            [],
+        ),
     ],
 )
 def test_unsafe_settings_are_named(values: dict, expected: list[str]) -> None:

@@ -7,6 +7,7 @@ entry points turn that into exit status 2.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
 
@@ -185,6 +187,11 @@ class Settings(BaseSettings):
     read_db_retry_seconds: float = Field(default=10.0, ge=0, le=3600)
     slow_query_ms: int = Field(default=500, ge=0)
     metrics_enabled: bool = True
+    # Who may scrape GET /metrics: a bearer token, client addresses (IPs or CIDRs,
+    # comma-separated), or both (either admits). With neither, /metrics is open in
+    # development and test and refuses every scrape in staging and production.
+    metrics_token: SecretStr | None = None
+    metrics_allowed_ips: str = ""
 
     backup_dir: str = "./backups"
     backup_retention_days: int = Field(default=30, ge=1)
@@ -238,6 +245,28 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ENCRYPTION_KEYS must be comma-separated Fernet keys "
                     "(32 url-safe base64-encoded bytes each)"
+                ) from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters"
+            )
+        return value
+
+    @field_validator("metrics_allowed_ips")
+    @classmethod
+    def _metrics_allowed_ips(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"METRICS_ALLOWED_IPS: '{item}' is not an IP address or network "
+                    "(e.g. 10.0.0.5, 10.0.0.0/24, ::1)"
                 ) from None
         return value
 
@@ -303,6 +332,12 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
         return value
+
+    @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(i, strict=False) for i in _split(self.metrics_allowed_ips)
+        )
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -411,6 +446,16 @@ def startup_warnings(settings: Settings) -> list[str]:
     if settings.debug and settings.environment is not Environment.DEVELOPMENT:
         warnings.append(
             f"DEBUG=true with ENVIRONMENT={settings.environment}; it is meant for development only"
+        )
+    if (
+        settings.metrics_enabled
+        and settings.environment.is_deployed
+        and settings.metrics_token is None
+        and not settings.metrics_networks
+    ):
+        warnings.append(
+            f"METRICS_ENABLED with ENVIRONMENT={settings.environment} but neither METRICS_TOKEN "
+            "nor METRICS_ALLOWED_IPS is set: GET /metrics refuses every scrape"
         )
     return warnings
 
