@@ -102,7 +102,8 @@ def create_app(
         version=__version__,
         debug=False,
         lifespan=lifespan,
-        docs_url="/docs",
+        # The docs pages are the service's own (app.web.docs): local assets, strict CSP.
+        docs_url=None,
         redoc_url=None,
     )
     SETTINGS.set(app, settings)
@@ -134,9 +135,7 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(
-        SecurityHeadersMiddleware,
-        hsts=settings.environment is Environment.PRODUCTION,
-        docs_paths=("/docs", "/docs/oauth2-redirect"),
+        SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )
     app.add_middleware(RequestContextMiddleware)
     if settings.metrics_enabled:  # outermost: counts every answer, 413s and 500s too
@@ -150,6 +149,8 @@ def create_app(
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
     from app.tenancy.router import routers as tenancy_routers
+    from app.web.docs import router as docs_router
+    from app.web.static import router as static_router
 
     app.include_router(health_router)
     for router in tenancy_routers:
@@ -158,6 +159,8 @@ def create_app(
     app.include_router(mandates_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
+    app.include_router(docs_router)
+    app.include_router(static_router)
     if settings.metrics_enabled:
         from app.dbops.router import metrics_router
 

@@ -109,8 +109,9 @@ OUTSIDE_API = {
     "/metrics",
     "/",
     "/docs",
-    "/docs/oauth2-redirect",
+    "/redoc",
     "/openapi.json",
+    "/static/{name:path}",
 }
 # Routes whose effect does not depend on a tenant ("other tenant" means nothing there).
 TENANTLESS = {
