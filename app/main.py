@@ -22,13 +22,20 @@ from app.core.database import Database
 from app.core.logging import configure_logging, get_logger
 from app.issuers.deps import JWKS_CLIENT, TRUST_LOADER
 from app.tenancy.cache import AuthCache
-from app.tenancy.deps import AUTH_CACHE, RATE_LIMITER
+from app.tenancy.deps import (
+    AUTH_CACHE,
+    RATE_LIMITER,
+    current_tenant_id,
+    get_principal,
+    route_permission,
+)
 from app.tenancy.ratelimit import build_rate_limiter
 from app.web.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.web.openapi import AuthMarkers, DocumentedAPI
 from app.web.problems import install_error_handlers
 from app.web.state import CLOCK, DATABASE, HTTP_CLIENT, SETTINGS
 
@@ -97,7 +104,8 @@ def create_app(
             if database is None:
                 await db.dispose()
 
-    app = FastAPI(
+    app = DocumentedAPI(
+        markers=AuthMarkers(get_principal, current_tenant_id, route_permission),
         title="Mandate Vault",
         version=__version__,
         debug=False,
