@@ -47,6 +47,8 @@ ARGUMENTS: dict[str, list[str]] = {
 NO_DATABASE = {
     "serve": "keeps serving and reports the database through /readyz (tests/test_cli.py)",
     "db history": "lists the migration files; it never connects",
+    "demo keygen": "makes a key file; no database (tests/test_tutorial.py)",
+    "demo mint": "signs a token from key files; no database (tests/test_tutorial.py)",
 }
 
 
