@@ -58,10 +58,16 @@ _REDOCLY_MARK = (
     "%3Ctext x='0' y='12' font-family='sans-serif' font-size='12' fill='%23333'%3ERedocly"
     "%3C/text%3E%3C/svg%3E"
 )
+# ReDoc decides whether to run its search index in a worker by trying `Function()`;
+# under the service's CSP (no 'unsafe-eval') the try is refused, reported as a CSP
+# violation, and ReDoc searches in the page. The probe is skipped: same search, no
+# violation.
+_SEARCH_WORKER_PROBE = "try{return e._factory??=Function(XDe),!0}catch{return!1}"
 PATCHES: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("redoc", "bundles/redoc.standalone.js"): [
         ("https://cdn.redoc.ly/redoc/logo-mini-full.svg", _REDOCLY_MARK),
         ("https://cdn.redoc.ly/redoc/logo-mini.svg", _REDOCLY_MARK),
+        (_SEARCH_WORKER_PROBE, "return!1"),
     ],
 }
 

@@ -79,7 +79,7 @@ async def create_mandate(
     return JSONResponse(problem, answer.status, headers=headers, media_type=PROBLEM_JSON)
 
 
-@router.post("/batch", response_model=BatchResult)
+@router.post("/batch", response_model=BatchResult, summary="Submit mandates in a batch")
 async def create_mandates(
     body: MandateBatch, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> BatchResult:

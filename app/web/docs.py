@@ -41,9 +41,9 @@ async def swagger_ui(request: Request) -> HTMLResponse:
 
 @router.get(REDOC_URL, response_class=HTMLResponse)
 async def redoc(request: Request) -> HTMLResponse:
-    # ReDoc's styles are made in the browser (styled-components): they are admitted by a
-    # nonce fresh for each answer, which the library reads from <meta property="csp-nonce">.
-    # Scripts stay 'self' only.
+    # ReDoc makes its styles in the browser: <style> elements (styled-components) are
+    # admitted by a nonce fresh for each answer, read from <meta property="csp-nonce">,
+    # and its components set style attributes. Scripts stay 'self' only.
     nonce = secrets.token_urlsafe(18)
     page = _page(request, "redoc.html", style_nonce=nonce)
     page.headers["Content-Security-Policy"] = csp_with_style_nonce(nonce)

@@ -92,12 +92,15 @@ HSTS = b"max-age=63072000; includeSubDomains"
 
 
 def csp_with_style_nonce(nonce: str) -> str:
-    """STRICT_CSP that also admits `<style>` elements carrying `nonce` (one page, one
-    answer) and fonts inlined as data: URLs, for a library that builds its styles in
-    the browser (ReDoc's styled-components). Scripts stay 'self' only."""
-    return STRICT_CSP.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'").replace(
-        "font-src 'self'", "font-src 'self' data:"
-    )
+    """STRICT_CSP for a page whose library builds its styles in the browser (ReDoc:
+    styled-components and React style props): `<style>` elements only with this
+    answer's `nonce`, style attributes on elements (they can restyle only the element
+    that carries them), and fonts inlined as data: URLs. Scripts stay 'self' only."""
+    return STRICT_CSP.replace(
+        "style-src 'self'",
+        f"style-src 'self' 'nonce-{nonce}'; style-src-elem 'self' 'nonce-{nonce}'; "
+        "style-src-attr 'unsafe-inline'",
+    ).replace("font-src 'self'", "font-src 'self' data:")
 
 
 class SecurityHeadersMiddleware:
