@@ -7,9 +7,11 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: run test install lint format bench bench-dbops clean
 
-$(STAMP): pyproject.toml
+# requirements.txt pins what the runtime dependencies pull in; the dev tools
+# install on top of exactly those versions.
+$(STAMP): pyproject.toml requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.txt -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -17,11 +19,12 @@ install: $(STAMP)
 .env:
 	@$(PYTHON) scripts/bootstrap_env.py .env
 
+# `make run PORT=8001 HOST=0.0.0.0` (or PORT/HOST in the environment or .env);
+# serve prints the addresses, or says what to do when the port is taken.
 run: $(STAMP) .env
 	$(BIN)/mandate-vault db upgrade head
 	$(BIN)/mandate-vault seed
-	@echo "Dashboard: http://127.0.0.1:8000   API docs: http://127.0.0.1:8000/docs"
-	$(BIN)/mandate-vault serve --host 127.0.0.1 --port 8000
+	$(BIN)/mandate-vault serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	@bash scripts/ensure_system_packages.sh

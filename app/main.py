@@ -17,18 +17,25 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import __version__
 from app.core.clock import SYSTEM_CLOCK, Clock
-from app.core.config import Environment, Settings, get_settings
+from app.core.config import Environment, Settings, get_settings, startup_warnings
 from app.core.database import Database
 from app.core.logging import configure_logging, get_logger
 from app.issuers.deps import JWKS_CLIENT, TRUST_LOADER
 from app.tenancy.cache import AuthCache
-from app.tenancy.deps import AUTH_CACHE, RATE_LIMITER
+from app.tenancy.deps import (
+    AUTH_CACHE,
+    RATE_LIMITER,
+    current_tenant_id,
+    get_principal,
+    route_permission,
+)
 from app.tenancy.ratelimit import build_rate_limiter
 from app.web.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from app.web.openapi import AuthMarkers, DocumentedAPI
 from app.web.problems import install_error_handlers
 from app.web.state import CLOCK, DATABASE, HTTP_CLIENT, SETTINGS
 
@@ -77,6 +84,8 @@ def create_app(
         DATABASE_METRICS.set(app, DatabaseMetrics(db))
         schedule = start_schedule(db) if settings.retention_schedule_enabled else None
         log.info("startup", environment=settings.environment.value, database=settings.backend)
+        for warning in startup_warnings(settings):
+            log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
@@ -99,12 +108,14 @@ def create_app(
             if database is None:
                 await db.dispose()
 
-    app = FastAPI(
+    app = DocumentedAPI(
+        markers=AuthMarkers(get_principal, current_tenant_id, route_permission),
         title="Mandate Vault",
         version=__version__,
         debug=False,
         lifespan=lifespan,
-        docs_url="/docs",
+        # The docs pages are the service's own (app.web.docs): local assets, strict CSP.
+        docs_url=None,
         redoc_url=None,
     )
     SETTINGS.set(app, settings)
@@ -142,11 +153,13 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(
-        SecurityHeadersMiddleware,
-        hsts=settings.environment is Environment.PRODUCTION,
-        docs_paths=("/docs", "/docs/oauth2-redirect"),
+        SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.metrics_enabled:  # outermost: counts every answer, 413s and 500s too
+        from app.web.request_metrics import RequestMetricsMiddleware
+
+        app.add_middleware(RequestMetricsMiddleware)
 
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
@@ -154,6 +167,7 @@ def create_app(
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
     from app.tenancy.router import routers as tenancy_routers
+    from app.web.docs import router as docs_router
 
     app.include_router(health_router)
     for router in tenancy_routers:
@@ -162,6 +176,7 @@ def create_app(
     app.include_router(mandates_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
+    app.include_router(docs_router)
     if settings.metrics_enabled:
         from app.dbops.router import metrics_router
 

@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -x .venv/bin/mandate-vault ]; then exec .venv/bin/mandate-vault db backup "$@"; fi
-exec python3 -m app.cli db backup "$@"
+# No .venv yet: the bootstrap creates it (one line says so), then runs the command there.
+exec python3 -m app.bootstrap db backup "$@"

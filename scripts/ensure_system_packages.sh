@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install the system tools the test suite and the operations kit use, when
 # they are missing: the PostgreSQL client (pg_dump, psql), the server binaries
-# (initdb, pg_basebackup: throwaway clusters in the TLS/replica tests) and the
-# sqlite3 shell, and Debian's chromium with its driver (the dashboard's browser
-# tests drive it through Playwright; no browser is ever downloaded).
-# Needs root and apt-get to install; otherwise it only reports.
+# (initdb, pg_basebackup: throwaway clusters in the TLS/replica tests), the
+# sqlite3 shell, Chromium and its driver (the API docs and dashboard browser
+# tests, run headless with no network; no browser is ever downloaded), jq and curl (the README tutorial's commands) and wrk (the load
+# benchmarks). Needs root and apt-get to install; otherwise it only reports.
 set -euo pipefail
 
 missing=()
@@ -12,8 +12,11 @@ command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')

@@ -8,4 +8,5 @@ if [ "$#" -lt 1 ]; then
   exit 2
 fi
 if [ -x .venv/bin/mandate-vault ]; then exec .venv/bin/mandate-vault db restore "$@"; fi
-exec python3 -m app.cli db restore "$@"
+# No .venv yet: the bootstrap creates it (one line says so), then runs the command there.
+exec python3 -m app.bootstrap db restore "$@"

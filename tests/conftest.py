@@ -31,6 +31,11 @@ from app.main import create_app
 from app.web.sessions import SessionDep
 from tests.world import World, build_world
 
+# The suite never reads a developer's own `.env` (in the checkout, beside the
+# commands it runs): every setting a test relies on is given explicitly. Tests of
+# the settings file itself set or remove this variable.
+os.environ.setdefault("MANDATE_VAULT_ENV_FILE", os.devnull)
+
 TEST_SECRET = "test-secret-" + "x" * 40
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)

@@ -38,6 +38,7 @@ ARGUMENTS: dict[str, list[str]] = {
     "tenants create": ["Acme"],
     "tenants list": [],
     "users create-admin": ["--email", "root@example.com", "--password-stdin"],
+    "users reset-password": ["--email", "root@example.com"],
     "api-keys create": ["--name", "ci", "--role", "admin"],
     "api-keys revoke": [str(uuid.uuid4())],
     "mandates import": ["{jsonl}", "--tenant", str(uuid.uuid4())],
@@ -46,6 +47,8 @@ ARGUMENTS: dict[str, list[str]] = {
 NO_DATABASE = {
     "serve": "keeps serving and reports the database through /readyz (tests/test_cli.py)",
     "db history": "lists the migration files; it never connects",
+    "demo keygen": "makes a key file; no database (tests/test_tutorial.py)",
+    "demo mint": "signs a token from key files; no database (tests/test_tutorial.py)",
 }
 
 

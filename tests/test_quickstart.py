@@ -95,6 +95,12 @@ def test_sqlite_quick_start(tmp_path):
     second = run([py, str(ROOT / "seed_initial_data.py")], tmp_path, env)
     assert "nothing changed" in second.stdout
     assert "mvk_" not in second.stdout
+    # The password is not in DEMO_ADMIN_PASSWORD anywhere: the rerun says how to set one.
+    assert (
+        "Demo login: admin@demo.example (its password was shown when it was created and is "
+        "not in DEMO_ADMIN_PASSWORD; set a new one with "
+        "`mandate-vault users reset-password --email admin@demo.example`)"
+    ) in second.stdout
     assert table_counts(tmp_path / "test.db") == counts
 
     port = free_port()
@@ -113,10 +119,28 @@ def test_seed_uses_the_given_demo_password(tmp_path, source):
         )
     else:  # what `make run` writes
         env = guide_env("sqlite+aiosqlite:///./demo.db")
+        env.pop("MANDATE_VAULT_ENV_FILE")  # read ./.env, as a person's shell would
         (tmp_path / ".env").write_text("DEMO_ADMIN_PASSWORD=a-demo-password-for-tests\n")
     run([sys.executable, str(ROOT / "create_users_table.py")], tmp_path, env)
     result = run([sys.executable, str(ROOT / "seed_initial_data.py")], tmp_path, env)
-    assert "admin@demo.example / a-demo-password-for-tests" in result.stdout
+    where = "the environment" if source == "environment" else str(tmp_path.resolve() / ".env")
+    assert (
+        f"admin@demo.example / a-demo-password-for-tests (DEMO_ADMIN_PASSWORD in {where})"
+        in result.stdout
+    )
+    # A rerun checks the password still signs in, and says so.
+    rerun = run([sys.executable, str(ROOT / "seed_initial_data.py")], tmp_path, env)
+    assert (
+        f"admin@demo.example / a-demo-password-for-tests (DEMO_ADMIN_PASSWORD in {where})"
+        in rerun.stdout
+    )
+    changed = {**env, "DEMO_ADMIN_PASSWORD": "another-demo-password-42"}
+    stale = run([sys.executable, str(ROOT / "seed_initial_data.py")], tmp_path, changed)
+    assert (
+        "Demo login: admin@demo.example (DEMO_ADMIN_PASSWORD in the environment is not this "
+        "admin's password: it was changed since or set later; set a new one with "
+        "`mandate-vault users reset-password --email admin@demo.example`)"
+    ) in stale.stdout
     with sqlite3.connect(tmp_path / "demo.db") as connection:
         stored = connection.execute("SELECT password_hash FROM users").fetchone()[0]
     assert stored.startswith("$argon2id$")

@@ -7,6 +7,8 @@ entry points turn that into exit status 2.
 from __future__ import annotations
 
 import enum
+import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ EXAMPLE_SECRETS = frozenset(
     }
 )
 MIN_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 SUPPORTED_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql"}
 
@@ -84,9 +87,36 @@ def parse_database_url(value: str, variable: str) -> URL:
     return url
 
 
+# Where the settings file is looked for (see `find_env_file`).
+ENV_FILE_VARIABLE = "MANDATE_VAULT_ENV_FILE"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_file_candidates(cwd: Path | None = None) -> list[Path]:
+    """`.env` in the working directory, then in the project root (a source checkout)."""
+    candidates = [(cwd or Path.cwd()) / ".env"]
+    root = PROJECT_ROOT / ".env"
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and root not in candidates:
+        candidates.append(root)
+    return candidates
+
+
+def find_env_file(environ: dict[str, str] | None = None, cwd: Path | None = None) -> Path | None:
+    """The settings file every entry point reads: MANDATE_VAULT_ENV_FILE when set
+    (it must exist), else the first `env_file_candidates()` that exists."""
+    named = (os.environ if environ is None else environ).get(ENV_FILE_VARIABLE, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not path.exists():  # /dev/null is fine: no settings file at all
+            raise SettingsError(f"{ENV_FILE_VARIABLE}={named}: no such file")
+        return path
+    return next((path for path in env_file_candidates(cwd) if path.is_file()), None)
+
+
 class Settings(BaseSettings):
+    # No env_file here: `load_settings` passes the one `find_env_file` chose.
     model_config = SettingsConfigDict(
-        env_file=".env",
+        env_file=None,
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
@@ -166,6 +196,11 @@ class Settings(BaseSettings):
     read_db_retry_seconds: float = Field(default=10.0, ge=0, le=3600)
     slow_query_ms: int = Field(default=500, ge=0)
     metrics_enabled: bool = True
+    # Who may scrape GET /metrics: a bearer token, client addresses (IPs or CIDRs,
+    # comma-separated), or both (either admits). With neither, /metrics is open in
+    # development and test and refuses every scrape in staging and production.
+    metrics_token: SecretStr | None = None
+    metrics_allowed_ips: str = ""
 
     backup_dir: str = "./backups"
     backup_retention_days: int = Field(default=30, ge=1)
@@ -219,6 +254,28 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ENCRYPTION_KEYS must be comma-separated Fernet keys "
                     "(32 url-safe base64-encoded bytes each)"
+                ) from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_METRICS_TOKEN_LENGTH:
+            raise ValueError(
+                f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters"
+            )
+        return value
+
+    @field_validator("metrics_allowed_ips")
+    @classmethod
+    def _metrics_allowed_ips(cls, value: str) -> str:
+        for item in _split(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"METRICS_ALLOWED_IPS: '{item}' is not an IP address or network "
+                    "(e.g. 10.0.0.5, 10.0.0.0/24, ::1)"
                 ) from None
         return value
 
@@ -286,6 +343,12 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(i, strict=False) for i in _split(self.metrics_allowed_ips)
+        )
+
+    @property
     def cors_origin_list(self) -> list[str]:
         return _split(self.cors_origins)
 
@@ -349,24 +412,61 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _describe(error: ValidationError) -> str:
+def _where(env_file: Path | str | None) -> str:
+    """Which settings file was read, for messages about missing settings."""
+    if env_file is not None:
+        return f"read the environment and {Path(env_file).resolve()}"
+    looked = " and ".join(str(path) for path in env_file_candidates())
+    return f"read the environment only: no {looked}; or set {ENV_FILE_VARIABLE}"
+
+
+def _describe(error: ValidationError, env_file: Path | str | None) -> str:
     first = error.errors()[0]
     loc = first.get("loc") or ()
     variable = str(loc[0]).upper() if loc else ""
     message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     if first.get("type") == "missing":
-        return f"{variable} is not set (required; see env.example)"
+        return f"{variable} is not set (required; see env.example; {_where(env_file)})"
     if variable and variable not in message:
         return f"{variable}: {message}"
     return message
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build Settings from the environment, raising SettingsError with one clear line."""
+    """Build Settings from the environment and the settings file (`find_env_file`,
+    unless `_env_file=` is given), raising SettingsError with one clear line."""
+    if "_env_file" not in overrides:
+        overrides["_env_file"] = find_env_file()
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        raise SettingsError(_describe(error)) from None
+        raise SettingsError(_describe(error, overrides["_env_file"])) from None
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What is allowed here but wrong for anything real; logged at error level on every start."""
+    warnings = []
+    if settings.secret_key.get_secret_value() in EXAMPLE_SECRETS:
+        warnings.append(
+            f"SECRET_KEY is an example value from the docs (ENVIRONMENT={settings.environment}); "
+            "anyone can forge sessions with it. Generate one: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if settings.debug and settings.environment is not Environment.DEVELOPMENT:
+        warnings.append(
+            f"DEBUG=true with ENVIRONMENT={settings.environment}; it is meant for development only"
+        )
+    if (
+        settings.metrics_enabled
+        and settings.environment.is_deployed
+        and settings.metrics_token is None
+        and not settings.metrics_networks
+    ):
+        warnings.append(
+            f"METRICS_ENABLED with ENVIRONMENT={settings.environment} but neither METRICS_TOKEN "
+            "nor METRICS_ALLOWED_IPS is set: GET /metrics refuses every scrape"
+        )
+    return warnings
 
 
 @lru_cache(maxsize=1)

@@ -126,6 +126,9 @@ def pool_figures(engine: AsyncEngine) -> dict[str, int]:
     ):
         getter = getattr(pool, method, None)
         figures[name] = int(getter()) if getter else 0
+    # QueuePool counts overflow from -pool_size (negative until the pool is full);
+    # reported as what it means: connections open beyond the pool size.
+    figures["overflow"] = max(0, figures["overflow"])
     return figures
 
 

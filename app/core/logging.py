@@ -47,6 +47,9 @@ def configure_logging(settings: Settings) -> None:
     )
     # Libraries that log through the standard library go to the same stream.
     logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr, force=True)
+    # Requests are logged once, by the request middleware; uvicorn's access log (on
+    # under plain `uvicorn app.main:app`) would log each one a second time.
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

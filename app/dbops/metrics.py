@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.core.database import Database, pool_figures
 from app.core.logging import get_logger
+from app.core.metrics import REGISTRY
 
 log = get_logger("app.db.slow_query")
-REGISTRY = CollectorRegistry(auto_describe=True)
 QUERY_SECONDS = Histogram(
     "mandate_vault_db_query_duration_seconds",
     "Time spent executing database statements.",
@@ -153,7 +153,7 @@ class DatabaseCollector(Collector):
             for name, help_text in (
                 ("size", "Connections the pool keeps open."),
                 ("checked_out", "Connections in use."),
-                ("overflow", "Connections beyond the pool size (negative: room left)."),
+                ("overflow", "Connections open beyond the pool size (0 while within it)."),
                 ("checked_in", "Idle connections in the pool."),
             )
         }

@@ -1,8 +1,10 @@
 """Demo data: a tenant, its admin, a demo API key, a trusted issuer and a few signed mandates.
 
 Running it again changes nothing: each piece is looked up before it is made.
-The admin password comes from DEMO_ADMIN_PASSWORD, or is generated and shown
-once when the admin is first created.
+The admin password comes from DEMO_ADMIN_PASSWORD, or is generated when the admin
+is first created (the command then saves it to the settings file). A rerun checks
+DEMO_ADMIN_PASSWORD against the stored hash, so it says honestly whether it still
+signs in.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.database import Database
-from app.core.security import new_secret
+from app.core.security import new_secret, verify_password
 from app.issuers.schemas import IssuerCreate, IssuerUpdate
 from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
@@ -41,7 +43,11 @@ SEED_ACTOR = Actor.system("seed")
 class SeedResult:
     tenant_id: uuid.UUID
     admin_email: str
-    admin_password: str | None  # None when the admin already existed
+    admin_password: str | None  # the password that signs in, when known
+    admin_created: bool = False
+    password_generated: bool = False
+    # The admin existed and DEMO_ADMIN_PASSWORD is set, but no longer signs in.
+    password_stale: bool = False
     api_key: str | None = None  # None when the demo key already existed
     created: list[str] = field(default_factory=list)
 
@@ -56,11 +62,24 @@ async def _tenant(session: AsyncSession, result: list[str]) -> Tenant:
     return tenant
 
 
+@dataclass(frozen=True, slots=True)
+class AdminOutcome:
+    password: str | None
+    created: bool
+    generated: bool = False
+    stale: bool = False
+
+
 async def _admin(
     session: AsyncSession, tenant: Tenant, result: list[str], given: str | None
-) -> str | None:
-    if await CredentialLookup(session).email_taken(DEMO_ADMIN_EMAIL):
-        return None
+) -> AdminOutcome:
+    existing = await CredentialLookup(session).user_by_email(DEMO_ADMIN_EMAIL)
+    if existing is not None:
+        if given is None:
+            return AdminOutcome(None, created=False)
+        if verify_password(existing.password_hash, given):
+            return AdminOutcome(given, created=False)
+        return AdminOutcome(None, created=False, stale=True)
     password = given or new_secret(12)
     await service.create_user_record(
         session,
@@ -71,7 +90,7 @@ async def _admin(
         full_name="Demo Admin",
     )
     result.append("admin user")
-    return password
+    return AdminOutcome(password, created=True, generated=given is None)
 
 
 async def _api_key(session: AsyncSession, tenant: Tenant, result: list[str]) -> str | None:
@@ -150,34 +169,65 @@ async def seed_demo_data(settings: Settings) -> SeedResult:
             created: list[str] = []
             tenant = await _tenant(session, created)
             given = settings.demo_admin_password
-            password = await _admin(
+            admin = await _admin(
                 session, tenant, created, given.get_secret_value() if given else None
             )
             api_key = await _api_key(session, tenant, created)
             await _issuer_and_mandates(session, tenant, created, settings)
-            return SeedResult(tenant.id, DEMO_ADMIN_EMAIL, password, api_key, created)
+            return SeedResult(
+                tenant.id,
+                DEMO_ADMIN_EMAIL,
+                admin.password,
+                admin_created=admin.created,
+                password_generated=admin.generated,
+                password_stale=admin.stale,
+                api_key=api_key,
+                created=created,
+            )
     finally:
         await database.dispose()
 
 
-def print_summary(result: SeedResult) -> None:
+RESET_HINT = f"mandate-vault users reset-password --email {DEMO_ADMIN_EMAIL}"
+
+
+def login_line(result: SeedResult, source: str, saved: str | None) -> str:
+    """The demo login, and honestly where its password is.
+
+    `source`: where DEMO_ADMIN_PASSWORD was read ("the environment", a file), or ""
+    when unset; `saved`: what became of a generated password.
+    """
+    email = result.admin_email
+    if result.admin_password and result.password_generated:
+        return f"Demo login: {email} / {result.admin_password} (generated; {saved})"
+    if result.admin_password:
+        return f"Demo login: {email} / {result.admin_password} (DEMO_ADMIN_PASSWORD in {source})"
+    if result.password_stale:
+        return (
+            f"Demo login: {email} (DEMO_ADMIN_PASSWORD in {source} is not this admin's "
+            f"password: it was changed since or set later; set a new one with `{RESET_HINT}`)"
+        )
+    return (
+        f"Demo login: {email} (its password was shown when it was created and is not in "
+        f"DEMO_ADMIN_PASSWORD; set a new one with `{RESET_HINT}`)"
+    )
+
+
+def print_summary(result: SeedResult, login: str) -> None:
     from rich.console import Console
 
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, highlight=False)
     if result.created:
         console.print(f"[green]Seeded:[/green] {', '.join(result.created)}")
     else:
         console.print("Demo data already present; nothing changed.")
     console.print(f"Demo tenant id: {result.tenant_id}")
-    if result.admin_password:
-        console.print(f"Demo login: {result.admin_email} / {result.admin_password}")
-    else:
-        console.print(
-            f"Demo login: {result.admin_email} (password unchanged; see DEMO_ADMIN_PASSWORD in .env)"
-        )
+    console.print(login, markup=False)
     if result.api_key:
         console.print(f"Demo API key (shown once): {result.api_key}")
     else:
         console.print(
-            f"Demo API key: '{DEMO_API_KEY_NAME}' exists (its secret was shown when made)"
+            f"Demo API key: '{DEMO_API_KEY_NAME}' exists (its secret was shown when made; "
+            "make another: mandate-vault api-keys create --tenant "
+            f"{result.tenant_id} --role customer_admin --name NAME)"
         )

@@ -22,6 +22,7 @@ router = APIRouter(prefix="/api/v1/issuers", tags=["issuers"])
 async def create_issuer(
     body: IssuerCreate, principal: CanManageIssuers, issuers: IssuerServiceDep
 ) -> IssuerRead:
+    """Trust an issuer: an inline `jwks`, a `jwks_url`, or neither for did:key / did:jwk."""
     if body.is_global:
         if not principal.is_platform_admin:
             raise Forbidden(
@@ -37,6 +38,7 @@ async def list_issuers(
     issuers: IssuerServiceDep,
     status: Annotated[IssuerStatus | None, Query()] = None,
 ) -> list[IssuerRead]:
+    """The issuers this tenant trusts (its own and the global ones)."""
     return [to_read(row) for row in await issuers.list(status=status)]
 
 
@@ -44,6 +46,7 @@ async def list_issuers(
 async def get_issuer(
     issuer_id: uuid.UUID, _: CanReadIssuers, issuers: IssuerServiceDep
 ) -> IssuerRead:
+    """One issuer, with the kids of its keys."""
     return to_read(await issuers.get(issuer_id))
 
 
@@ -51,6 +54,7 @@ async def get_issuer(
 async def update_issuer(
     issuer_id: uuid.UUID, body: IssuerUpdate, _: CanManageIssuers, issuers: IssuerServiceDep
 ) -> IssuerRead:
+    """Change an issuer's status (`active`, `suspended`, `revoked`), name or keys."""
     return to_read(await issuers.update(issuer_id, body))
 
 
@@ -58,6 +62,7 @@ async def update_issuer(
 async def add_issuer_key(
     issuer_id: uuid.UUID, body: KeyAdd, _: CanManageIssuers, issuers: IssuerServiceDep
 ) -> IssuerRead:
+    """Add a key (key rotation: add the new key, later remove the old one)."""
     return to_read(await issuers.add_key(issuer_id, body.jwk))
 
 
@@ -65,6 +70,7 @@ async def add_issuer_key(
 async def remove_issuer_key(
     issuer_id: uuid.UUID, kid: str, _: CanManageIssuers, issuers: IssuerServiceDep
 ) -> IssuerRead:
+    """Remove a key by its kid (an issuer keeps at least one)."""
     return to_read(await issuers.remove_key(issuer_id, kid))
 
 
@@ -72,5 +78,6 @@ async def remove_issuer_key(
 async def delete_issuer(
     issuer_id: uuid.UUID, _: CanManageIssuers, issuers: IssuerServiceDep
 ) -> Response:
+    """Remove an issuer from the truststore."""
     await issuers.delete(issuer_id)
     return Response(status_code=204)

@@ -26,11 +26,33 @@ from app.tenancy.deps import CanReadMandates, CanWriteMandates
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
 
+SUBMIT = """Verify a signed mandate (a compact JWS) against the issuers this tenant
+trusts and store it: 201 with the stored mandate, 200 when this tenant holds the
+same token already, 422 with the verification code when it does not verify.
+
+**Idempotency-Key** (optional, 1 to 255 printable ASCII characters, per tenant):
+
+- The first request with a key is processed and its answer kept with a SHA-256
+  fingerprint of the request (method, path and the exact body bytes).
+- Stored: 201 and 200 answers, and 422 verification rejections (the key stays bound
+  to the rejected token: send a corrected token with a new key).
+- Not stored: anything refused before the mandate is verified (401, 403, 413, 429,
+  422 `validation_error` for a body that does not fit the schema) and 503s (the
+  transaction rolled back): the same key may be sent again.
+- The same key with the same request within 24 hours replays the stored status and
+  body, with `Idempotent-Replayed: true`, without verifying again.
+- The same key with a different request within 24 hours: 422 `idempotency_key_reused`.
+- After 24 hours the key is forgotten and the request processed as new (a token
+  already stored still answers 200, not a second copy).
+"""
+
 
 @router.post(
     "",
     status_code=201,
     response_model=MandateRead,
+    summary="Submit a mandate",
+    description=SUBMIT,
     responses={200: {"model": MandateRead, "description": "The same token was stored before"}},
 )
 async def create_mandate(
@@ -57,10 +79,11 @@ async def create_mandate(
     return JSONResponse(problem, answer.status, headers=headers, media_type=PROBLEM_JSON)
 
 
-@router.post("/batch", response_model=BatchResult)
+@router.post("/batch", response_model=BatchResult, summary="Submit mandates in a batch")
 async def create_mandates(
     body: MandateBatch, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> BatchResult:
+    """Submit up to 1,000 mandates; each is answered in `items` (no Idempotency-Key)."""
     return await mandates.ingest_batch(body.items)
 
 
@@ -68,6 +91,7 @@ async def create_mandates(
 async def search_mandates(
     params: Annotated[MandateSearch, Query()], _: CanReadMandates, mandates: ReadMandateServiceDep
 ) -> MandatePage:
+    """Search this tenant's mandates; follow `next_cursor` for the next page."""
     return await mandates.search(params)
 
 
@@ -78,6 +102,7 @@ async def get_mandate(
     mandates: MandateServiceDep,
     include: Annotated[Literal["token"] | None, Query()] = None,
 ) -> MandateRead:
+    """One mandate; `?include=token` adds the raw token (and writes an audit row)."""
     if include == "token":
         return mandates.view(await mandates.read_token(mandate_id), include_token=True)
     return mandates.view(await mandates.get(mandate_id))
@@ -87,6 +112,7 @@ async def get_mandate(
 async def patch_mandate(
     mandate_id: uuid.UUID, body: MandatePatch, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> MandateRead:
+    """Change a mandate's labels or retention days."""
     return mandates.view(await mandates.patch(mandate_id, body))
 
 
@@ -94,6 +120,7 @@ async def patch_mandate(
 async def revoke_mandate(
     mandate_id: uuid.UUID, body: RevokeRequest, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> MandateRead:
+    """Revoke a mandate with a reason (revoking it again changes nothing)."""
     return mandates.view(await mandates.revoke(mandate_id, body.reason))
 
 
@@ -101,6 +128,7 @@ async def revoke_mandate(
 async def delete_mandate(
     mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> Response:
+    """Soft-delete a mandate: restorable until its retention days have passed."""
     await mandates.delete(mandate_id)
     return Response(status_code=204)
 
@@ -109,6 +137,7 @@ async def delete_mandate(
 async def restore_mandate(
     mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> MandateRead:
+    """Restore a deleted mandate within its retention window."""
     return mandates.view(await mandates.restore(mandate_id))
 
 
@@ -116,4 +145,5 @@ async def restore_mandate(
 async def verify_mandate(
     mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
 ) -> VerificationRead:
+    """Verify the stored token again now (an issuer revoked since makes it invalid)."""
     return await mandates.reverify(mandate_id)

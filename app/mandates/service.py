@@ -27,6 +27,7 @@ from app.issuers.trust import TrustLoader
 from app.keys import TrustSnapshot
 from app.mandates.cursor import CursorCodec
 from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
+from app.mandates.metrics import Disposition, count_ingested
 from app.mandates.repository import IdempotencyRepository, MandateRepository, due_for_expiry
 from app.mandates.schemas import (
     BatchItemResult,
@@ -182,7 +183,17 @@ class MandateService:
 
         The same token again answers with the stored mandate, even when it would
         no longer verify (it expired since, say): it is the same submission.
+        Every submission is counted by code in `mandate_vault_mandates_ingested`.
         """
+        outcome = await self._verify_and_store(data)
+        if outcome.created:
+            disposition = Disposition.STORED
+        else:
+            disposition = Disposition.REJECTED if outcome.mandate is None else Disposition.DUPLICATE
+        count_ingested(outcome.result.code.value, disposition)
+        return outcome
+
+    async def _verify_and_store(self, data: MandateCreate) -> IngestOutcome:
         now = self.clock.now()
         digest = token_sha256(data.vc_jwt)
         result = await self.verify(data.vc_jwt, now)

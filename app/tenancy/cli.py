@@ -95,6 +95,37 @@ def users_create_admin(
     typer.echo(str(in_transaction(job).id))
 
 
+@users_app.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Option(help="The user's sign-in email.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+) -> None:
+    """Set a new password (generated and printed unless --password-stdin); lifts a
+    lockout and ends the user's sessions."""
+    from app.core.security import new_secret
+    from app.tenancy import service
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("empty password")
+    else:
+        password = new_secret(18)
+
+    async def job(session: AsyncSession, _settings: Settings) -> User:
+        return await service.reset_password(session, email, password)
+
+    user = in_transaction(job)
+    state = "" if user.is_active else " (the user is deactivated: sign-in stays refused)"
+    if password_stdin:
+        typer.echo(f"password of {user.email} changed{state}")
+    else:
+        typer.echo(f"new password of {user.email}{state}:")
+        typer.echo(password)
+
+
 @api_keys_app.command("create")
 def api_keys_create(
     name: Annotated[str, typer.Option(help="What the key is for.")],

@@ -64,6 +64,7 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 @tenants.post("", status_code=201, response_model=TenantRead)
 async def create_tenant(body: TenantCreate, _: CanCreateTenants, session: SessionDep) -> Tenant:
+    """Create a tenant (platform admins)."""
     return await service.create_tenant(session, **body.model_dump())
 
 
@@ -75,6 +76,7 @@ async def list_tenants(
     offset: Offset = 0,
     is_active: bool | None = None,
 ) -> list[Tenant]:
+    """List tenants (platform admins)."""
     return await service.list_tenants(session, limit=limit, offset=offset, active=is_active)
 
 
@@ -82,6 +84,7 @@ async def list_tenants(
 async def read_tenant(
     tenant_id: uuid.UUID, actor: CanReadTenants, session: ReadSessionDep
 ) -> Tenant:
+    """One tenant: any for platform admins, its own for a customer_admin."""
     return await service.get_tenant(session, actor, tenant_id)
 
 
@@ -93,6 +96,7 @@ async def update_tenant(
     session: SessionDep,
     cache: AuthCacheDep,
 ) -> Tenant:
+    """Change a tenant's name, email or settings (`is_active`: platform admins only)."""
     changes = body.model_dump(exclude_unset=True)
     return await service.update_tenant(session, actor, tenant_id, changes, cache)
 
@@ -119,6 +123,7 @@ async def create_user(
     session: SessionDep,
     settings: SettingsDep,
 ) -> UserCreated:
+    """Create a user with a password, or invite one (omit `password`: `invite_token` is returned once)."""
     created = await service.create_user(session, settings, actor, tenant_id, body.model_dump())
     return UserCreated.model_validate(created.user).model_copy(
         update={"invite_token": created.invite_token}
@@ -133,6 +138,7 @@ async def list_users(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[User]:
+    """The users of the tenant in context."""
     return await service.list_users(session, tenant_id, limit=limit, offset=offset)
 
 
@@ -140,6 +146,7 @@ async def list_users(
 async def read_user(
     user_id: uuid.UUID, _: CanReadUsers, tenant_id: TenantId, session: ReadSessionDep
 ) -> User:
+    """One user of the tenant in context."""
     return await service.get_user(session, tenant_id, user_id)
 
 
@@ -152,6 +159,7 @@ async def update_user(
     session: SessionDep,
     cache: AuthCacheDep,
 ) -> User:
+    """Change a user's name, role (up to your own) or active state; never your own."""
     changes = body.model_dump(exclude_unset=True)
     return await service.update_user(session, actor, tenant_id, user_id, changes, cache)
 
@@ -164,6 +172,7 @@ async def delete_user(
     session: SessionDep,
     cache: AuthCacheDep,
 ) -> Response:
+    """Delete a user (soft: the row stays for the audit trail; sign-in stops)."""
     await service.delete_user(session, actor, tenant_id, user_id, cache)
     return Response(status_code=204)
 
@@ -178,6 +187,7 @@ async def create_api_key(
     tenant_id: TenantId,
     session: SessionDep,
 ) -> ApiKeyCreated:
+    """Create an API key: the secret `key` is in this answer only (its hash is stored)."""
     created = await service.create_api_key(
         session,
         actor,
@@ -198,6 +208,7 @@ async def list_api_keys(
     offset: Offset = 0,
     include_revoked: bool = False,
 ) -> list[ApiKey]:
+    """The API keys of the tenant in context (never their secrets)."""
     return await service.list_api_keys(
         session, tenant_id, limit=limit, offset=offset, include_revoked=include_revoked
     )
@@ -211,6 +222,7 @@ async def revoke_api_key(
     session: SessionDep,
     cache: AuthCacheDep,
 ) -> Response:
+    """Revoke an API key (other processes stop accepting it within AUTH_CACHE_TTL_SECONDS)."""
     await service.revoke_api_key(session, actor, tenant_id, key_id, cache)
     return Response(status_code=204)
 
@@ -228,6 +240,7 @@ def _raise_or_return(result: TokenPair | AppError) -> TokenPair:
 async def login(
     body: LoginRequest, request: Request, settings: SettingsDep, database: DatabaseDep
 ) -> TokenPair:
+    """Sign in: an access token (JWT, 15 minutes) and a single-use refresh token."""
     ip = client_ip(request)
     await throttle(request, f"login:{ip}", settings.rate_limit_login_per_minute)
     # Own transaction: a refused attempt is counted (committed) before the 401.
@@ -244,6 +257,7 @@ async def refresh(
     database: DatabaseDep,
     cache: AuthCacheDep,
 ) -> TokenPair:
+    """Trade a refresh token for a new pair (presenting a used one ends the session)."""
     ip = client_ip(request)
     await throttle(request, f"login:{ip}", settings.rate_limit_login_per_minute)
     # Own transaction: ending a session on token reuse must survive the 401.
@@ -259,6 +273,7 @@ async def logout(
     cache: AuthCacheDep,
     body: LogoutRequest | None = None,
 ) -> Response:
+    """End the caller's session: its access and refresh tokens stop working."""
     presented = body.refresh_token if body else None
     await auth_service.logout(session, actor, presented, cache)
     return Response(status_code=204)
@@ -266,6 +281,7 @@ async def logout(
 
 @auth.get("/me", response_model=Me)
 async def me(actor: CanReadSelf) -> Me:
+    """Who is calling: kind, tenant, role and permissions."""
     return Me(
         kind=actor.kind,
         id=actor.id,
@@ -283,6 +299,7 @@ async def change_password(
     session: SessionDep,
     cache: AuthCacheDep,
 ) -> Response:
+    """Change your own password; your other sessions end."""
     await auth_service.change_password(
         session, actor, body.current_password, body.new_password, cache
     )
@@ -293,6 +310,7 @@ async def change_password(
 async def accept_invite(
     body: AcceptInvite, session: SessionDep, request: Request, settings: SettingsDep
 ) -> TokenPair:
+    """Accept an invitation: set a password and sign in."""
     await throttle(request, f"login:{client_ip(request)}", settings.rate_limit_login_per_minute)
     return await auth_service.accept_invite(session, settings, body.token, body.password)
 

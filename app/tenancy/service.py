@@ -299,6 +299,21 @@ async def delete_user(
     _clear(cache)
 
 
+async def reset_password(session: AsyncSession, email: str, password: str) -> User:
+    """An operator sets a user's password: the lockout is lifted and every sign-in
+    session of the user ends (servers stop honouring them within the auth cache TTL)."""
+    user = await CredentialLookup(session).user_by_email(email.strip().lower())
+    if user is None or user.deleted_at is not None:
+        raise NotFound(f"no user with the email {email.strip().lower()}", code="user_not_found")
+    check_password(password, user.email)
+    user.password_hash = hash_password(password)
+    user.failed_login_count = 0
+    user.locked_until = None
+    await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
+    await session.flush()
+    return user
+
+
 # API keys
 
 

@@ -2,11 +2,63 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import socket
+import urllib.request
 from typing import Annotated
 
 import typer
 
-from app.core.cli import settings_or_exit
+from app.core.cli import ExitCode, fail, settings_or_exit
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why `host:port` cannot be listened on now, or None (checked as uvicorn binds)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return error
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return error
+    return None
+
+
+def _vault_answering(host: str, port: int) -> str | None:
+    """The version of a Mandate Vault already answering there, if one is."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    url = f"http://{f'[{target}]' if ':' in target else target}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as answer:
+            version = json.loads(answer.read(4096)).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, str) else None
+
+
+def _busy_message(host: str, port: int) -> str:
+    running = _vault_answering(host, port)
+    who = (
+        f"a Mandate Vault ({running}) is already running there"
+        if running
+        else f"another program is listening there (`ss -ltnp 'sport = :{port}'` names it)"
+    )
+    return (
+        f"port {port} on {host} is already in use: {who}. Stop it, or pick another port: "
+        f"`make run PORT={port + 1}`, `mandate-vault serve --port {port + 1}` or PORT={port + 1} in .env"
+    )
+
+
+def browsable(host: str, port: int) -> str:
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def serve(
@@ -18,10 +70,20 @@ def serve(
     import uvicorn
 
     settings = settings_or_exit()
+    host = host or settings.host
+    port = port or settings.port
+    error = bind_error(host, port)
+    if error is not None:
+        if getattr(error, "errno", None) == errno.EADDRINUSE:
+            fail(_busy_message(host, port), ExitCode.REFUSED)
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}", ExitCode.REFUSED)
+    base = browsable(host, port)
+    metrics = f"   Metrics: {base}/metrics" if settings.metrics_enabled else ""
+    typer.echo(f"Dashboard: {base}/   API docs: {base}/docs{metrics}")
     uvicorn.run(
         "app.main:app",
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         reload=reload,
         access_log=False,
         proxy_headers=True,

@@ -76,45 +76,49 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-# Content-Security-Policy for the API and the server-rendered dashboard: nothing
+# Content-Security-Policy for everything: the API, the dashboard and the API docs
+# (whose scripts and styles are the service's own files under /static): nothing
 # but our own origin, no framing, no plugins, no inline script.
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API docs load Swagger UI from its CDN and start it inline.
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
 HSTS = b"max-age=63072000; includeSubDomains"
+
+
+def csp_with_style_nonce(nonce: str) -> str:
+    """STRICT_CSP for a page whose library builds its styles in the browser (ReDoc:
+    styled-components and React style props): `<style>` elements only with this
+    answer's `nonce`, style attributes on elements (they can restyle only the element
+    that carries them), and fonts inlined as data: URLs. Scripts stay 'self' only."""
+    return STRICT_CSP.replace(
+        "style-src 'self'",
+        f"style-src 'self' 'nonce-{nonce}'; style-src-elem 'self' 'nonce-{nonce}'; "
+        "style-src-attr 'unsafe-inline'",
+    ).replace("font-src 'self'", "font-src 'self' data:")
 
 
 class SecurityHeadersMiddleware:
     """nosniff, frame-deny, referrer policy, a strict CSP, `no-store` on API
     answers (they carry tokens and tenant data), HSTS when `hsts` is on."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool, docs_paths: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
         self.hsts = hsts
-        self.docs_paths = docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = DOCS_CSP if path in self.docs_paths else STRICT_CSP
         extra = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"no-referrer"),
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
-            (b"content-security-policy", csp.encode()),
+            (b"content-security-policy", STRICT_CSP.encode()),
         ]
         if self.hsts:
             extra.append((b"strict-transport-security", HSTS))

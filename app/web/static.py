@@ -29,9 +29,10 @@ WEB_ROOT = Path(__file__).resolve().parent
 APP_ROOT = WEB_ROOT.parent
 
 # Logical folder -> directory on disk. Third-party files vendored by
-# scripts/vendor_assets.sh live in app/web/vendor; each edge adds its own folder.
+# scripts/vendor_assets.py live in app/web/vendor; each edge adds its own folder.
 ASSET_ROOTS: dict[str, Path] = {
     "vendor": WEB_ROOT / "vendor",
+    "docs": WEB_ROOT / "docs_assets",
     "dashboard": APP_ROOT / "dashboard" / "static",
 }
 

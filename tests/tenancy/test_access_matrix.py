@@ -109,7 +109,7 @@ OUTSIDE_API = {
     "/metrics",
     "/",
     "/docs",
-    "/docs/oauth2-redirect",
+    "/redoc",
     "/openapi.json",
     "/static",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -136,3 +137,73 @@ def test_help_lists_the_identity_commands(cli_env):
     out = cli(cli_env, "--help").stdout
     for name in ("tenants", "users", "api-keys"):
         assert name in out
+
+
+async def test_reset_password_signs_in_ends_sessions_and_lifts_a_lockout(
+    cli_env, client, world, database
+):
+    from sqlalchemy import update
+
+    from app.models import User
+
+    user = world.a["customer_user"]
+    async with database.sessions.begin() as session:  # locked out after failures
+        await session.execute(
+            update(User)
+            .where(User.id == user.user_id)
+            .values(failed_login_count=9, locked_until=datetime.now(UTC) + timedelta(hours=1))
+        )
+    before = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+    )
+    assert before.status_code == 401
+
+    result = cli(cli_env, "users", "reset-password", "--email", user.email.upper())
+    assert result.stdout.splitlines()[0] == f"new password of {user.email}:"
+    generated = result.stdout.splitlines()[-1]
+    assert len(generated) == 24
+    signed_in = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": generated}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    old_session = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": user.refresh_token}
+    )
+    assert old_session.status_code == 401
+    assert old_session.json()["code"] == "refresh_token_revoked"
+
+    chosen = "Quiet-Meadow-Compass-77"
+    piped = cli(
+        cli_env,
+        "users",
+        "reset-password",
+        "--email",
+        user.email,
+        "--password-stdin",
+        stdin=chosen + "\n",
+    )
+    assert piped.stdout.strip() == f"password of {user.email} changed"
+    assert chosen not in piped.stdout + piped.stderr
+    again = await client.post("/api/v1/auth/login", json={"email": user.email, "password": chosen})
+    assert again.status_code == 200
+
+
+@pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
+def test_reset_password_refusals(cli_env, world):
+    unknown = cli(cli_env, "users", "reset-password", "--email", "nobody@x.example", ok=False)
+    assert (unknown.returncode, unknown.stderr) == (
+        2,
+        "error: no user with the email nobody@x.example\n",
+    )
+    weak = cli(
+        cli_env,
+        "users",
+        "reset-password",
+        "--email",
+        world.a["readonly"].email,
+        "--password-stdin",
+        stdin="password1234\n",
+        ok=False,
+    )
+    assert weak.returncode == 2
+    assert "too common" in weak.stderr

@@ -1,0 +1,275 @@
+"""Examples for the OpenAPI document, and the errors routes raise on their own.
+
+`SCHEMA_EXAMPLES` gives each request and response schema one realistic value
+(tests/web/test_openapi.py validates every one against its schema, so they
+cannot drift). `RESPONSE_EXAMPLES` covers answers without a schema of their own.
+`OWN_ERRORS` lists, per operation, what its service refuses beyond what
+`app.web.openapi.standard_errors` derives from its dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TENANT = "3f6c1e2a-7b4d-4c1e-9a2f-5d8e7c6b1a09"
+USER = "8a1d5c3e-2f4b-4e6a-b7c9-0d1e2f3a4b5c"
+KEY = "b2c4d6e8-1a3b-4c5d-8e9f-a0b1c2d3e4f5"
+ISSUER = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+MANDATE = "9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c6b"
+WHEN = "2026-12-01T09:30:00Z"
+TOKEN = (
+    "eyJhbGciOiJFUzI1NiIsImtpZCI6ImJhbmstMSIsInR5cCI6InZjK2p3dCJ9."
+    "eyJpc3MiOiJkaWQ6d2ViOmJhbmsuZXhhbXBsZSIsInN1YiI6ImRpZDpleGFtcGxlOmFnZW50LTEifQ."
+    "MEUCIQDx3v9Xw4n6G0Q2yS1b7kqQ9ZgWcX8yJmHf5c0V2rV1hQIgb3m8Kq0YtN4P1s6cLwD7uR9eA2x5zJ0kH3f4gT6vB8c"
+)
+JWK = {
+    "kty": "EC",
+    "crv": "P-256",
+    "kid": "bank-1",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+}
+MANDATE_READ = {
+    "id": MANDATE,
+    "mandate_type": "generic",
+    "issuer_did": "did:web:bank.example",
+    "subject_did": "did:example:agent-1",
+    "jti": "5b7f0c1e-2d3a-4b5c-8d9e-0f1a2b3c4d5e",
+    "scope": "groceries",
+    "amount_limit": "250.00",
+    "currency": "USD",
+    "merchants": ["fresh-market.example"],
+    "labels": {"team": "travel"},
+    "details": {},
+    "issued_at": WHEN,
+    "not_before": None,
+    "expires_at": "2026-12-31T09:30:00Z",
+    "status": "active",
+    "verification_status": "VALID",
+    "verification_reason": "signature and claims verified",
+    "verified_at": WHEN,
+    "retention_days": 90,
+    "revoked_at": None,
+    "revocation_reason": None,
+    "deleted_at": None,
+    "created_at": WHEN,
+    "updated_at": WHEN,
+    "vc_jwt": None,
+}
+USER_READ = {
+    "id": USER,
+    "tenant_id": TENANT,
+    "email": "ana@acme.example",
+    "full_name": "Ana Lima",
+    "role": "customer_user",
+    "is_active": True,
+    "locked_until": None,
+    "last_login_at": None,
+    "created_at": WHEN,
+    "updated_at": WHEN,
+}
+KEY_READ = {
+    "id": KEY,
+    "tenant_id": TENANT,
+    "name": "checkout-service",
+    "role": "customer_user",
+    "prefix": "mvk_3hT9",
+    "expires_at": None,
+    "revoked_at": None,
+    "last_used_at": None,
+    "created_at": WHEN,
+}
+TENANT_READ = {
+    "id": TENANT,
+    "name": "Acme Payments",
+    "slug": "acme-payments",
+    "email": "ops@acme.example",
+    "is_active": True,
+    "settings": {},
+    "created_at": WHEN,
+    "updated_at": WHEN,
+}
+PASSWORD = "Velvet-Harbour-Lantern-42"
+TOKENS = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YTFkIn0.c2lnbmF0dXJl",
+    "refresh_token": "mvr_Qm9va3NoZWxmLWxhbnRlcm4tNDItcmVmcmVzaA",
+    "token_type": "bearer",
+    "expires_in": 900,
+}
+
+SCHEMA_EXAMPLES: dict[str, Any] = {
+    "LoginRequest": {"email": "ana@acme.example", "password": PASSWORD},
+    "TokenPair": TOKENS,
+    "RefreshRequest": {"refresh_token": TOKENS["refresh_token"]},
+    "LogoutRequest": {"refresh_token": TOKENS["refresh_token"]},
+    "AcceptInvite": {"token": "eyJpbnZpdGUiOiI4YTFkIn0.c2lnbmF0dXJl", "password": PASSWORD},
+    "PasswordChange": {"current_password": PASSWORD, "new_password": "Quiet-Meadow-Compass-77"},
+    "Me": {
+        "kind": "api_key",
+        "id": KEY,
+        "tenant_id": TENANT,
+        "role": "customer_admin",
+        "name": "tutorial",
+        "permissions": ["issuers:manage", "issuers:read", "mandates:read", "mandates:write"],
+    },
+    "TenantCreate": {"name": "Acme Payments", "email": "ops@acme.example"},
+    "TenantUpdate": {"name": "Acme Payments Ltd"},
+    "TenantRead": TENANT_READ,
+    "UserCreate": {"email": "ana@acme.example", "full_name": "Ana Lima", "role": "customer_user"},
+    "UserUpdate": {"role": "readonly"},
+    "UserRead": USER_READ,
+    "UserCreated": {**USER_READ, "invite_token": "eyJpbnZpdGUiOiI4YTFkIn0.c2lnbmF0dXJl"},
+    "ApiKeyCreate": {"name": "checkout-service", "role": "customer_user", "expires_in_days": 365},
+    "ApiKeyRead": KEY_READ,
+    "ApiKeyCreated": {**KEY_READ, "key": "mvk_3hT9q2ZbVn8Lk1Xw0PpRr5Ss7Tt9Uu1Vv3Ww5Xx7Yy9"},
+    "IssuerCreate": {
+        "did": "did:web:bank.example",
+        "name": "Example Bank",
+        "jwks": {"keys": [JWK]},
+    },
+    "IssuerUpdate": {"status": "suspended"},
+    "KeyAdd": {"jwk": {**JWK, "kid": "bank-2"}},
+    "IssuerRead": {
+        "id": ISSUER,
+        "did": "did:web:bank.example",
+        "name": "Example Bank",
+        "status": "active",
+        "is_global": False,
+        "key_source": "jwks",
+        "kids": ["bank-1"],
+        "jwks": {"keys": [JWK]},
+        "jwks_url": None,
+        "jwks_fetched_at": None,
+        "status_changed_at": None,
+        "created_at": WHEN,
+        "updated_at": WHEN,
+    },
+    "MandateCreate": {"vc_jwt": TOKEN, "labels": {"team": "travel"}},
+    "MandateBatch": {"items": [{"vc_jwt": TOKEN}, {"vc_jwt": TOKEN, "retention_days": 30}]},
+    "MandatePatch": {"labels": {"team": "travel", "order": "7781"}, "retention_days": 30},
+    "RevokeRequest": {"reason": "customer withdrew consent"},
+    "MandateRead": MANDATE_READ,
+    "MandatePage": {"items": [MANDATE_READ], "next_cursor": None},
+    "VerificationRead": {
+        "mandate_id": MANDATE,
+        "code": "ISSUER_REVOKED",
+        "valid": False,
+        "reason": "issuer did:web:bank.example is revoked",
+        "details": {},
+        "verified_at": WHEN,
+        "status": "active",
+    },
+    "BatchItemResult": {"index": 0, "status": 201, "code": "VALID", "id": MANDATE},
+    "BatchResult": {
+        "items": [
+            {"index": 0, "status": 201, "code": "VALID", "id": MANDATE},
+            {
+                "index": 1,
+                "status": 422,
+                "code": "SIG_INVALID",
+                "detail": "signature does not verify",
+            },
+        ],
+        "summary": {"VALID": 1, "SIG_INVALID": 1},
+    },
+}
+
+READY = {
+    "status": "ready",
+    "checks": {
+        "write_db": {"ok": True, "latency_ms": 1.2},
+        "migrations": {"ok": True, "current": ["0004"], "head": ["0004"]},
+    },
+}
+# (method, path) -> status -> example, for answers whose schema is a plain object.
+RESPONSE_EXAMPLES: dict[tuple[str, str], dict[int, Any]] = {
+    ("GET", "/healthz"): {200: {"status": "ok", "version": "0.1.0"}},
+    ("GET", "/readyz"): {200: READY},
+    ("GET", "/api/v1/admin/db"): {
+        200: {
+            "status": {"engine": "postgresql", "reachable": True, "pending_migrations": []},
+            "monitor": {"database_size_bytes": 52428800, "cache_hit_ratio": 0.998},
+        }
+    },
+}
+
+_CONFLICT_MANDATE = "`mandate_deleted`: a deleted mandate cannot be revoked; restore it first."
+# (method, path) -> status -> what this operation refuses by itself.
+OWN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("GET", "/readyz"): {503: "`not_ready`: a check failed; `failing` names it."},
+    ("POST", "/api/v1/auth/login"): {
+        401: "`invalid_credentials`: wrong email or password, or the account is locked.",
+        403: "`account_disabled` or `tenant_inactive`.",
+        429: "`rate_limited`: too many sign-in attempts from this address.",
+    },
+    ("POST", "/api/v1/auth/refresh"): {
+        401: "`invalid_refresh_token`, `refresh_token_revoked`, `refresh_token_expired`, "
+        "`refresh_token_reused` (the whole session ends).",
+        403: "`account_disabled` or `tenant_inactive`.",
+        429: "`rate_limited`: too many attempts from this address.",
+    },
+    ("POST", "/api/v1/auth/accept-invite"): {
+        401: "`invalid_invite`: the invitation is invalid, expired or used.",
+        403: "`account_disabled` or `tenant_inactive`.",
+        422: "`weak_password`: the password breaks a rule (`reasons` lists them).",
+        429: "`rate_limited`: too many attempts from this address.",
+    },
+    ("POST", "/api/v1/auth/password"): {
+        401: "`invalid_credentials`: the current password is wrong.",
+        403: "`not_a_user`: API keys have no password.",
+        422: "`weak_password`: the new password breaks a rule (`reasons` lists them).",
+    },
+    ("POST", "/api/v1/customers"): {409: "`slug_taken`: a tenant with this slug exists."},
+    ("PATCH", "/api/v1/customers/{tenant_id}"): {
+        403: "`admin_only_field`: only platform admins change `is_active`.",
+        409: "`slug_taken`.",
+        422: "`invalid_field`: a value cannot be empty.",
+    },
+    ("POST", "/api/v1/users"): {
+        403: "`role_escalation`: you cannot grant a role above your own.",
+        409: "`email_taken`: a user with this email exists.",
+        422: "`weak_password`: the password breaks a rule; `invalid_role`.",
+    },
+    ("PATCH", "/api/v1/users/{user_id}"): {
+        403: "`role_escalation`.",
+        409: "`cannot_modify_self`: you cannot change your own role or deactivate yourself.",
+    },
+    ("DELETE", "/api/v1/users/{user_id}"): {
+        403: "`role_escalation`.",
+        409: "`cannot_modify_self`: you cannot delete yourself.",
+    },
+    ("POST", "/api/v1/api-keys"): {
+        403: "`role_escalation`: you cannot grant a role above your own.",
+        422: "`invalid_role`.",
+    },
+    ("POST", "/api/v1/issuers"): {
+        403: "`platform_admin_only`: only platform admins manage global issuers.",
+        409: "`issuer_exists`: this DID is in the truststore already.",
+        422: "`invalid_jwks`, `invalid_key_source` (give jwks or jwks_url, not both), "
+        "`jwks_unavailable`.",
+    },
+    ("PATCH", "/api/v1/issuers/{issuer_id}"): {
+        422: "`invalid_jwks`, `invalid_key_source`, `jwks_unavailable`."
+    },
+    ("POST", "/api/v1/issuers/{issuer_id}/keys"): {
+        409: "`kid_exists`, or `keys_from_url` (a jwks_url issuer's keys come from its URL).",
+        422: "`invalid_jwks`: the key is unusable or has no kid.",
+    },
+    ("DELETE", "/api/v1/issuers/{issuer_id}/keys/{kid}"): {
+        409: "`last_key` or `keys_from_url`: the key cannot be removed."
+    },
+    ("POST", "/api/v1/mandates"): {
+        409: "`ingest_conflict`: the same token was being stored at that moment; retry.",
+        422: "The token did not verify: `code` is the verification code (`SIG_INVALID`, "
+        "`EXPIRED`, `ISSUER_UNKNOWN`, `KEY_NOT_FOUND`, ...), `verification` the details and "
+        "`token_sha256` its hash. Also `invalid_idempotency_key` and "
+        "`idempotency_key_reused` (the key was used with another request).",
+    },
+    ("POST", "/api/v1/mandates/{mandate_id}/revoke"): {409: _CONFLICT_MANDATE},
+    ("POST", "/api/v1/mandates/{mandate_id}/restore"): {
+        409: "`not_deleted`: only a deleted mandate can be restored; `retention_expired`: "
+        "its retention window has passed."
+    },
+    ("GET", "/api/v1/mandates"): {422: "`invalid_cursor`: the cursor is not one this search gave."},
+    ("GET", "/api/v1/admin/db"): {403: "`platform_admin_only`."},
+}
