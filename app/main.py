@@ -28,6 +28,7 @@ from app.web.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
+    Utf8JsonMiddleware,
 )
 from app.web.problems import install_error_handlers
 from app.web.state import CLOCK, DATABASE, HTTP_CLIENT, SETTINGS
@@ -111,9 +112,11 @@ def create_app(
     AUTH_CACHE.set(app, AuthCache(settings.auth_cache_ttl_seconds))
     rate_limiter = build_rate_limiter(settings.redis_url)
     RATE_LIMITER.set(app, rate_limiter)
-    install_error_handlers(app, retry_after=max(1, int(settings.db_pool_timeout // 10) or 1))
+    retry_after = max(1, int(settings.db_pool_timeout // 10) or 1)
+    install_error_handlers(app, retry_after=retry_after)
     # Added innermost first: request context wraps everything, then headers,
-    # CORS, and the body cap right around the application.
+    # CORS, the body cap, and the UTF-8 check right around the application.
+    app.add_middleware(Utf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origin_list:
         app.add_middleware(
@@ -136,7 +139,7 @@ def create_app(
         hsts=settings.environment is Environment.PRODUCTION,
         docs_paths=("/docs", "/docs/oauth2-redirect"),
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, retry_after=retry_after)
 
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router

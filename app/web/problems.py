@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.db_failures import DbFailure, classify, driver_error, sqlstate
 from app.core.errors import (
     PROBLEM_JSON,
     AppError,
@@ -25,8 +26,11 @@ from app.core.errors import (
     Unauthorized,
 )
 from app.core.logging import get_logger
+from app.web.state import Slot
 
 log = get_logger(__name__)
+# Seconds a client is told to wait when the database is out or busy.
+RETRY_AFTER: Slot[int] = Slot("db_retry_after")
 
 
 def problem_response(
@@ -86,7 +90,7 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     """`retry_after`: seconds a client is told to wait when the database is out or busy."""
-    wait = {"Retry-After": str(retry_after)}
+    RETRY_AFTER.set(app, retry_after)
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, error: AppError) -> JSONResponse:
@@ -94,36 +98,69 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        syntax = next((e for e in error.errors() if e.get("type") == "json_invalid"), None)
+        if syntax is not None:
+            # The parser's own wording stays out of the answer; the position is enough.
+            loc = syntax.get("loc", ())
+            at = f" (at character {loc[-1]})" if loc and isinstance(loc[-1], int) else ""
+            return problem(
+                request, InvalidInput(f"The request body is not valid JSON{at}.", code="invalid_json")
+            )
         errors = _validation_errors(error)
         fields = ", ".join(e["field"] for e in errors if e["field"]) or "request"
         return problem(request, InvalidInput(f"Invalid value for {fields}", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        carried = getattr(error, "problem", None)  # raised by our middleware mid-body
+        if isinstance(carried, AppError):
+            return problem(request, carried)
         headers = dict(error.headers or {})
         return problem(request, _for_http_status(error.status_code, error.detail, headers))
 
-    @app.exception_handler(sa_exc.TimeoutError)
-    async def _pool_exhausted(request: Request, error: sa_exc.TimeoutError) -> JSONResponse:
-        log.warning("db_pool_exhausted", path=request.url.path)
-        busy = "No database connection became free in time; retry shortly."
-        return problem(request, DatabaseBusy(busy, headers=wait))
-
-    def unavailable(request: Request, cause: str) -> JSONResponse:
-        log.warning("database_unavailable", path=request.url.path, error=cause)
-        down = "The database cannot be reached right now; retry shortly."
-        return problem(request, DatabaseUnavailable(down, headers=wait))
-
-    @app.exception_handler(sa_exc.DBAPIError)
-    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> JSONResponse:
-        if error.connection_invalidated or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError
-        ):
-            return unavailable(request, type(error.orig).__name__)
-        log.exception("database_error", path=request.url.path)
-        return problem(request, AppError("Unexpected database error."))
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(request: Request, error: sa_exc.SQLAlchemyError) -> JSONResponse:
+        return problem(request, database_problem(error, request.url.path, retry_after))
 
     @app.exception_handler(OSError)
     async def _os_error(request: Request, error: OSError) -> JSONResponse:
         # Connection refused, unreachable or timed out while opening a database connection.
-        return unavailable(request, type(error).__name__)
+        return problem(request, database_problem(error, request.url.path, retry_after))
+
+
+def database_outage(error: BaseException, path: str, retry_after: int) -> AppError | None:
+    """503 `database_unavailable` / `db_pool_exhausted` with Retry-After for a
+    connection-class failure (logged by class and SQLSTATE), None for any other."""
+    failure = classify(error)
+    if failure is None:
+        return None
+    wait = {"Retry-After": str(retry_after)}
+    answer: AppError
+    if failure is DbFailure.BUSY:
+        answer = DatabaseBusy(
+            "No database connection became free in time; retry shortly.", headers=wait
+        )
+    else:
+        answer = DatabaseUnavailable(
+            "The database cannot be reached right now; retry shortly.", headers=wait
+        )
+    log.warning(
+        answer.code, path=path, error=type(driver_error(error)).__name__, sqlstate=sqlstate(error)
+    )
+    return answer
+
+
+def database_problem(error: BaseException, path: str, retry_after: int) -> AppError:
+    """What a request answers when the database raised `error`: the outage's 503, or
+    a 500 for anything else (a constraint, a bad query). Never the statement's parameters."""
+    found = database_outage(error, path, retry_after)
+    if found is not None:
+        return found
+    log.error(
+        "database_error",
+        path=path,
+        error=type(driver_error(error)).__name__,
+        sqlstate=sqlstate(error),
+        exc_info=error,
+    )
+    return AppError("Unexpected database error.")
