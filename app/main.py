@@ -82,11 +82,14 @@ def create_app(
         HTTP_CLIENT.set(app, http)
         jwks = JwksClient(http, settings, now)
         JWKS_CLIENT.set(app, jwks)
-        TRUST_LOADER.set(app, TrustLoader(jwks))
+        trust = TrustLoader(jwks, db)
+        TRUST_LOADER.set(app, trust)
         try:
             async with expiry_sweeper(db, settings.expiry_sweep_seconds, now):
                 yield
         finally:
+            await trust.aclose()
+            await jwks.aclose()
             await http.aclose()
             await rate_limiter.close()
             if schedule is not None:

@@ -104,7 +104,8 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
             loc = syntax.get("loc", ())
             at = f" (at character {loc[-1]})" if loc and isinstance(loc[-1], int) else ""
             return problem(
-                request, InvalidInput(f"The request body is not valid JSON{at}.", code="invalid_json")
+                request,
+                InvalidInput(f"The request body is not valid JSON{at}.", code="invalid_json"),
             )
         errors = _validation_errors(error)
         fields = ", ".join(e["field"] for e in errors if e["field"]) or "request"
