@@ -19,14 +19,19 @@ class MandateSearch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: MandateStatus | None = None
-    verification_status: Annotated[str, Field(pattern=r"^[A-Z_]{2,32}$"), STORABLE] | None = None
+    verification_status: (
+        Annotated[str, Field(max_length=32, pattern=r"^[A-Z_]{2,32}$"), STORABLE] | None
+    ) = None
     mandate_type: MandateType | None = None
     issuer_did: Text | None = None
     subject_did: Text | None = None
     scope: Annotated[str, Field(min_length=1, max_length=255), STORABLE] | None = None
     merchant: Annotated[str, Field(min_length=1, max_length=255), STORABLE] | None = None
     label: (
-        Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}[:=].{0,256}$"), STORABLE] | None
+        Annotated[
+            str, Field(max_length=321, pattern=r"^[A-Za-z0-9_.\-]{1,64}[:=].{0,256}$"), STORABLE
+        ]
+        | None
     ) = None
     expires_before: datetime | None = None
     expires_after: datetime | None = None
