@@ -30,6 +30,10 @@ from app.keys import InvalidKeyMaterial, IssuerStatus, TrustedIssuer, TrustSnaps
 log = get_logger(__name__)
 _CACHE_SIZE = 4096
 _MAX_BACKGROUND = 64
+# How long a DID is remembered as a URL issuer (with its row) or not, so `resolve`
+# needs no query for it; a change of key source is seen within this time.
+_KNOWN_SECONDS = 30.0
+_KNOWN_MAX = 50_000
 # DID -> the key ids a token's signatures name (None: no kid).
 KeyNeeds = Mapping[str, Set[str | None]]
 
@@ -65,6 +69,7 @@ class TrustLoader:
         self.database = database
         self._prepared: OrderedDict[tuple[object, ...], TrustedIssuer] = OrderedDict()
         self._background: dict[tuple[uuid.UUID, frozenset[str]], asyncio.Task[None]] = {}
+        self._known: dict[tuple[uuid.UUID, str], tuple[float, IssuerRecord | None]] = {}
 
     def prepare(self, row: IssuerRecord) -> TrustedIssuer:
         key = (row.id, row.status, row.updated_at, row.jwks_fetched_at)
@@ -97,20 +102,59 @@ class TrustLoader:
         unknown = {kid for kid in kids if kid is not None} - _kids(row)
         return bool(unknown) and jwks.may_refetch(row.jwks_url)
 
+    def _remember(
+        self,
+        jwks: JwksClient,
+        tenant_id: uuid.UUID,
+        dids: Iterable[str],
+        rows: Mapping[str, IssuerRecord],
+    ) -> None:
+        if len(self._known) > _KNOWN_MAX:
+            self._known.clear()
+        until = jwks.clock.monotonic() + _KNOWN_SECONDS
+        for did in dids:
+            row = rows.get(did)
+            url_row = row if row is not None and row.jwks_url else None
+            self._known[(tenant_id, did)] = (until, url_row)
+
+    def _due(
+        self, jwks: JwksClient, tenant_id: uuid.UUID, needs: KeyNeeds
+    ) -> tuple[list[IssuerRecord], list[str]]:
+        """URL issuers known to need a fetch, and DIDs not known (or known too long ago)."""
+        now = jwks.clock.monotonic()
+        due, unknown = [], []
+        for did, kids in needs.items():
+            entry = self._known.get((tenant_id, did))
+            if entry is None or entry[0] <= now:
+                unknown.append(did)
+            elif entry[1] is not None and self._wants_fetch(jwks, entry[1], kids):
+                due.append(entry[1])
+        return due, unknown
+
     async def resolve(self, tenant_id: uuid.UUID, needs: KeyNeeds) -> None:
         """Fetch the URL keys these tokens need, when stale or missing a kid, holding
-        no database connection while the network is asked."""
+        no database connection while the network is asked.
+
+        Which DIDs are URL issuers (and their rows) is remembered for
+        `_KNOWN_SECONDS`, so the common case - inline keys, or fresh URL keys -
+        costs no query here.
+        """
         jwks, database = self.jwks, self.database
         if jwks is None or database is None or not needs:
             return
-        async with database.read_sessions() as session:
-            rows = prefer_own(
-                await IssuerRepository(session, tenant_id).records_for_dids(sorted(needs))
-            )
-        # The read session is closed: from here on no connection is held.
-        due = [
-            row for did, row in rows.items() if self._wants_fetch(jwks, row, needs.get(did, set()))
-        ]
+        due, unknown = self._due(jwks, tenant_id, needs)
+        if unknown:
+            async with database.read_sessions() as session:
+                rows = prefer_own(
+                    await IssuerRepository(session, tenant_id).records_for_dids(sorted(unknown))
+                )
+            # The read session is closed: from here on no connection is held.
+            self._remember(jwks, tenant_id, unknown, rows)
+            due += [
+                row
+                for did, row in rows.items()
+                if self._wants_fetch(jwks, row, needs.get(did, set()))
+            ]
         if not due:
             return
         results = await asyncio.gather(*(self._fetch(jwks, tenant_id, row) for row in due))
@@ -118,6 +162,11 @@ class TrustLoader:
         if not fetched:
             return
         now = jwks.clock.now()
+        fresh = {
+            row.did: dataclasses.replace(row, jwks=document, jwks_fetched_at=now)
+            for row, document in fetched
+        }
+        self._remember(jwks, tenant_id, fresh, fresh)
         try:
             async with database.sessions.begin() as session:
                 issuers = IssuerRepository(session, tenant_id)
@@ -140,6 +189,9 @@ class TrustLoader:
         must not wait inside it. One background refresh per tenant and DIDs."""
         if self.jwks is None or self.database is None or not needs:
             return
+        due, unknown = self._due(self.jwks, tenant_id, needs)
+        if not due and not unknown:
+            return
         key = (tenant_id, frozenset(needs))
         if key in self._background or len(self._background) >= _MAX_BACKGROUND:
             return
@@ -155,7 +207,10 @@ class TrustLoader:
 
     async def snapshot(self, issuers: IssuerRepository, dids: Iterable[str]) -> TrustView:
         """The issuers a token names, as this tenant trusts them now (no network)."""
-        rows = prefer_own(await issuers.records_for_dids(sorted(dids)))
+        wanted = sorted(dids)
+        rows = prefer_own(await issuers.records_for_dids(wanted))
+        if self.jwks is not None and issuers.tenant_id is not None:
+            self._remember(self.jwks, issuers.tenant_id, wanted, rows)
         return TrustView(TrustSnapshot(self.prepare(row) for row in rows.values()), rows)
 
     async def aclose(self) -> None:

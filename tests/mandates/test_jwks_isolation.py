@@ -170,3 +170,42 @@ async def test_a_hung_key_host_holds_no_connection_nor_the_write_lock(database_u
             await asyncio.wait_for(pending, 10)  # the last good keys verify it
     finally:
         await database.dispose()
+
+
+async def test_resolving_keys_costs_no_query_once_issuers_are_known(database_url):
+    """Inline-key issuers (the common case) need one issuer query per ingest, as before."""
+    from sqlalchemy import event
+
+    from app.core.database import Database
+
+    settings = make_settings(database_url)
+    database = Database(settings)
+    issuer = MintingIssuer()
+    statements: list[str] = []
+    try:
+        async with httpx.AsyncClient() as http:
+            trust = TrustLoader(JwksClient(http, settings, ManualClock()), database)
+            async with database.sessions.begin() as session:
+                tenant = Tenant(name="T", slug=f"t-{uuid.uuid4().hex[:8]}")
+                session.add(tenant)
+                await session.flush()
+                await issuer.register(session, tenant.id)
+
+            async def ingest() -> None:
+                async with database.sessions() as session:
+                    service = MandateService(session, tenant.id, ACTOR, trust, settings)
+                    outcome = await service.ingest(MandateCreate(vc_jwt=issuer.token()))
+                    await session.commit()
+                assert outcome.created
+
+            await ingest()
+            for engine in database.engines().values():
+                event.listen(
+                    engine.sync_engine,
+                    "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: statements.append(statement),
+                )
+            await ingest()
+    finally:
+        await database.dispose()
+    assert sum("FROM issuers" in s for s in statements) == 1, statements
