@@ -30,12 +30,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mv-bench-slow-") as directory:
         url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
         migrations.upgrade(url)
-        rows.append(asyncio.run(run_slow_issuer_drill(url, "sqlite")).summary())
+        rows.append(asyncio.run(run_slow_issuer_drill(url, "sqlite"))[0].summary())
     name = f"mvb_{uuid.uuid4().hex[:12]}"
     url = create_pg_database(name)
     try:
         migrations.upgrade(url)
-        rows.append(asyncio.run(run_slow_issuer_drill(url, "postgresql")).summary())
+        rows.append(asyncio.run(run_slow_issuer_drill(url, "postgresql"))[0].summary())
     finally:
         drop_pg_database(name)
     for row in rows:

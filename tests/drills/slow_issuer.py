@@ -9,6 +9,7 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -51,9 +52,14 @@ class HangingJwksHost:
         await writer.drain()
         writer.close()
 
-    async def stop(self) -> None:
+    def release(self) -> None:
+        """Cut the connections held so far (their fetches fail at once)."""
         for writer in self.held:
             writer.close()
+        self.held.clear()
+
+    async def stop(self) -> None:
+        self.release()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -145,7 +151,11 @@ async def run_slow_issuer_drill(
     pool_size: int = 2,
     seconds: float = 3.0,
     windows: int = 3,
-) -> SlowIssuerFigures:
+    attempts: int = 1,
+    enough: Callable[[SlowIssuerFigures], bool] = lambda _figures: True,
+) -> list[SlowIssuerFigures]:
+    """Up to `attempts` rounds on one server (each with a fresh slow issuer), until
+    `enough(figures)` holds; every round's figures."""
     settings = make_settings(database_url)
     database = Database(settings)
     try:
@@ -154,11 +164,10 @@ async def run_slow_issuer_drill(
         await database.dispose()
     key_a = world.a["customer_admin"].api_key
     key_b = world.b["customer_admin"].api_key
-    slow, fast_a, fast_b = MintingIssuer(), MintingIssuer(), MintingIssuer()
+    fast_a, fast_b = MintingIssuer(), MintingIssuer()
     host = HangingJwksHost()
     await host.start()
-    host.document = json.dumps(slow.jwks()).encode()
-    figures = SlowIssuerFigures(engine, pool_connections=pool_size)
+    rounds: list[SlowIssuerFigures] = []
     extra = {
         "JWKS_ALLOW_HTTP": "true",
         "JWKS_REFRESH_SECONDS": "1",
@@ -172,55 +181,66 @@ async def run_slow_issuer_drill(
         with serve(database_url, **extra) as server:
             limits = httpx.Limits(max_connections=hung + 16)
             async with httpx.AsyncClient(base_url=server.base, timeout=30, limits=limits) as client:
-                for key, body in (
-                    (key_a, {"did": slow.did, "jwks_url": host.url}),
-                    (key_a, {"did": fast_a.did, "jwks": fast_a.jwks()}),
-                    (key_b, {"did": fast_b.did, "jwks": fast_b.jwks()}),
-                ):
+
+                async def register(key: str, body: dict[str, object]) -> None:
                     created = await client.post(
                         "/api/v1/issuers", json=body, headers={"X-API-Key": key}
                     )
                     assert created.status_code == 201, created.text
-                # Warm both paths, then the baseline with no slow issuer in play.
+
+                await register(key_a, {"did": fast_a.did, "jwks": fast_a.jwks()})
+                await register(key_b, {"did": fast_b.did, "jwks": fast_b.jwks()})
                 await _steady(
                     client, [(key_a, fast_a, Latencies()), (key_b, fast_b, Latencies())], 0.5
                 )
-                await _steady(
-                    client,
-                    [
-                        (key_a, fast_a, figures.baseline_own),
-                        (key_b, fast_b, figures.baseline_other),
-                    ],
-                    seconds,
-                )
-                # The host hangs; the slow issuer's keys go stale, so each submission
-                # naming it needs a fetch that will not come back within the drill.
-                host.hanging = True
-                await asyncio.sleep(1.2)
-                pending = [
-                    asyncio.create_task(
-                        client.post(
-                            "/api/v1/mandates",
-                            json={"vc_jwt": slow.token()},
-                            headers={"X-API-Key": key_a},
-                        )
+                for attempt in range(attempts):
+                    figures = SlowIssuerFigures(engine, pool_connections=pool_size)
+                    rounds.append(figures)
+                    slow = MintingIssuer()
+                    host.hanging = False
+                    host.document = json.dumps(slow.jwks()).encode()
+                    url = f"{host.url}?round={attempt}"
+                    await register(key_a, {"did": slow.did, "jwks_url": url})
+                    # The baseline, with no slow issuer in play.
+                    await _steady(
+                        client,
+                        [
+                            (key_a, fast_a, figures.baseline_own),
+                            (key_b, fast_b, figures.baseline_other),
+                        ],
+                        seconds,
                     )
-                    for _ in range(hung)
-                ]
-                figures.hung_submissions = hung
-                await asyncio.sleep(0.3)
-                for _ in range(windows):
-                    own, other = Latencies(), Latencies()
-                    await _steady(client, [(key_a, fast_a, own), (key_b, fast_b, other)], seconds)
-                    figures.windows.append((own, other))
-                figures.still_hung_at_end = sum(not task.done() for task in pending)
-                host.hanging = False
-                await host.stop()  # the hung fetch fails now; the submissions finish
-                await asyncio.wait(pending, timeout=15)
-                for task in pending:
-                    if not task.done():
-                        task.cancel()
-            figures.log = server.log_text()
+                    # The host hangs; the slow issuer's keys go stale, so each submission
+                    # naming it needs a fetch that will not come back within the round.
+                    host.hanging = True
+                    await asyncio.sleep(1.2)
+                    pending = [
+                        asyncio.create_task(
+                            client.post(
+                                "/api/v1/mandates",
+                                json={"vc_jwt": slow.token()},
+                                headers={"X-API-Key": key_a},
+                            )
+                        )
+                        for _ in range(hung)
+                    ]
+                    figures.hung_submissions = hung
+                    await asyncio.sleep(0.3)
+                    for _ in range(windows):
+                        own, other = Latencies(), Latencies()
+                        plan = [(key_a, fast_a, own), (key_b, fast_b, other)]
+                        await _steady(client, plan, seconds)
+                        figures.windows.append((own, other))
+                    figures.still_hung_at_end = sum(not task.done() for task in pending)
+                    host.release()  # the hung fetch fails now; the submissions finish
+                    await asyncio.wait(pending, timeout=15)
+                    for task in pending:
+                        if not task.done():
+                            task.cancel()
+                    if enough(figures):
+                        break
+            for figures in rounds:
+                figures.log = server.log_text()
     finally:
         await host.stop()
-    return figures
+    return rounds
