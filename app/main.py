@@ -34,6 +34,7 @@ from app.web.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
+    Utf8JsonMiddleware,
 )
 from app.web.openapi import AuthMarkers, DocumentedAPI
 from app.web.problems import install_error_handlers
@@ -91,7 +92,8 @@ def create_app(
         HTTP_CLIENT.set(app, http)
         jwks = JwksClient(http, settings, now)
         JWKS_CLIENT.set(app, jwks)
-        TRUST_LOADER.set(app, TrustLoader(jwks))
+        trust = TrustLoader(jwks, db)
+        TRUST_LOADER.set(app, trust)
         try:
             async with (
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
@@ -99,6 +101,8 @@ def create_app(
             ):
                 yield
         finally:
+            await trust.aclose()
+            await jwks.aclose()
             await http.aclose()
             await rate_limiter.close()
             if schedule is not None:
@@ -126,10 +130,12 @@ def create_app(
     AUTH_CACHE.set(app, AuthCache(settings.auth_cache_ttl_seconds))
     rate_limiter = build_rate_limiter(settings.redis_url)
     RATE_LIMITER.set(app, rate_limiter)
-    install_error_handlers(app, retry_after=max(1, int(settings.db_pool_timeout // 10) or 1))
+    retry_after = max(1, int(settings.db_pool_timeout // 10) or 1)
+    install_error_handlers(app, retry_after=retry_after)
     _install_dashboard(app, settings)
     # Added innermost first: request context wraps everything, then headers,
-    # CORS, and the body cap right around the application.
+    # CORS, the body cap, and the UTF-8 check right around the application.
+    app.add_middleware(Utf8JsonMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -155,7 +161,7 @@ def create_app(
     app.add_middleware(
         SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, retry_after=retry_after)
     if settings.metrics_enabled:  # outermost: counts every answer, 413s and 500s too
         from app.web.request_metrics import RequestMetricsMiddleware
 

@@ -108,7 +108,7 @@ def drop_pg_database(name: str) -> None:
 
 # Fixtures only PostgreSQL tests use (`database_url` asks for postgres_available on
 # every engine, so a test counts as PostgreSQL's only when it asks for it itself).
-POSTGRES_ONLY_FIXTURES = frozenset({"postgres_template", "pg_pair"})
+POSTGRES_ONLY_FIXTURES = frozenset({"postgres_template", "pg_pair", "throwaway_cluster"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -279,3 +279,22 @@ def cli_env(database_url: str) -> dict[str, str]:
     )
     env.pop("WRITE_DB_URL", None)
     return env
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """The secret-in-logs scan over the whole suite: a test whose captured log or
+    stderr holds a credential (an API key, a token, a test password) fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.passed:
+        return
+    from tests.log_scan import leaks
+
+    captured = "\n".join(
+        text for name, text in report.sections if "stderr" in name or " log " in name
+    )
+    found = leaks(captured)
+    if found:
+        report.outcome = "failed"
+        report.longrepr = f"secret-like strings in this test's log output: {sorted(set(found))}"

@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     jwks_refresh_seconds: int = Field(default=300, ge=1)
     jwks_min_refetch_seconds: int = Field(default=30, ge=0)
     jwks_allow_http: bool = False
+    # A source that failed is not asked again for this long, doubling per failure
+    # up to the maximum, each wait shortened by up to JWKS_BACKOFF_JITTER (a fraction).
+    jwks_backoff_seconds: float = Field(default=5.0, gt=0, le=3600)
+    jwks_backoff_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    jwks_backoff_jitter: float = Field(default=0.2, ge=0, le=1)
+    # Key fetches one tenant may have in flight at once; more are not started.
+    jwks_max_fetches_per_tenant: int = Field(default=4, ge=1, le=100)
     # Password `mandate-vault seed` gives the demo admin (generated when unset).
     demo_admin_password: SecretStr | None = None
     # Identity and access control.

@@ -100,6 +100,9 @@ def create_engine_for(
         if pooled
         else {"poolclass": NullPool}
     )
+    # Statement parameters (emails, token hashes, labels) never appear in an
+    # exception's text, so no log line or traceback can carry them.
+    options["hide_parameters"] = True
     if backend_of(url) == "sqlite":
         options["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
         engine = create_async_engine(url, **options)

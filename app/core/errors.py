@@ -9,6 +9,7 @@ Hierarchy:
     ├── NotFound                  404 not_found
     ├── Conflict                  409 conflict
     ├── PayloadTooLarge           413 payload_too_large
+    ├── UnsupportedMediaType      415 unsupported_media_type (body_not_utf8, ...)
     ├── Unprocessable             422 unprocessable
     │   ├── VerificationFailed    422 the verification code (SIG_INVALID, ...)
     │   └── InvalidInput          422 validation_error
@@ -92,6 +93,10 @@ class Conflict(AppError):
 
 class PayloadTooLarge(AppError):
     status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
 class Unprocessable(AppError):

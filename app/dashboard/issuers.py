@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.core.errors import AppError, NotFound
+from app.core.types import ShortText
 from app.dashboard.deps import Requires, Viewer
 from app.dashboard.forms import form_text, validate
 from app.dashboard.render import page, redirect
@@ -164,12 +165,14 @@ async def _detail(
 
 
 @router.get("/{raw_id}")
-async def detail_page(raw_id: str, request: Request, viewer: CanRead) -> Response:
+async def detail_page(raw_id: ShortText, request: Request, viewer: CanRead) -> Response:
     return await _detail(request, viewer, issuer_id_of(raw_id))
 
 
 @router.get("/{raw_id}/status/{action}")
-async def confirm_status(raw_id: str, action: str, request: Request, viewer: CanManage) -> Response:
+async def confirm_status(
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanManage
+) -> Response:
     if action not in STATUS_ACTIONS:
         raise NotFound("no such page")
     issuer_id = issuer_id_of(raw_id)
@@ -188,7 +191,9 @@ async def confirm_status(raw_id: str, action: str, request: Request, viewer: Can
 
 
 @router.post("/{raw_id}/status/{action}")
-async def change_status(raw_id: str, action: str, request: Request, viewer: CanManage) -> Response:
+async def change_status(
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanManage
+) -> Response:
     if action not in STATUS_ACTIONS:
         raise NotFound("no such page")
     issuer_id = issuer_id_of(raw_id)
@@ -200,7 +205,7 @@ async def change_status(raw_id: str, action: str, request: Request, viewer: CanM
 
 
 @router.post("/{raw_id}/keys")
-async def add_key(raw_id: str, request: Request, viewer: CanManage) -> Response:
+async def add_key(raw_id: ShortText, request: Request, viewer: CanManage) -> Response:
     issuer_id = issuer_id_of(raw_id)
     form = await request.form()
     text = form_text(form, "jwk", 100_000)
@@ -223,7 +228,7 @@ async def add_key(raw_id: str, request: Request, viewer: CanManage) -> Response:
 
 
 @router.get("/{raw_id}/keys/remove")
-async def confirm_remove_key(raw_id: str, request: Request, viewer: CanManage) -> Response:
+async def confirm_remove_key(raw_id: ShortText, request: Request, viewer: CanManage) -> Response:
     issuer_id = issuer_id_of(raw_id)
     kid = request.query_params.get("kid", "")[:512]
     async with DATABASE.get(request).read_sessions() as session:
@@ -241,7 +246,7 @@ async def confirm_remove_key(raw_id: str, request: Request, viewer: CanManage) -
 
 
 @router.post("/{raw_id}/keys/remove")
-async def remove_key(raw_id: str, request: Request, viewer: CanManage) -> Response:
+async def remove_key(raw_id: ShortText, request: Request, viewer: CanManage) -> Response:
     issuer_id = issuer_id_of(raw_id)
     form = await request.form()
     kid = form_text(form, "kid", 512)
@@ -256,7 +261,7 @@ async def remove_key(raw_id: str, request: Request, viewer: CanManage) -> Respon
 
 
 @router.post("/{raw_id}/refresh")
-async def refresh_keys(raw_id: str, request: Request, viewer: CanManage) -> Response:
+async def refresh_keys(raw_id: ShortText, request: Request, viewer: CanManage) -> Response:
     issuer_id = issuer_id_of(raw_id)
     async with DATABASE.get(request).sessions.begin() as session:
         result = await issuer_service(request, viewer, session).refresh_keys(issuer_id)

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from app.audit.history import resource_history
 from app.core.errors import AppError, Conflict, InvalidInput, NotFound
+from app.core.types import ShortText
 from app.dashboard.deps import Requires, Viewer, check_csrf
 from app.dashboard.forms import form_text, validate
 from app.dashboard.panels import MANDATE_PANELS, load_panels
@@ -372,12 +373,12 @@ async def _detail(
 
 
 @router.get("/{raw_id}")
-async def detail_page(raw_id: str, request: Request, viewer: CanRead) -> Response:
+async def detail_page(raw_id: ShortText, request: Request, viewer: CanRead) -> Response:
     return await _detail(request, viewer, mandate_id_of(raw_id))
 
 
 @router.post("/{raw_id}/reveal")
-async def reveal_token(raw_id: str, request: Request, viewer: CanRead) -> Response:
+async def reveal_token(raw_id: ShortText, request: Request, viewer: CanRead) -> Response:
     """The raw token, on request only; the read is audited."""
     mandate_id = mandate_id_of(raw_id)
     async with DATABASE.get(request).sessions.begin() as session:
@@ -386,7 +387,9 @@ async def reveal_token(raw_id: str, request: Request, viewer: CanRead) -> Respon
 
 
 @router.get("/{raw_id}/{action}")
-async def confirm_page(raw_id: str, action: str, request: Request, viewer: CanWrite) -> Response:
+async def confirm_page(
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanWrite
+) -> Response:
     if action not in ACTIONS:
         raise NotFound("no such page")
     mandate_id = mandate_id_of(raw_id)
@@ -409,7 +412,9 @@ async def confirm_page(raw_id: str, action: str, request: Request, viewer: CanWr
 
 
 @router.post("/{raw_id}/{action}")
-async def perform(raw_id: str, action: str, request: Request, viewer: CanWrite) -> Response:
+async def perform(
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanWrite
+) -> Response:
     if action not in ACTIONS:
         raise NotFound("no such page")
     mandate_id = mandate_id_of(raw_id)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.core.errors import AppError, NotFound
+from app.core.types import ShortText
 from app.dashboard.deps import Requires, Viewer, platform_admin_only
 from app.dashboard.forms import form_text, validate
 from app.dashboard.render import page, redirect
@@ -101,7 +102,7 @@ async def create_tenant(request: Request, viewer: CanOperate) -> Response:
 
 @router.get("/tenants/{raw_id}/{action}")
 async def confirm_tenant(
-    raw_id: str, action: str, request: Request, viewer: CanOperate
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanOperate
 ) -> Response:
     platform_admin_only(viewer)
     if action not in ("deactivate", "reactivate"):
@@ -127,7 +128,9 @@ async def confirm_tenant(
 
 
 @router.post("/tenants/{raw_id}/{action}")
-async def change_tenant(raw_id: str, action: str, request: Request, viewer: CanOperate) -> Response:
+async def change_tenant(
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanOperate
+) -> Response:
     platform_admin_only(viewer)
     if action not in ("deactivate", "reactivate"):
         raise NotFound("no such page")

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import AppError, NotFound
+from app.core.types import ShortText
 from app.dashboard.deps import Requires, Viewer
 from app.dashboard.forms import form_text, validate
 from app.dashboard.render import page, redirect
@@ -150,7 +151,7 @@ def _invitation(request: Request, email: str, token: str) -> Response:
 
 
 @router.post("/users/{raw_id}/invite")
-async def invite_again(raw_id: str, request: Request, viewer: CanManageUsers) -> Response:
+async def invite_again(raw_id: ShortText, request: Request, viewer: CanManageUsers) -> Response:
     user_id = _id(raw_id, "user")
     async with DATABASE.get(request).read_sessions() as session:
         token = await service.invite_again(
@@ -161,7 +162,7 @@ async def invite_again(raw_id: str, request: Request, viewer: CanManageUsers) ->
 
 
 @router.post("/users/{raw_id}/role")
-async def change_role(raw_id: str, request: Request, viewer: CanManageUsers) -> Response:
+async def change_role(raw_id: ShortText, request: Request, viewer: CanManageUsers) -> Response:
     user_id = _id(raw_id, "user")
     form = await request.form()
     role = form_text(form, "role", 32)
@@ -192,7 +193,7 @@ async def _change_user(
 
 @router.get("/users/{raw_id}/{action}")
 async def confirm_user(
-    raw_id: str, action: str, request: Request, viewer: CanManageUsers
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanManageUsers
 ) -> Response:
     if action not in ("deactivate", "reactivate"):
         raise NotFound("no such page")
@@ -218,7 +219,7 @@ async def confirm_user(
 
 @router.post("/users/{raw_id}/{action}")
 async def activate_user(
-    raw_id: str, action: str, request: Request, viewer: CanManageUsers
+    raw_id: ShortText, action: ShortText, request: Request, viewer: CanManageUsers
 ) -> Response:
     if action not in ("deactivate", "reactivate"):
         raise NotFound("no such page")
@@ -275,7 +276,9 @@ async def create_key(request: Request, viewer: CanManageKeys) -> Response:
 
 
 @router.get("/keys/{raw_id}/revoke")
-async def confirm_revoke_key(raw_id: str, request: Request, viewer: CanManageKeys) -> Response:
+async def confirm_revoke_key(
+    raw_id: ShortText, request: Request, viewer: CanManageKeys
+) -> Response:
     key_id = _id(raw_id, "API key")
     async with DATABASE.get(request).read_sessions() as session:
         keys = await service.list_api_keys(
@@ -297,7 +300,7 @@ async def confirm_revoke_key(raw_id: str, request: Request, viewer: CanManageKey
 
 
 @router.post("/keys/{raw_id}/revoke")
-async def revoke_key(raw_id: str, request: Request, viewer: CanManageKeys) -> Response:
+async def revoke_key(raw_id: ShortText, request: Request, viewer: CanManageKeys) -> Response:
     key_id = _id(raw_id, "API key")
     async with DATABASE.get(request).sessions.begin() as session:
         await service.revoke_api_key(

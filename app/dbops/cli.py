@@ -175,13 +175,27 @@ def restore(
             "to return before putting the safety backup back.",
         ),
     ] = 60.0,
+    no_manifest: Annotated[
+        bool,
+        typer.Option(
+            "--no-manifest",
+            help="Restore a plain dump that has no manifest (e.g. pg_dump | gzip), after "
+            "the checks it allows; you are told what cannot be checked.",
+        ),
+    ] = False,
 ) -> None:
     """Replace the database with a backup, after a safety backup; rolled back on failure."""
+    from app.dbops.manifest import manifest_path
+    from app.dbops.plain_dump import describe_unchecked, plan_plain_restore
     from app.dbops.restore import execute_restore, plan_restore
 
     settings = settings_or_exit()
-    plan = run(lambda: plan_restore(settings, file), database_url=settings.database_url)
+    plain = no_manifest and not manifest_path(file).is_file()
+    planner = plan_plain_restore if plain else plan_restore
+    plan = run(lambda: planner(settings, file), database_url=settings.database_url)
     typer.echo(plan.describe(), err=True)
+    if plain:
+        typer.echo(describe_unchecked(plan.manifest), err=True)
     if not yes and not _confirm("Type 'yes' to replace the database: "):
         typer.echo("\naborted: nothing was changed", err=True)
         raise typer.Exit(ExitCode.ABORTED)
@@ -192,10 +206,13 @@ def restore(
         )
     if result.safety is not None:
         typer.echo(f"safety backup of the previous data: {result.safety.path}", err=True)
+    checked = "the trial restore" if plain else "the manifest"
+    if plain and result.manifest.extra.get("counts_unchecked"):
+        checked = "nothing (no trial restore was possible); the revision is known"
     typer.echo(
         f"restored {file} into {plan.target}: revision "
-        f"{', '.join(result.manifest.revision) or '(none)'}, "
-        f"{result.manifest.total_rows:,} rows checked against the manifest"
+        f"{', '.join(result.manifest.revision) or '(checked after restore)'}, "
+        f"{result.manifest.total_rows:,} rows checked against {checked}"
     )
 
 
@@ -274,6 +291,74 @@ def monitor(
     settings = settings_or_exit()
     data = run_async(lambda s: monitor_with_database(s, long_running_seconds), settings)
     print_json_or(data, as_json, render_monitor)
+
+
+@db_app.command("size")
+def size(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The database's size on disk (the guide's pg_database_size)."""
+    from app.dbops.maintenance import database_size
+
+    data = run_async(database_size)
+    print_json_or(data, as_json, lambda d: f"{d['database']}: {d['size']} ({d['bytes']:,} bytes)")
+
+
+@db_app.command("tables")
+def tables(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many tables.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The largest tables, biggest first (with their indexes and TOAST)."""
+    from app.dbops.maintenance import largest_tables
+
+    rows = run_async(lambda s: largest_tables(s, limit))
+
+    def render(data: dict[str, Any]) -> str:
+        lines = [f"{'table':<28}{'size':>12}{'rows':>14}"]
+        for row in data["tables"]:
+            count = row.get("rows", row.get("estimated_rows", 0))
+            lines.append(f"{row['table']:<28}{row['size']:>12}{count:>14,}")
+        return "\n".join(lines)
+
+    print_json_or({"tables": rows}, as_json, render)
+
+
+@db_app.command("vacuum")
+def vacuum(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="VACUUM FULL: rewrite every table to give disk space back. Takes an "
+            "exclusive lock on each table (the service waits) and needs free space for the copy.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """VACUUM (ANALYZE); with --full, VACUUM FULL ANALYZE after a confirmation."""
+    from app.dbops.maintenance import exclusive
+    from app.dbops.maintenance import vacuum as run_vacuum
+
+    settings = settings_or_exit()
+    if exclusive(settings, full) and not yes:
+        what = "VACUUM FULL ANALYZE" if settings.backend == "postgresql" else "VACUUM (SQLite)"
+        typer.echo(
+            f"{what} rewrites the whole database under an exclusive lock: every read and write "
+            "of the service waits until it is done, and it needs free disk space for the copy.",
+            err=True,
+        )
+        if not _confirm(f"Type 'yes' to run {what} now: "):
+            typer.echo("\naborted: nothing was changed", err=True)
+            raise typer.Exit(ExitCode.ABORTED)
+    data = run_async(lambda s: run_vacuum(s, full))
+    print_json_or(
+        data,
+        as_json,
+        lambda d: (
+            f"{d['statement']} done in {d['seconds']}s; "
+            f"{d['bytes_before']:,} -> {d['bytes_after']:,} bytes ({d['freed']} freed)"
+        ),
+    )
 
 
 @retention_app.command("run")

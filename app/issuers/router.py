@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.core.errors import Forbidden
 from app.issuers.deps import IssuerServiceDep
-from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate, KeyAdd
+from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate, KeyAdd, Kid
 from app.issuers.service import to_read
 from app.keys import IssuerStatus
 from app.tenancy.deps import CanManageIssuers, CanReadIssuers
@@ -68,7 +68,7 @@ async def add_issuer_key(
 
 @router.delete("/{issuer_id}/keys/{kid}", response_model=IssuerRead)
 async def remove_issuer_key(
-    issuer_id: uuid.UUID, kid: str, _: CanManageIssuers, issuers: IssuerServiceDep
+    issuer_id: uuid.UUID, kid: Kid, _: CanManageIssuers, issuers: IssuerServiceDep
 ) -> IssuerRead:
     """Remove a key by its kid (an issuer keeps at least one)."""
     return to_read(await issuers.remove_key(issuer_id, kid))

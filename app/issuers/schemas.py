@@ -3,13 +3,20 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.core.types import STORABLE, JsonObject
 from app.keys import IssuerStatus
 
 DID_PATTERN = re.compile(r"^did:[a-z0-9]+:[A-Za-z0-9._:%\-]+(?:#[A-Za-z0-9._\-]+)?$")
+
+
+IssuerName = Annotated[str, StringConstraints(max_length=200), STORABLE]
+JwksUrl = Annotated[str, StringConstraints(max_length=2048), STORABLE]
+# A key id named in a path (`DELETE /issuers/{id}/keys/{kid}`).
+Kid = Annotated[str, StringConstraints(min_length=1, max_length=255), STORABLE]
 
 
 def _check_did(value: str) -> str:
@@ -23,10 +30,10 @@ def _check_did(value: str) -> str:
 class IssuerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    did: str = Field(min_length=7, max_length=2048)
-    name: str | None = Field(default=None, max_length=200)
-    jwks: dict[str, Any] | None = None
-    jwks_url: str | None = Field(default=None, max_length=2048)
+    did: Annotated[str, StringConstraints(min_length=7, max_length=2048), STORABLE]
+    name: IssuerName | None = None
+    jwks: JsonObject | None = None
+    jwks_url: JwksUrl | None = None
     is_global: bool = Field(
         default=False, alias="global", description="Platform admins only: trusted by every tenant."
     )
@@ -37,16 +44,16 @@ class IssuerCreate(BaseModel):
 class IssuerUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: IssuerName | None = None
     status: IssuerStatus | None = None
-    jwks: dict[str, Any] | None = None
-    jwks_url: str | None = Field(default=None, max_length=2048)
+    jwks: JsonObject | None = None
+    jwks_url: JwksUrl | None = None
 
 
 class KeyAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    jwk: dict[str, Any]
+    jwk: JsonObject
 
 
 class KeyInfo(BaseModel):

@@ -105,11 +105,12 @@ class IssuerService:
         )
 
     async def _fetch(self, url: str) -> dict[str, Any]:
+        """Called before the unit of work has run a query, so no connection is held."""
         if self.jwks is None:
             raise Unprocessable("jwks_url issuers are not available here", code="jwks_unavailable")
         try:
             check_jwks_url(url, allow_http=self.jwks.settings.jwks_allow_http)
-            return await self.jwks.fetch(url)
+            return await self.jwks.fetch(url, tenant=self.scope, explicit=True)
         except JwksFetchError as error:
             raise Unprocessable(str(error), code="jwks_unavailable") from None
 
@@ -158,10 +159,12 @@ class IssuerService:
         return row
 
     async def update(self, issuer_id: uuid.UUID, data: IssuerUpdate) -> Issuer:
-        row = await self.get_own(issuer_id)
         changes = data.model_dump(exclude_unset=True)
         if "jwks" in changes and "jwks_url" in changes and changes["jwks"] and changes["jwks_url"]:
             raise Unprocessable("give either jwks or jwks_url, not both", code="invalid_key_source")
+        # Fetched before the row is read: the fetch must not hold the transaction open.
+        fetched = await self._fetch(data.jwks_url) if data.jwks_url is not None else None
+        row = await self.get_own(issuer_id)
         if "name" in changes:
             row.name = data.name
         if data.status is not None and data.status != row.status:
@@ -172,7 +175,7 @@ class IssuerService:
             row.jwks_url = None
             row.jwks_fetched_at = None
         if data.jwks_url is not None:
-            row.jwks = await self._fetch(data.jwks_url)
+            row.jwks = fetched
             row.jwks_url = data.jwks_url
             row.jwks_fetched_at = datetime.now(UTC)
         if data.jwks is not None or data.jwks_url is not None:

@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import StringConstraints
 
 from app.core.errors import PROBLEM_JSON
+from app.core.types import STORABLE
 from app.mandates.deps import MandateServiceDep, ReadMandateServiceDep
 from app.mandates.idempotency import IdempotentRequest
 from app.mandates.schemas import (
@@ -25,6 +27,8 @@ from app.mandates.search import MandateSearch
 from app.tenancy.deps import CanReadMandates, CanWriteMandates
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
+# Generous here; `check_key` applies the real rule (255 printable ASCII) with its own code.
+IdempotencyKeyHeader = Annotated[str, StringConstraints(max_length=4096), STORABLE]
 
 SUBMIT = """Verify a signed mandate (a compact JWS) against the issuers this tenant
 trusts and store it: 201 with the stored mandate, 200 when this tenant holds the
@@ -60,7 +64,7 @@ async def create_mandate(
     request: Request,
     _: CanWriteMandates,
     mandates: MandateServiceDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[IdempotencyKeyHeader | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     retry = None
     if idempotency_key is not None:

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.types import STORABLE
 from app.models.mandate import MandateStatus, MandateType
 
 LabelKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$"), STORABLE
 ]
-LabelValue = Annotated[str, StringConstraints(max_length=256)]
+LabelValue = Annotated[str, StringConstraints(max_length=256), STORABLE]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=32)]
 RetentionDays = Annotated[int, Field(ge=0, le=3650)]
 # The HTTP body cap is the real limit; this keeps a single field sane.
@@ -21,7 +22,7 @@ MAX_TOKEN_FIELD = 1_048_576
 class MandateCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    vc_jwt: str = Field(min_length=1, max_length=MAX_TOKEN_FIELD)
+    vc_jwt: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_FIELD), STORABLE]
     retention_days: RetentionDays | None = None
     labels: Labels | None = None
 
@@ -42,7 +43,7 @@ class MandatePatch(BaseModel):
 class RevokeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000), STORABLE]
 
 
 class MandateRead(BaseModel):

@@ -8,23 +8,31 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.types import STORABLE
 from app.models.mandate import MandateStatus, MandateType
 
 SortKey = Literal["created_at", "-created_at", "expires_at", "-expires_at"]
-Text = Annotated[str, Field(min_length=1, max_length=2048)]
+Text = Annotated[str, Field(min_length=1, max_length=2048), STORABLE]
 
 
 class MandateSearch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: MandateStatus | None = None
-    verification_status: Annotated[str, Field(pattern=r"^[A-Z_]{2,32}$")] | None = None
+    verification_status: (
+        Annotated[str, Field(max_length=32, pattern=r"^[A-Z_]{2,32}$"), STORABLE] | None
+    ) = None
     mandate_type: MandateType | None = None
     issuer_did: Text | None = None
     subject_did: Text | None = None
-    scope: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    merchant: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    label: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}[:=].{0,256}$")] | None = None
+    scope: Annotated[str, Field(min_length=1, max_length=255), STORABLE] | None = None
+    merchant: Annotated[str, Field(min_length=1, max_length=255), STORABLE] | None = None
+    label: (
+        Annotated[
+            str, Field(max_length=321, pattern=r"^[A-Za-z0-9_.\-]{1,64}[:=].{0,256}$"), STORABLE
+        ]
+        | None
+    ) = None
     expires_before: datetime | None = None
     expires_after: datetime | None = None
     created_before: datetime | None = None
@@ -33,7 +41,7 @@ class MandateSearch(BaseModel):
     amount_max: Annotated[Decimal, Field(ge=0, lt=10**14, allow_inf_nan=False)] | None = None
     sort: SortKey = "-created_at"
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: Annotated[str, Field(max_length=512)] | None = None
+    cursor: Annotated[str, Field(max_length=512), STORABLE] | None = None
 
     @field_validator(
         "issuer_did", "subject_did", "scope", "merchant", "label", "cursor", "verification_status"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -24,7 +24,6 @@ from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, Unprocessable, VerificationFailed
 from app.issuers.repository import IssuerRepository
 from app.issuers.trust import TrustLoader
-from app.keys import TrustSnapshot
 from app.mandates.cursor import CursorCodec
 from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
 from app.mandates.metrics import Disposition, count_ingested
@@ -39,7 +38,13 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.mandates.verification import Code, VerificationResult, referenced_issuers, verify_token
+from app.mandates.verification import (
+    Code,
+    VerificationResult,
+    referenced_issuers,
+    referenced_keys,
+    verify_token,
+)
 from app.mandates.verification.amounts import format_amount
 from app.models import IdempotencyKey, Mandate
 from app.models.mandate import DEFAULT_RETENTION_DAYS, MandateStatus
@@ -150,26 +155,30 @@ class MandateService:
             details=details,
         )
 
+    async def resolve_keys(self, tokens: Iterable[Any]) -> None:
+        """Fetch the jwks_url keys these tokens need (stale, or lacking their kid)
+        before this unit of work holds a connection; inside one, in the background.
+        A slow issuer then delays only the requests that need it."""
+        needs: dict[str, set[str | None]] = {}
+        for token in tokens:
+            for did, kids in referenced_keys(token).items():
+                needs.setdefault(did, set()).update(kids)
+        if self.session.in_transaction():
+            self.trust.resolve_later(self.tenant_id, needs)
+        else:
+            await self.trust.resolve(self.tenant_id, needs)
+
     async def verify(self, token: Any, now: datetime) -> VerificationResult:
-        """The engine against this tenant's truststore, with one early JWKS refetch
-        when an issuer with a jwks_url does not know the token's kid."""
+        """The engine against this tenant's truststore, its URL keys resolved first."""
+        await self.resolve_keys([token])
         view = await self.trust.snapshot(self.issuers, referenced_issuers(token))
-
-        def run(trust: TrustSnapshot) -> VerificationResult:
-            return verify_token(
-                token,
-                trust,
-                now=now,
-                leeway_seconds=self.settings.verify_leeway_seconds,
-                max_bytes=self.settings.mandate_max_token_bytes,
-            )
-
-        result = run(view.snapshot)
-        if result.code == Code.KEY_NOT_FOUND:
-            refreshed = await self.trust.refetch_unknown_kid(self.issuers, view)
-            if refreshed is not None:
-                result = run(refreshed.snapshot)
-        return result
+        return verify_token(
+            token,
+            view.snapshot,
+            now=now,
+            leeway_seconds=self.settings.verify_leeway_seconds,
+            max_bytes=self.settings.mandate_max_token_bytes,
+        )
 
     async def _already_stored(self, digest: str) -> IngestOutcome | None:
         existing = await self.repo.by_token_hash(digest)
@@ -261,6 +270,7 @@ class MandateService:
         same key with another request is refused. Rejections are kept too: the
         key stays bound to the request that used it.
         """
+        await self.resolve_keys([data.vc_jwt])  # before the first query of this request
         if retry is not None:
             stored = await self._stored_answer(retry)
             if stored is not None:
@@ -298,6 +308,7 @@ class MandateService:
 
     async def ingest_batch(self, items: Sequence[MandateCreate]) -> BatchResult:
         """Each item through `ingest`, answered item by item with a summary by code."""
+        await self.resolve_keys(item.vc_jwt for item in items)
         results, summary = [], Counter[str]()
         for index, item in enumerate(items):
             outcome = await self.ingest(item)

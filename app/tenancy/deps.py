@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from app.core.errors import BadRequest, Forbidden
+from app.core.errors import AppError, BadRequest, Forbidden
 from app.tenancy import auth_service
 from app.tenancy.auth_service import rate_limited, unauthorized
 from app.tenancy.cache import AuthCache
@@ -29,6 +29,7 @@ from app.tenancy.principal import Principal
 from app.tenancy.ratelimit import RateLimiter
 from app.tenancy.repository import TenantRepository
 from app.tenancy.tokens import API_KEY_PREFIX
+from app.web.problems import RETRY_AFTER, database_outage
 from app.web.state import DATABASE, SETTINGS, Slot
 
 TENANT_HEADER = "x-tenant-id"
@@ -85,10 +86,17 @@ async def get_principal(request: Request) -> Principal:
             actor = await auth_service.resolve_api_key(sessions, cache, secret)
         else:
             actor = await auth_service.resolve_access_token(sessions, cache, settings, secret)
-    except Exception:
+    except AppError:
         # Failed or missing credentials count against the client's address.
         await throttle(request, f"ip:{client_ip(request)}", settings.rate_limit_ip_per_minute)
         raise
+    except Exception as error:
+        # The database did not answer: the client did nothing wrong, so nothing is
+        # counted against it, and the answer is the outage's 503.
+        answer = database_outage(error, request.url.path, RETRY_AFTER.get(request))
+        if answer is None:
+            raise
+        raise answer from None
     if actor.kind == "api_key":
         await throttle(request, f"key:{actor.id}", settings.rate_limit_api_key_per_minute)
     else:

@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.core.errors import AppError
+from app.core.types import Offset as BoundedOffset
+from app.core.types import PageLimit
 from app.models import ApiKey, Tenant, User
 from app.tenancy import auth_service, service
 from app.tenancy.deps import (
@@ -50,8 +52,8 @@ from app.tenancy.schemas import (
 from app.web.sessions import ReadSessionDep, SessionDep
 from app.web.state import DatabaseDep, SettingsDep
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[PageLimit, Query()]
+Offset = Annotated[BoundedOffset, Query()]
 
 tenants = APIRouter(prefix="/api/v1/customers", tags=["tenants"])
 users = APIRouter(prefix="/api/v1/users", tags=["users"])

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.core.types import STORABLE, JsonObject, Name
 from app.tenancy.passwords import MAX_LENGTH
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\.[A-Za-z]{2,}$")
@@ -23,9 +24,8 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(max_length=320), STORABLE, AfterValidator(_email)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=MAX_LENGTH), STORABLE]
 TenantRole = Literal["customer_admin", "customer_user", "readonly"]
 AnyRole = Literal["admin", "customer_admin", "customer_user", "readonly"]
 
@@ -43,15 +43,15 @@ class Read(BaseModel):
 
 class TenantCreate(Strict):
     name: Name
-    slug: Annotated[str, StringConstraints(pattern=_SLUG)] | None = None
+    slug: Annotated[str, StringConstraints(max_length=100, pattern=_SLUG), STORABLE] | None = None
     email: Email | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: JsonObject = Field(default_factory=dict)
 
 
 class TenantUpdate(Strict):
     name: Name | None = None
     email: Email | None = None
-    settings: dict[str, Any] | None = None
+    settings: JsonObject | None = None
     is_active: bool | None = None
 
 
@@ -132,20 +132,22 @@ class ApiKeyCreated(ApiKeyRead):
 
 
 class LoginRequest(Strict):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320), STORABLE]
     password: Password
 
 
 class RefreshRequest(Strict):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
 
 
 class LogoutRequest(Strict):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    refresh_token: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE] | None
+    ) = None
 
 
 class AcceptInvite(Strict):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    token: Annotated[str, StringConstraints(min_length=1, max_length=2000), STORABLE]
     password: Password
 
 

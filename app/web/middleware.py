@@ -6,6 +6,7 @@ and exception handling behave exactly as Starlette's own stack does.
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 import uuid
@@ -15,9 +16,9 @@ from fastapi.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import AppError, PayloadTooLarge
+from app.core.errors import AppError, PayloadTooLarge, UnsupportedMediaType
 from app.core.logging import get_logger
-from app.web.problems import respond_to_scope
+from app.web.problems import database_outage, problem_response, respond_to_scope
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 log = get_logger("app.access")
@@ -27,8 +28,9 @@ class RequestContextMiddleware:
     """Gives every request an id (a client's own, if it is sane), binds it to
     the log context and returns it as `X-Request-ID`."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, retry_after: int = 1) -> None:
         self.app = app
+        self.retry_after = retry_after
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,11 +61,15 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
+        except Exception as error:
+            # A database outage that escaped the handlers (raised while a response
+            # streamed, or from a dependency's teardown) is still a 503, never a 500.
+            answer = database_outage(error, scope.get("path", ""), self.retry_after)
+            if answer is None:
+                log.exception("unhandled_error", method=scope.get("method"), path=scope.get("path"))
             if started_response:
                 raise
-            response = respond_to_scope(scope, AppError("An unexpected error occurred."))
+            response = respond_to_scope(scope, answer or AppError("An unexpected error occurred."))
             await response(scope, receive, send_with_id)
         finally:
             log.info(
@@ -201,3 +207,86 @@ class BodySizeLimitMiddleware:
             if started:
                 raise
             await self._too_large(scope, cap)(scope, receive, send)
+
+
+class _BodyNotUtf8(HTTPException):
+    """Raised from `receive` like `_BodyTooLarge`; carries its problem for the handler."""
+
+    def __init__(self, detail: str, code: str = "body_not_utf8") -> None:
+        super().__init__(415, detail)
+        self.problem = UnsupportedMediaType(detail, code=code)
+
+
+_JSON_TYPES = re.compile(rb"^\s*application/(?:[\w.+-]*\+)?json\s*(?:;|$)", re.IGNORECASE)
+_CHARSET = re.compile(rb";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+# UTF-8's BOM, UTF-16's and UTF-32's: RFC 8259 JSON is UTF-8 without one.
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+class Utf8JsonMiddleware:
+    """415 `body_not_utf8` for a JSON body that is not UTF-8 (UTF-16 or UTF-32, a BOM,
+    invalid bytes) and 415 `unsupported_charset` for a declared charset other than
+    UTF-8. Python's JSON parser would otherwise guess the encoding and accept them.
+    Checked as the body streams in, before anything parses it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def _refusal(self, scope: Scope, error: AppError) -> Response:
+        return problem_response(
+            error,
+            instance=scope.get("path"),
+            request_id=scope.get("state", {}).get("request_id"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_type = next((v for k, v in scope.get("headers", ()) if k == b"content-type"), b"")
+        if not _JSON_TYPES.match(content_type):
+            await self.app(scope, receive, send)
+            return
+        charset = _CHARSET.search(content_type)
+        if charset and charset.group(1).lower() not in (b"utf-8", b"utf8"):
+            refusal = self._refusal(
+                scope,
+                UnsupportedMediaType(
+                    "JSON request bodies must be UTF-8 (charset=utf-8).", code="unsupported_charset"
+                ),
+            )
+            await refusal(scope, receive, send)
+            return
+        decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        first = True
+        started = False
+
+        async def checked_receive() -> Message:
+            nonlocal first
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk: bytes = message.get("body", b"")
+                if first and chunk:
+                    first = False
+                    # JSON text starts with an ASCII character: a NUL among the first
+                    # bytes is UTF-16 or UTF-32 without a BOM.
+                    if chunk.startswith(_BOMS) or b"\x00" in chunk[:4]:
+                        raise _BodyNotUtf8("JSON request bodies must be UTF-8, without a BOM.")
+                try:
+                    decoder.decode(chunk, final=not message.get("more_body", False))
+                except UnicodeDecodeError:
+                    raise _BodyNotUtf8("The request body is not valid UTF-8.") from None
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, checked_receive, tracking_send)
+        except _BodyNotUtf8 as refused:
+            if started:
+                raise
+            await self._refusal(scope, refused.problem)(scope, receive, send)

@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
+from app.core.db_failures import DbFailure, classify, driver_error, sqlstate
 from app.core.errors import (
     PROBLEM_JSON,
     AppError,
@@ -30,7 +31,8 @@ from app.core.logging import get_logger
 from app.web.state import Slot
 
 log = get_logger(__name__)
-
+# Seconds a client is told to wait when the database is out or busy.
+RETRY_AFTER: Slot[int] = Slot("db_retry_after")
 # An HTML edge (the dashboard) renders errors of its own pages as pages: it
 # answers a Response for requests it owns and None for the rest (the API).
 ErrorPage = Callable[[Request, AppError], Response | None]
@@ -106,7 +108,7 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     """`retry_after`: seconds a client is told to wait when the database is out or busy."""
-    wait = {"Retry-After": str(retry_after)}
+    RETRY_AFTER.set(app, retry_after)
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, error: AppError) -> Response:
@@ -114,36 +116,70 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> Response:
+        syntax = next((e for e in error.errors() if e.get("type") == "json_invalid"), None)
+        if syntax is not None:
+            # The parser's own wording stays out of the answer; the position is enough.
+            loc = syntax.get("loc", ())
+            at = f" (at character {loc[-1]})" if loc and isinstance(loc[-1], int) else ""
+            return respond(
+                request,
+                InvalidInput(f"The request body is not valid JSON{at}.", code="invalid_json"),
+            )
         errors = _validation_errors(error)
         fields = ", ".join(e["field"] for e in errors if e["field"]) or "request"
         return respond(request, InvalidInput(f"Invalid value for {fields}", errors=errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        carried = getattr(error, "problem", None)  # raised by our middleware mid-body
+        if isinstance(carried, AppError):
+            return respond(request, carried)
         headers = dict(error.headers or {})
         return respond(request, _for_http_status(error.status_code, error.detail, headers))
 
-    @app.exception_handler(sa_exc.TimeoutError)
-    async def _pool_exhausted(request: Request, error: sa_exc.TimeoutError) -> Response:
-        log.warning("db_pool_exhausted", path=request.url.path)
-        busy = "No database connection became free in time; retry shortly."
-        return respond(request, DatabaseBusy(busy, headers=wait))
-
-    def unavailable(request: Request, cause: str) -> Response:
-        log.warning("database_unavailable", path=request.url.path, error=cause)
-        down = "The database cannot be reached right now; retry shortly."
-        return respond(request, DatabaseUnavailable(down, headers=wait))
-
-    @app.exception_handler(sa_exc.DBAPIError)
-    async def _dbapi(request: Request, error: sa_exc.DBAPIError) -> Response:
-        if error.connection_invalidated or isinstance(
-            error, sa_exc.OperationalError | sa_exc.InterfaceError
-        ):
-            return unavailable(request, type(error.orig).__name__)
-        log.exception("database_error", path=request.url.path)
-        return respond(request, AppError("Unexpected database error."))
+    @app.exception_handler(sa_exc.SQLAlchemyError)
+    async def _database(request: Request, error: sa_exc.SQLAlchemyError) -> Response:
+        return respond(request, database_problem(error, request.url.path, retry_after))
 
     @app.exception_handler(OSError)
     async def _os_error(request: Request, error: OSError) -> Response:
         # Connection refused, unreachable or timed out while opening a database connection.
-        return unavailable(request, type(error).__name__)
+        return respond(request, database_problem(error, request.url.path, retry_after))
+
+
+def database_outage(error: BaseException, path: str, retry_after: int) -> AppError | None:
+    """503 `database_unavailable` / `db_pool_exhausted` with Retry-After for a
+    connection-class failure (logged by class and SQLSTATE), None for any other."""
+    failure = classify(error)
+    if failure is None:
+        return None
+    wait = {"Retry-After": str(retry_after)}
+    answer: AppError
+    if failure is DbFailure.BUSY:
+        answer = DatabaseBusy(
+            "No database connection became free in time; retry shortly.", headers=wait
+        )
+    else:
+        answer = DatabaseUnavailable(
+            "The database cannot be reached right now; retry shortly.", headers=wait
+        )
+    log.warning(
+        answer.code, path=path, error=type(driver_error(error)).__name__, sqlstate=sqlstate(error)
+    )
+    return answer
+
+
+def database_problem(error: BaseException, path: str, retry_after: int) -> AppError:
+    """What a request answers when the database raised `error`: the outage's 503, or
+    a 500 for anything else (a constraint, a bad query). Never the statement's parameters."""
+    found = database_outage(error, path, retry_after)
+    if found is not None:
+        return found
+    log.error(
+        "database_error",
+        path=path,
+        error=type(driver_error(error)).__name__,
+        sqlstate=sqlstate(error),
+        exc_info=error,
+    )
+    return AppError("Unexpected database error.")

@@ -290,8 +290,11 @@ def test_postgres_stopped_halfway_through_a_restore(database_url, backup_env, tm
             try:
                 for _ in range(1500):
                     pid = await connection.fetchval(
+                        # This test's own database only: restores of other tests run
+                        # beside it on the same server.
                         "SELECT pid FROM pg_stat_activity WHERE application_name = "
-                        "'mandate-vault-restore' AND state = 'active' AND query LIKE 'COPY%'"
+                        "'mandate-vault-restore' AND state = 'active' AND query LIKE 'COPY%' "
+                        "AND datname = current_database()"
                     )
                     if pid:
                         await connection.execute("SELECT pg_terminate_backend($1)", pid)

@@ -136,7 +136,7 @@ async def test_another_tenants_issuer_and_ids(client, world):
 @pytest.mark.parametrize(
     ("content", "content_type", "status", "code"),
     [
-        (b"{not json", "application/json", 422, "validation_error"),
+        (b"{not json", "application/json", 422, "invalid_json"),
         (b"[1, 2]", "application/json", 422, "validation_error"),
         (b'{"vc_jwt": 12}', "application/json", 422, "validation_error"),
         (b'{"vc_jwt": "a.b.c", "tenant_id": "x"}', "application/json", 422, "validation_error"),
@@ -154,7 +154,10 @@ async def test_another_tenants_issuer_and_ids(client, world):
             "payload_too_large",
         ),
         (b'{"vc_jwt": "\\ud800.x.y"}', "application/json", 422, "validation_error"),
-        (b'{"vc_jwt": "a.b.c"}\xff\xfe', "application/json", 400, "bad_request"),
+        (b'{"vc_jwt": "a.b.c"}\xff\xfe', "application/json", 415, "body_not_utf8"),
+        (b'{"vc_jwt": "a\\u0000.b.c"}', "application/json", 422, "validation_error"),
+        ('{"vc_jwt": "a.b.c"}'.encode("utf-16"), "application/json", 415, "body_not_utf8"),
+        (b'{"vc_jwt": "a.b.c"}', "application/json; charset=utf-16", 415, "unsupported_charset"),
     ],
 )
 async def test_bad_bodies(client, database, world, content, content_type, status, code):

@@ -19,7 +19,7 @@ from app.issuers.trust import TrustLoader
 from app.mandates.schemas import MandateCreate
 from app.mandates.service import MandateService
 from tests.conftest import make_settings
-from tests.mandates.conftest import ACTOR
+from tests.mandates.conftest import ACTOR, new_tenant
 from tests.mandates.minting import MintingIssuer
 
 
@@ -60,8 +60,31 @@ def jwks_server() -> Iterator[JwksServer]:
     server.httpd.shutdown()
 
 
+class UrlSetup:
+    """Registration and ingest as requests do them: each in a unit of work of its own."""
+
+    def __init__(self, database, tenant_id, client, settings, clock) -> None:
+        self.database, self.tenant_id, self.client = database, tenant_id, client
+        self.settings, self.clock = settings, clock
+        self.trust = TrustLoader(client, database)
+
+    async def register(self, body: IssuerCreate):
+        async with self.database.sessions.begin() as session:
+            return await IssuerService(session, self.tenant_id, ACTOR, self.client).create(body)
+
+    async def ingest(self, token: str):
+        # As SessionDep: a session that has begun nothing yet, committed at the end.
+        async with self.database.sessions() as session:
+            mandates = MandateService(
+                session, self.tenant_id, ACTOR, self.trust, self.settings, self.clock
+            )
+            outcome = await mandates.ingest(MandateCreate(vc_jwt=token))
+            await session.commit()
+            return outcome
+
+
 @pytest.fixture
-async def url_setup(database_url, session, tenant_id, clock):
+async def url_setup(database_url, database, clock):
     settings = make_settings(
         database_url,
         jwks_allow_http=True,
@@ -69,21 +92,18 @@ async def url_setup(database_url, session, tenant_id, clock):
         jwks_min_refetch_seconds=1,
         jwks_refresh_seconds=1,
     )
+    async with database.sessions.begin() as session:
+        tenant_id = await new_tenant(session)
     async with httpx.AsyncClient() as http:
-        client = JwksClient(http, settings, clock)
-        issuers = IssuerService(session, tenant_id, ACTOR, client)
-        trust = TrustLoader(client)
-        mandates = MandateService(session, tenant_id, ACTOR, trust, settings, clock)
-        yield issuers, mandates
+        yield UrlSetup(database, tenant_id, JwksClient(http, settings, clock), settings, clock)
 
 
 async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jwks_server, clock):
-    issuers, mandates = url_setup
     first = MintingIssuer(kid="k1")
     jwks_server.serve(first)
-    row = await issuers.create(IssuerCreate(did=first.did, jwks_url=jwks_server.url))
+    row = await url_setup.register(IssuerCreate(did=first.did, jwks_url=jwks_server.url))
     assert row.jwks_fetched_at is not None
-    assert (await mandates.ingest(MandateCreate(vc_jwt=first.token()))).created
+    assert (await url_setup.ingest(first.token())).created
 
     # Rotation at the source: a kid the cache does not know triggers one refetch
     # (at most one per JWKS_MIN_REFETCH_SECONDS, counting the fetch at registration).
@@ -91,21 +111,21 @@ async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jw
     second = MintingIssuer(did=first.did, kid="k2")
     jwks_server.serve(first, second)
     hits = jwks_server.hits
-    assert (await mandates.ingest(MandateCreate(vc_jwt=second.token()))).created
+    assert (await url_setup.ingest(second.token())).created
     assert jwks_server.hits == hits + 1
 
     # Another unknown kid straight away: no second early refetch.
     third = MintingIssuer(did=first.did, kid="k3")
     jwks_server.serve(first, second, third)
     hits = jwks_server.hits
-    outcome = await mandates.ingest(MandateCreate(vc_jwt=third.token()))
+    outcome = await url_setup.ingest(third.token())
     assert outcome.result.code.value == "KEY_NOT_FOUND"
     assert jwks_server.hits == hits
 
     # The source breaks after the refresh interval: the last good keys still verify.
     clock.advance(1.1)
     jwks_server.status = 500
-    assert (await mandates.ingest(MandateCreate(vc_jwt=second.token()))).created
+    assert (await url_setup.ingest(second.token())).created
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
@@ -123,10 +143,11 @@ async def test_keys_fetched_rotated_and_kept_when_the_server_fails(url_setup, jw
     ],
 )
 async def test_unusable_key_sources_are_refused(url_setup, jwks_server, setup, fragment):
-    issuers, _ = url_setup
     setup(jwks_server)
     with pytest.raises(Unprocessable, match=fragment) as caught:
-        await issuers.create(IssuerCreate(did="did:web:broken.example", jwks_url=jwks_server.url))
+        await url_setup.register(
+            IssuerCreate(did="did:web:broken.example", jwks_url=jwks_server.url)
+        )
     assert caught.value.code == "jwks_unavailable"
 
 

@@ -109,7 +109,7 @@ async def test_bad_inputs_get_problem_json(client, world):
             b"{not json",
             {"content-type": "application/json"},
             422,
-            "validation_error",
+            "invalid_json",
         ),
         ("POST", LOGIN, {"email": 5, "password": []}, {}, 422, "validation_error"),
         (

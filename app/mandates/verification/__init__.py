@@ -3,7 +3,7 @@
 from app.mandates.verification.codes import Code, MandateFields, VerificationResult
 from app.mandates.verification.content import cart_hash
 from app.mandates.verification.engine import verify_token
-from app.mandates.verification.peek import referenced_issuers
+from app.mandates.verification.peek import referenced_issuers, referenced_keys
 
 __all__ = [
     "Code",
@@ -11,5 +11,6 @@ __all__ = [
     "VerificationResult",
     "cart_hash",
     "referenced_issuers",
+    "referenced_keys",
     "verify_token",
 ]

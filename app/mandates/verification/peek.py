@@ -16,13 +16,13 @@ import orjson
 MAX_PEEK_BYTES = 65536
 
 
-def _payload(token: Any) -> dict[str, Any] | None:
+def _payload(token: Any, part: int = 1) -> dict[str, Any] | None:
     if not isinstance(token, str) or len(token) > MAX_PEEK_BYTES:
         return None
     parts = token.split(".")
     if len(parts) != 3:
         return None
-    segment = parts[1]
+    segment = parts[part]
     try:
         raw = binascii.a2b_base64(
             segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4)
@@ -46,4 +46,29 @@ def referenced_issuers(token: Any) -> set[str]:
         inner = _payload(subject.get("merchant_authorization"))
         if inner is not None and isinstance(inner.get("iss"), str):
             found.add(inner["iss"])
+    return found
+
+
+def _kid(token: Any) -> str | None:
+    header = _payload(token, 0)
+    kid = header.get("kid") if header is not None else None
+    return kid if isinstance(kid, str) else None
+
+
+def referenced_keys(token: Any) -> dict[str, set[str | None]]:
+    """The issuer DIDs a token names, each with the key ids its signatures name
+    (None: no kid), so key material can be fetched before verifying."""
+    found: dict[str, set[str | None]] = {}
+    payload = _payload(token)
+    if payload is None:
+        return found
+    if isinstance(iss := payload.get("iss"), str):
+        found.setdefault(iss, set()).add(_kid(token))
+    vc = payload.get("vc") if isinstance(payload.get("vc"), dict) else payload
+    subject = vc.get("credentialSubject") if isinstance(vc, dict) else None
+    if isinstance(subject, dict):
+        inner_token = subject.get("merchant_authorization")
+        inner = _payload(inner_token)
+        if inner is not None and isinstance(inner.get("iss"), str):
+            found.setdefault(inner["iss"], set()).add(_kid(inner_token))
     return found

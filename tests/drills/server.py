@@ -1,0 +1,80 @@
+"""A real server process for the drills: `mandate-vault serve` on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_SECRET, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "READ_DB", "JWKS_"))}
+    env.update(
+        {
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+            "ENVIRONMENT": "development",
+            "LOG_LEVEL": "INFO",
+            "RETENTION_SCHEDULE_ENABLED": "false",
+            **extra,
+        }
+    )
+    env.pop("WRITE_DB_URL", None)
+    return env
+
+
+@contextlib.contextmanager
+def serve(database_url: str, **extra: str) -> Iterator[Server]:
+    """The server on `database_url`, its stdout and stderr in a log file; stopped after."""
+    port = free_port()
+    log = Path(tempfile.mkdtemp(prefix="mv-drill-")) / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=server_env(database_url, **extra),
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{server.log_text()[-3000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(server.base + "/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start:\n{server.log_text()[-3000:]}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
