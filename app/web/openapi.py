@@ -5,7 +5,7 @@ error responses, examples and a curl sample.
 Error responses follow from what a route depends on, so a new route is
 documented without edits here: credentials (401, 429), a declared permission
 (403), the tenant in context (400, 404), an id in the path (404), a body (413,
-422), any parameter (422) and the database (503). What a route can refuse on
+415, 422), any parameter (422) and the database (503). What a route can refuse on
 its own (409s, its own 422s) is listed in `app.web.openapi_examples.OWN_ERRORS`.
 The dependencies that mark credentials, the tenant and permissions are handed in
 by the composition root (`AuthMarkers`), so this module needs no feature package.
@@ -159,6 +159,10 @@ def standard_errors(route: APIRoute, markers: AuthMarkers) -> dict[int, str]:
         errors[404] = "; ".join(not_found) + "."
     if route.body_field is not None:
         errors[413] = "`payload_too_large`: the body is over MAX_BODY_BYTES (1 MiB)."
+        errors[415] = (
+            "`unsupported_media_type`: a JSON body must be UTF-8 "
+            "(`body_not_utf8`, `unsupported_charset`)."
+        )
     if route.body_field is not None or _has_parameters(route.dependant):
         errors[422] = "`validation_error`: the request does not fit the schema; see `errors`."
     if route.path.startswith("/api/"):
@@ -199,6 +203,7 @@ PROBLEM_DETAILS = {
     404: "mandate not found",
     409: "This request conflicts with the resource's current state.",
     413: "Request bodies are limited to 1048576 bytes.",
+    415: "JSON request bodies must be encoded as UTF-8.",
     422: "Invalid value for body.vc_jwt",
     429: "Too many requests; retry in 12 s.",
     503: "The database cannot be reached right now; retry shortly.",
@@ -212,6 +217,7 @@ PROBLEM_TITLES = {
     404: "Not found",
     409: "Conflict",
     413: "Request body too large",
+    415: "Unsupported media type",
     422: "Unprocessable request",
     429: "Too many requests",
     503: "Service unavailable",
