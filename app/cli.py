@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from app.alerts.cli import app as alerts_app
 from app.dbops.cli import db_app, retention_app
 from app.demo.cli import demo_app, seed
 from app.mandates.cli import app as mandates_app
@@ -27,6 +28,7 @@ app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(mandates_app, name="mandates")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(demo_app, name="demo")
 
 

@@ -72,6 +72,8 @@ def create_app(
         import httpx
 
         from app.activity.jobs import activity_rollup
+        from app.alerts.jobs import alert_sweeper
+        from app.alerts.publish import publish_raised
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
@@ -98,6 +100,7 @@ def create_app(
             async with (
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
+                alert_sweeper(db, settings, publish_raised, now),
             ):
                 yield
         finally:
@@ -167,6 +170,7 @@ def create_app(
 
         app.add_middleware(RequestMetricsMiddleware)
 
+    from app.alerts.router import router as alerts_router
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
     from app.health.router import router as health_router
@@ -180,6 +184,7 @@ def create_app(
         app.include_router(router)
     app.include_router(issuers_router)
     app.include_router(mandates_router)
+    app.include_router(alerts_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -215,6 +215,8 @@ def make_settings(database_url: str, **overrides) -> Settings:
         "secret_key": TEST_SECRET,
         "database_url": database_url,
         "log_level": "WARNING",
+        # Tests that want the alert sweep run it themselves, on their own clock.
+        "alert_sweep_seconds": 0,
     }
     values.update(overrides)
     return load_settings(**values)

@@ -33,6 +33,7 @@ QUERY_CALLS = frozenset(
 PLATFORM_WIDE = {
     "dbops/retention.py": "retention purges every tenant's old rows in batches",
     "dbops/copy.py": "copies whole tables between databases",
+    "alerts/detectors.py": "the alert sweep looks for conditions in every tenant's rows",
 }
 HTTP_EDGE_FILES = frozenset({"router.py", "deps.py"})
 HTTP_EDGE_PACKAGES = frozenset({"web", "dashboard"})

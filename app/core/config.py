@@ -229,6 +229,20 @@ class Settings(BaseSettings):
     webhook_disable_after_days: float = Field(default=5.0, gt=0, le=90)
     webhook_response_excerpt_bytes: int = Field(default=4096, ge=0, le=65536)
 
+    # Alerts: the sweep looks for their conditions every ALERT_SWEEP_SECONDS (0
+    # turns the in-server sweep off; `mandate-vault alerts sweep` runs one).
+    alert_sweep_seconds: float = Field(default=60.0, ge=0)
+    alert_expiring_days: int = Field(default=7, ge=1, le=365)
+    # Verification failures of one code for one tenant within the window.
+    alert_failure_threshold: int = Field(default=20, ge=1)
+    alert_failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # A webhook endpoint or an issuer's key source failing without a success this long.
+    alert_webhook_failing_minutes: int = Field(default=60, ge=1)
+    alert_issuer_failing_minutes: int = Field(default=60, ge=1)
+    # Platform: the newest complete backup in BACKUP_DIR is older than this.
+    alert_backup_max_age_hours: float = Field(default=26.0, gt=0)
+    alert_resolved_retention_days: int = Field(default=90, ge=1)
+
     audit_retention_days: int = Field(default=365, ge=1)
     retention_batch_size: int = Field(default=5000, ge=1, le=100_000)
     retention_schedule_enabled: bool = True

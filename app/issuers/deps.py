@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from app.issuers.jwks import JwksClient
 from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
-from app.tenancy.deps import TENANT_HEADER, CurrentPrincipal, current_tenant_id
+from app.tenancy.deps import CurrentPrincipal, TenantOrPlatform
 from app.web.sessions import SessionDep
 from app.web.state import Slot
 
@@ -21,19 +20,11 @@ JwksClientDep = Annotated[JwksClient, Depends(JWKS_CLIENT)]
 TrustLoaderDep = Annotated[TrustLoader, Depends(TRUST_LOADER)]
 
 
-async def default_scope(request: Request, principal: CurrentPrincipal) -> uuid.UUID | None:
-    """The truststore a request acts on: a tenant's, or for a platform admin without
-    X-Tenant-ID the global one."""
-    if principal.is_platform_admin and not request.headers.get(TENANT_HEADER):
-        return None
-    return await current_tenant_id(request, principal)
-
-
 async def issuer_service(
     session: SessionDep,
     principal: CurrentPrincipal,
     jwks: JwksClientDep,
-    scope: Annotated[uuid.UUID | None, Depends(default_scope)],
+    scope: TenantOrPlatform,
 ) -> IssuerService:
     return IssuerService(session, scope, principal.actor, jwks)
 

@@ -151,6 +151,8 @@ CanReadIssuers = Annotated[Principal, Permits(Permission.ISSUERS_READ)]
 CanManageIssuers = Annotated[Principal, Permits(Permission.ISSUERS_MANAGE)]
 CanReadAudit = Annotated[Principal, Permits(Permission.AUDIT_READ)]
 CanManageWebhooks = Annotated[Principal, Permits(Permission.WEBHOOKS_MANAGE)]
+CanReadAlerts = Annotated[Principal, Permits(Permission.ALERTS_READ)]
+CanManageAlerts = Annotated[Principal, Permits(Permission.ALERTS_MANAGE)]
 CanOperatePlatform = Annotated[Principal, Permits(Permission.PLATFORM_OPERATE)]
 
 
@@ -191,3 +193,15 @@ async def current_tenant_id(request: Request, actor: CurrentPrincipal) -> uuid.U
 
 
 TenantId = Annotated[uuid.UUID, Depends(current_tenant_id)]
+
+
+async def tenant_or_platform(request: Request, principal: CurrentPrincipal) -> uuid.UUID | None:
+    """The scope of rows that exist for a tenant or for the platform as a whole
+    (global issuers, platform alerts): a tenant's, or for a platform admin
+    without X-Tenant-ID the platform's (None)."""
+    if principal.is_platform_admin and not request.headers.get(TENANT_HEADER):
+        return None
+    return await current_tenant_id(request, principal)
+
+
+TenantOrPlatform = Annotated[uuid.UUID | None, Depends(tenant_or_platform)]

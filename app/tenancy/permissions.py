@@ -43,10 +43,17 @@ class Permission(enum.StrEnum):
     ISSUERS_MANAGE = "issuers:manage"
     AUDIT_READ = "audit:read"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    ALERTS_READ = "alerts:read"
+    ALERTS_MANAGE = "alerts:manage"
     PLATFORM_OPERATE = "platform:operate"
 
 
-_READ_DATA = {Permission.SELF_READ, Permission.MANDATES_READ, Permission.ISSUERS_READ}
+_READ_DATA = {
+    Permission.SELF_READ,
+    Permission.MANDATES_READ,
+    Permission.ISSUERS_READ,
+    Permission.ALERTS_READ,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
@@ -63,9 +70,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ISSUERS_MANAGE,
             Permission.AUDIT_READ,
             Permission.WEBHOOKS_MANAGE,
+            Permission.ALERTS_MANAGE,
         }
     ),
-    Role.CUSTOMER_USER: frozenset(_READ_DATA | {Permission.MANDATES_WRITE}),
+    # Operators acknowledge and resolve the alerts about the mandates they handle.
+    Role.CUSTOMER_USER: frozenset(
+        _READ_DATA | {Permission.MANDATES_WRITE, Permission.ALERTS_MANAGE}
+    ),
     Role.READONLY: frozenset(_READ_DATA | {Permission.AUDIT_READ}),
 }
 

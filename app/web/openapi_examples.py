@@ -97,6 +97,24 @@ TOKENS = {
     "expires_in": 900,
 }
 
+ALERT_READ = {
+    "id": "5b7e2c1d-9a3f-4e6b-8c0d-1f2a3b4c5d6e",
+    "type": "mandate_expiring",
+    "severity": "warning",
+    "state": "open",
+    "title": "Mandate expires in 6 days",
+    "message": "The cart mandate from did:web:bank.example for did:example:agent-1 expires "
+    "at 2026-12-07T09:30:00+00:00; ask for a renewed mandate before then.",
+    "mandate_id": MANDATE,
+    "details": {"expires_at": "2026-12-07T09:30:00+00:00", "issuer_did": "did:web:bank.example"},
+    "created_at": WHEN,
+    "acknowledged_at": None,
+    "acknowledged_by": None,
+    "resolved_at": None,
+    "resolved_by": None,
+    "resolution": None,
+}
+
 SCHEMA_EXAMPLES: dict[str, Any] = {
     "LoginRequest": {"email": "ana@acme.example", "password": PASSWORD},
     "TokenPair": TOKENS,
@@ -159,6 +177,15 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
         "verified_at": WHEN,
         "status": "active",
     },
+    "AlertRead": ALERT_READ,
+    "AlertPage": {"items": [ALERT_READ], "next_cursor": None},
+    "AlertTypeRead": {
+        "type": "mandate_expiring",
+        "severity": "warning",
+        "raised_again": False,
+        "description": "An active mandate expires within ALERT_EXPIRING_DAYS; one alert per "
+        "mandate.",
+    },
     "BatchItemResult": {"index": 0, "status": 201, "code": "VALID", "id": MANDATE},
     "BatchResult": {
         "items": [
@@ -196,6 +223,9 @@ RESPONSE_EXAMPLES: dict[tuple[str, str], dict[int, Any]] = {
 _CONFLICT_MANDATE = "`mandate_deleted`: a deleted mandate cannot be revoked; restore it first."
 # (method, path) -> status -> what this operation refuses by itself.
 OWN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {
+        409: "`alert_resolved`: a resolved alert cannot be acknowledged.",
+    },
     ("GET", "/readyz"): {503: "`not_ready`: a check failed; `failing` names it."},
     ("POST", "/api/v1/auth/login"): {
         401: "`invalid_credentials`: wrong email or password, or the account is locked.",

@@ -67,6 +67,11 @@ EXPECTED_ERRORS: dict[tuple[str, str], list[int]] = {
     ("POST", "/api/v1/mandates/{mandate_id}/restore"): [400, 401, 403, 404, 409, 422, 429, 503],
     ("POST", "/api/v1/mandates/{mandate_id}/verify"): [400, 401, 403, 404, 422, 429, 503],
     ("GET", "/api/v1/admin/db"): [401, 403, 422, 429, 503],
+    ("GET", "/api/v1/alerts"): [401, 403, 422, 429, 503],
+    ("GET", "/api/v1/alert-types"): [401, 403, 429, 503],
+    ("GET", "/api/v1/alerts/{alert_id}"): [401, 403, 404, 422, 429, 503],
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): [401, 403, 404, 409, 422, 429, 503],
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): [401, 403, 404, 422, 429, 503],
 }
 
 

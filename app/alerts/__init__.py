@@ -1,0 +1,1 @@
+"""Alerts: conditions the vault watches for, raised once, resolved when they clear."""

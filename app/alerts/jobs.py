@@ -1,0 +1,77 @@
+"""The alert sweep as background work: in the server every ALERT_SWEEP_SECONDS,
+or once with `mandate-vault alerts sweep`. Each step is its own transaction, so
+one failing detector does not hold back the others."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from app.alerts.metrics import SWEEP_FAILURES
+from app.alerts.sweep import (
+    DETECTORS,
+    EXPIRY_BATCH,
+    Publisher,
+    SweepReport,
+    purge_resolved,
+    reconcile,
+    sweep_expiring,
+)
+from app.core.clock import SYSTEM_CLOCK, Clock
+from app.core.config import Settings
+from app.core.database import Database
+from app.core.logging import get_logger
+
+log = get_logger(__name__)
+MAX_EXPIRY_BATCHES = 200  # a sweep raises at most 100,000 expiry alerts; the next goes on
+
+
+async def sweep_all(
+    database: Database, settings: Settings, publish: Publisher, clock: Clock = SYSTEM_CLOCK
+) -> SweepReport:
+    """Every detector once, then the expiry horizon batch by batch, then the purge."""
+    report = SweepReport()
+    now = clock.now()
+    for type, detect in DETECTORS.items():
+        async with database.sessions() as session, session.begin():
+            found = await detect(session, settings, now)
+            await reconcile(session, type, found, now, publish, report)
+    for _ in range(MAX_EXPIRY_BATCHES):
+        async with database.sessions() as session, session.begin():
+            if await sweep_expiring(session, settings, now, publish, report) < EXPIRY_BATCH:
+                break
+    async with database.sessions() as session, session.begin():
+        report.purged = await purge_resolved(session, settings, now)
+    return report
+
+
+async def _loop(database: Database, settings: Settings, publish: Publisher, clock: Clock) -> None:
+    while True:
+        try:
+            report = await sweep_all(database, settings, publish, clock)
+            if report.raised or report.resolved or report.purged:
+                log.info("alert_sweep", **report.as_dict())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the next round tries again
+            SWEEP_FAILURES.inc()
+            log.warning("alert_sweep_failed", error=type(error).__name__)
+        await asyncio.sleep(settings.alert_sweep_seconds)
+
+
+@contextlib.asynccontextmanager
+async def alert_sweeper(
+    database: Database, settings: Settings, publish: Publisher, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[None]:
+    """Run the sweep loop for the lifetime of the context (the app's lifespan)."""
+    if settings.alert_sweep_seconds <= 0:
+        yield
+        return
+    task = asyncio.create_task(_loop(database, settings, publish, clock), name="alert-sweep")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
