@@ -33,7 +33,7 @@ async def list_alert_types(_: CanReadAlerts) -> list[AlertTypeRead]:
 
 @router.get("/alerts/{alert_id}", response_model=AlertRead)
 async def get_alert(alert_id: uuid.UUID, _: CanReadAlerts, alerts: AlertServiceDep) -> AlertRead:
-    """One alert."""
+    """One alert, with what it is about and who acknowledged or resolved it."""
     return to_read(await alerts.get(alert_id))
 
 

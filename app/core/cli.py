@@ -80,10 +80,15 @@ def interactive() -> bool:
 def settings_or_exit() -> Settings:
     from app.core.config import SettingsError, get_settings
 
+    from app.core.logging import configure_logging
+
     try:
-        return get_settings()
+        settings = get_settings()
     except SettingsError as error:
         fail(str(error))
+    # Log lines go to stderr at LOG_LEVEL, so a command's stdout stays its answer.
+    configure_logging(settings)
+    return settings
 
 
 def _database_failure(error: BaseException, url: str | None) -> str | None:

@@ -22,7 +22,7 @@ from app.issuers.trust import TrustLoader
 from app.main import create_app
 from app.mandates.schemas import MandateCreate
 from app.mandates.service import MandateService
-from app.models import Tenant, User
+from app.models import Alert, Tenant, User
 from app.tenancy import auth_service, service, tokens
 from app.tenancy.deps import route_permission
 from app.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
@@ -101,6 +101,19 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
         {ADMIN, CADMIN, CUSER},
         200,
     ),
+    ("GET", "/api/v1/alerts"): (Permission.ALERTS_READ, EVERYONE, 200),
+    ("GET", "/api/v1/alert-types"): (Permission.ALERTS_READ, EVERYONE, 200),
+    ("GET", "/api/v1/alerts/{alert_id}"): (Permission.ALERTS_READ, EVERYONE, 200),
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): (
+        Permission.ALERTS_MANAGE,
+        {ADMIN, CADMIN, CUSER},
+        200,
+    ),
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): (
+        Permission.ALERTS_MANAGE,
+        {ADMIN, CADMIN, CUSER},
+        200,
+    ),
 }
 # Outside /api: open by design (probes, docs, the dashboard's own pages).
 OUTSIDE_API = {
@@ -121,6 +134,7 @@ TENANTLESS = {
     ("POST", "/api/v1/auth/password"),
     ("POST", "/api/v1/customers"),
     ("GET", "/api/v1/customers"),
+    ("GET", "/api/v1/alert-types"),
 }
 
 
@@ -233,6 +247,14 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         return await issuer_call(method, path, database, tenant_id, unique)
     if path.startswith("/api/v1/mandates"):
         return await mandate_call(method, path, database, tenant_id)
+    if path in ("/api/v1/alerts", "/api/v1/alert-types"):
+        return Call(path)
+    if path.startswith("/api/v1/alerts/"):
+        async with database.sessions.begin() as session:
+            alert = Alert(alert_type="backup_stale", dedupe_key=unique, title="t", severity="info")
+            alert.tenant_id = tenant_id
+            session.add(alert)
+        return Call(path.replace("{alert_id}", str(alert.id)))
     raise AssertionError(f"no request builder for {key}")
 
 
