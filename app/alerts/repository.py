@@ -102,7 +102,7 @@ async def open_keys_of_every_tenant(session: AsyncSession, type: AlertType) -> d
             Alert.alert_type == type, Alert.resolved_at.is_(None)
         )
     )
-    return {key: alert_id for key, alert_id in rows}
+    return {row.dedupe_key: row.id for row in rows}
 
 
 async def recently_resolved_by_hand(

@@ -79,7 +79,6 @@ def interactive() -> bool:
 
 def settings_or_exit() -> Settings:
     from app.core.config import SettingsError, get_settings
-
     from app.core.logging import configure_logging
 
     try:

@@ -71,7 +71,9 @@ async def test_list_filter_and_page_newest_first(client, world, database):
     )
     assert [a["id"] for a in only.json()["items"]] == [str(failing)]
     assert only.json()["items"][0]["state"] == "open"
-    critical = await client.get("/api/v1/alerts", params={"severity": "critical"}, headers=key(world))
+    critical = await client.get(
+        "/api/v1/alerts", params={"severity": "critical"}, headers=key(world)
+    )
     assert critical.json()["items"] == []
 
 
@@ -87,11 +89,13 @@ async def test_acknowledge_then_resolve(client, world, database):
     again = await client.post(path + "/acknowledge", headers=user.key())
     assert again.json()["acknowledged_at"] == body["acknowledged_at"]  # unchanged
 
-    listed = await client.get("/api/v1/alerts", params={"state": "acknowledged"}, headers=key(world))
+    listed = await client.get(
+        "/api/v1/alerts", params={"state": "acknowledged"}, headers=key(world)
+    )
     assert [a["id"] for a in listed.json()["items"]] == [str(alert_id)]
-    assert (await client.get("/api/v1/alerts", params={"state": "open"}, headers=key(world))).json()[
-        "items"
-    ] == []
+    assert (
+        await client.get("/api/v1/alerts", params={"state": "open"}, headers=key(world))
+    ).json()["items"] == []
 
     resolved = await client.post(path + "/resolve", headers=key(world))
     assert resolved.status_code == 200, resolved.text
@@ -121,7 +125,8 @@ async def test_roles(client, world, database):
         refused = await client.post(f"/api/v1/alerts/{alert_id}/{action}", headers=readonly)
         assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
     (alert,) = await alerts_of(database)
-    assert alert.acknowledged_at is None and alert.resolved_at is None
+    assert alert.acknowledged_at is None
+    assert alert.resolved_at is None
 
 
 async def test_another_tenants_alert_answers_404(client, world, database):

@@ -214,9 +214,7 @@ async def test_a_hand_resolved_alert_whose_condition_holds_comes_back_after_the_
     assert [a.resolution for a in await alerts_of(database, "backup_stale")] == ["manual", None]
 
 
-async def test_concurrent_sweeps_raise_each_alert_once(
-    database, settings, clock, published, sweep
-):
+async def test_concurrent_sweeps_raise_each_alert_once(database, settings, clock, published, sweep):
     tenant = await new_tenant(database)
     rows = [mandate_row(tenant, expires_at=clock.now() + timedelta(days=2)) for _ in range(40)]
     await add_mandates(database, *rows)
