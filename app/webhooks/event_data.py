@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 
-
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 

@@ -12,12 +12,12 @@ SEALED = "not-a-real-sealed-secret"
 
 
 async def add_webhook(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
+    db: AsyncSession,
+    tenant: uuid.UUID,
     *,
     event_types: list[str] | None = None,
     enabled: bool = True,
     url: str = "https://hooks.example.com/in",
 ) -> Webhook:
     row = Webhook(url=url, secret=SEALED, event_types=event_types or [], is_active=enabled)
-    return await WebhookRepository(session, tenant_id).add(row)
+    return await WebhookRepository(db, tenant).add(row)
