@@ -169,6 +169,8 @@ def create_app(
 
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
+    from app.events.router import deliveries_router, event_types_router
+    from app.events.router import router as webhooks_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
@@ -180,6 +182,9 @@ def create_app(
         app.include_router(router)
     app.include_router(issuers_router)
     app.include_router(mandates_router)
+    app.include_router(webhooks_router)
+    app.include_router(deliveries_router)
+    app.include_router(event_types_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -95,6 +95,14 @@ class DeliveryRepository(TenantScopedRepository[WebhookDelivery]):
             self.owns(row)
         await self.session.execute(insert(_DELIVERIES), rows)
 
+    async def for_event(self, event_id: uuid.UUID, webhook_id: uuid.UUID) -> WebhookDelivery | None:
+        row: WebhookDelivery | None = await self.session.scalar(
+            self.base().where(
+                WebhookDelivery.event_id == event_id, WebhookDelivery.webhook_id == webhook_id
+            )
+        )
+        return row
+
     async def page(
         self,
         webhook_id: uuid.UUID,
