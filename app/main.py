@@ -75,6 +75,7 @@ def create_app(
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
+        from app.events.worker import worker_in_server
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
@@ -98,6 +99,7 @@ def create_app(
             async with (
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
+                worker_in_server(db, settings, now),
             ):
                 yield
         finally:

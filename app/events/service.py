@@ -225,7 +225,15 @@ class WebhookService:
         await self.session.flush()
         await self._audit("webhook.updated", row.id, changed=sorted(changes))
         if disabled_now:
-            await emit_disabled(self.session, row, MANUAL, now)
+            await emit_disabled(
+                self.session,
+                tenant_id=self.tenant_id,
+                webhook_id=row.id,
+                reason=MANUAL,
+                at=now,
+                failing_since=row.failing_since,
+                last_status_code=row.last_status_code,
+            )
         return row
 
     async def delete(self, webhook_id: uuid.UUID) -> None:
@@ -332,28 +340,26 @@ class WebhookService:
 
 async def emit_disabled(
     session: AsyncSession,
-    row: Webhook | Any,
+    *,
+    tenant_id: uuid.UUID,
+    webhook_id: uuid.UUID,
     reason: str,
     at: datetime,
-    *,
-    tenant_id: uuid.UUID | None = None,
-    failing_since: datetime | None = None,
-    last_status_code: int | None = None,
+    failing_since: datetime | None,
+    last_status_code: int | None,
 ) -> None:
-    """`webhook.disabled` about `row` to the tenant's other endpoints."""
+    """`webhook.disabled` about one endpoint, to the tenant's other endpoints."""
     await emit(
         session,
-        tenant_id=tenant_id or row.tenant_id,
+        tenant_id=tenant_id,
         event_type=EventType.WEBHOOK_DISABLED,
         data=event_data.WebhookDisabled(
-            webhook_id=row.id,
+            webhook_id=webhook_id,
             reason=reason,
             disabled_at=at,
-            failing_since=failing_since if failing_since is not None else row.failing_since,
-            last_status_code=(
-                last_status_code if last_status_code is not None else row.last_status_code
-            ),
+            failing_since=failing_since,
+            last_status_code=last_status_code,
         ),
         now=at,
-        exclude_webhook_id=row.id,
+        exclude_webhook_id=webhook_id,
     )
