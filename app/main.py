@@ -77,6 +77,7 @@ def create_app(
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
+        from app.events.worker import worker_in_server
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
@@ -101,6 +102,7 @@ def create_app(
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
                 alert_sweeper(db, settings, publish_raised, now),
+                worker_in_server(db, settings, now),
             ):
                 yield
         finally:
@@ -173,6 +175,8 @@ def create_app(
     from app.alerts.router import router as alerts_router
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
+    from app.events.router import deliveries_router, event_types_router
+    from app.events.router import router as webhooks_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
@@ -185,6 +189,9 @@ def create_app(
     app.include_router(issuers_router)
     app.include_router(mandates_router)
     app.include_router(alerts_router)
+    app.include_router(webhooks_router)
+    app.include_router(deliveries_router)
+    app.include_router(event_types_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -217,6 +217,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         "log_level": "WARNING",
         # Tests that want the alert sweep run it themselves, on their own clock.
         "alert_sweep_seconds": 0,
+        "webhook_worker_in_server": False,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -277,6 +278,7 @@ def cli_env(database_url: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "ENVIRONMENT": "test",
             "LOG_LEVEL": "WARNING",
+            "WEBHOOK_WORKER_IN_SERVER": "false",
         }
     )
     env.pop("WRITE_DB_URL", None)

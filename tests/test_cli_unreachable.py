@@ -47,6 +47,7 @@ ARGUMENTS: dict[str, list[str]] = {
     "mandates import": ["{jsonl}", "--tenant", str(uuid.uuid4())],
     "mandates sweep": [],
     "alerts sweep": [],
+    "worker": ["--once"],
 }
 NO_DATABASE = {
     "serve": "keeps serving and reports the database through /readyz (tests/test_cli.py)",

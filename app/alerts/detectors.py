@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alerts.conditions import AlertType, Condition
 from app.core.config import Settings
 from app.dbops.backup import list_backups
-from app.models import AuditLog, Issuer
+from app.models import AuditLog, Issuer, Webhook
 
 REJECTED = "mandate.rejected"
 
@@ -103,6 +103,82 @@ async def issuer_keys_failing(
                 "did": issuer.did,
                 "failing_since": failing_since.isoformat(),
                 "error": issuer.jwks_error,
+            },
+        )
+        found.append(Found(condition))
+    return found
+
+
+async def webhook_failing(session: AsyncSession, settings: Settings, now: datetime) -> list[Found]:
+    """Enabled endpoints whose every attempt has failed for too long."""
+    since = now - timedelta(minutes=settings.alert_webhook_failing_minutes)
+    rows = await session.scalars(
+        select(Webhook).where(
+            Webhook.is_active.is_(True),
+            Webhook.failing_since.is_not(None),
+            Webhook.failing_since <= since,
+        )
+    )
+    found = []
+    for webhook in rows:
+        failing_since = webhook.failing_since
+        assert failing_since is not None
+        condition = Condition(
+            type=AlertType.WEBHOOK_FAILING,
+            key=str(webhook.id),
+            tenant_id=webhook.tenant_id,
+            title=f"Webhook endpoint failing: {webhook.url[:150]}",
+            message=(
+                f"Every delivery to {webhook.url} has failed since "
+                f"{failing_since.isoformat()} ({webhook.consecutive_failures} attempts, "
+                f"last status {webhook.last_status_code or 'none'}); deliveries are retried, "
+                f"and the endpoint is disabled after {settings.webhook_disable_after_days:g} "
+                "days without a success."
+            ),
+            details={
+                "webhook_id": str(webhook.id),
+                "url": webhook.url,
+                "failing_since": failing_since.isoformat(),
+                "consecutive_failures": webhook.consecutive_failures,
+                "last_status_code": webhook.last_status_code,
+            },
+        )
+        found.append(Found(condition))
+    return found
+
+
+async def webhook_disabled(session: AsyncSession, settings: Settings, now: datetime) -> list[Found]:
+    """Endpoints the vault disabled (410 Gone, or failing too long); one a person
+    disabled is not alerted. Re-enabling an endpoint clears its alert."""
+    rows = await session.scalars(
+        select(Webhook).where(
+            Webhook.is_active.is_(False),
+            Webhook.disabled_reason.in_(("gone", "failing")),
+        )
+    )
+    found = []
+    for webhook in rows:
+        why = (
+            "answered 410 Gone"
+            if webhook.disabled_reason == "gone"
+            else f"failed for {settings.webhook_disable_after_days:g} days without a success"
+        )
+        disabled_at = webhook.disabled_at.isoformat() if webhook.disabled_at else None
+        condition = Condition(
+            type=AlertType.WEBHOOK_DISABLED,
+            key=str(webhook.id),
+            tenant_id=webhook.tenant_id,
+            title=f"Webhook endpoint disabled: {webhook.url[:150]}",
+            message=(
+                f"The vault disabled {webhook.url} because it {why}. Events are no longer "
+                "sent to it; fix the receiver, enable the endpoint again and recover the "
+                "failed deliveries (POST /api/v1/webhooks/{id}/recover)."
+            ),
+            details={
+                "webhook_id": str(webhook.id),
+                "url": webhook.url,
+                "reason": webhook.disabled_reason,
+                "disabled_at": disabled_at,
             },
         )
         found.append(Found(condition))

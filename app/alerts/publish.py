@@ -1,5 +1,6 @@
 """Telling the world about raised alerts, in the sweep's transaction: a log line
-per alert, and an `alert.raised` event for the tenant's webhooks."""
+per alert, and an `alert.raised` event for the tenant's webhooks (platform
+alerts have no tenant to notify; they show in the log, the metrics and the API)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.sweep import RaisedAlert
 from app.core.logging import get_logger
+from app.events.outbox import emit
+from app.webhooks.catalogue import EventType
+from app.webhooks.event_data import AlertRaised
 
 log = get_logger(__name__)
 
@@ -21,4 +25,21 @@ async def publish_raised(session: AsyncSession, raised: Sequence[RaisedAlert]) -
             tenant_id=str(alert.tenant_id) if alert.tenant_id else "platform",
             type=alert.type.value,
             severity=alert.severity,
+        )
+        if alert.tenant_id is None:
+            continue
+        data = AlertRaised(
+            alert_id=alert.id,
+            alert_type=alert.type.value,
+            severity=alert.severity,
+            title=alert.title,
+            mandate_id=alert.mandate_id,
+            raised_at=alert.created_at,
+        )
+        await emit(
+            session,
+            tenant_id=alert.tenant_id,
+            event_type=EventType.ALERT_RAISED,
+            data=data,
+            now=alert.created_at,
         )

@@ -18,12 +18,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import detectors
-from app.alerts.conditions import AlertType, Condition
+from app.alerts.conditions import AlertType, Condition, Severity
 from app.alerts.metrics import ALERTS_RAISED, ALERTS_RESOLVED
 from app.alerts.repository import (
     expiring_without_alert_of_every_tenant,
@@ -49,7 +49,7 @@ class RaisedAlert:
     id: uuid.UUID
     tenant_id: uuid.UUID | None
     type: AlertType
-    severity: str
+    severity: Severity
     title: str
     mandate_id: uuid.UUID | None
     created_at: datetime
@@ -60,7 +60,7 @@ class RaisedAlert:
             id=row["id"],
             tenant_id=row["tenant_id"],
             type=AlertType(row["alert_type"]),
-            severity=row["severity"],
+            severity=cast(Severity, row["severity"]),  # the table CHECK holds it
             title=row["title"],
             mandate_id=row["mandate_id"],
             created_at=row["created_at"],
@@ -190,6 +190,8 @@ async def backup_found(
 DETECTORS: dict[AlertType, Detector] = {
     AlertType.VERIFICATION_FAILURES: detectors.verification_failures,
     AlertType.ISSUER_KEYS_FAILING: detectors.issuer_keys_failing,
+    AlertType.WEBHOOK_FAILING: detectors.webhook_failing,
+    AlertType.WEBHOOK_DISABLED: detectors.webhook_disabled,
     AlertType.BACKUP_STALE: backup_found,
 }
 

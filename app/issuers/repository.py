@@ -97,14 +97,18 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
             .values(jwks=jwks, jwks_fetched_at=fetched_at, jwks_error=None, jwks_failing_since=None)
         )
 
-    async def store_fetch_error(self, issuer_id: uuid.UUID, error: str, at: datetime) -> None:
+    async def store_fetch_error(self, issuer_id: uuid.UUID, error: str, at: datetime) -> bool:
         """A failed fetch of a visible issuer's jwks_url: the reason, and since when
-        fetches fail (kept from the first failure after the last success)."""
-        await self.session.execute(
+        fetches fail (kept from the first failure after the last success). True when
+        this failure starts a streak."""
+        result = await self.session.execute(
             update(Issuer)
             .where(Issuer.id == issuer_id, self._visible_clause())
             .values(
                 jwks_error=error[:500],
                 jwks_failing_since=func.coalesce(Issuer.jwks_failing_since, at),
             )
+            .returning(Issuer.jwks_failing_since)
         )
+        since = result.scalar_one_or_none()
+        return since is not None and since == at

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import insert, update
 
@@ -244,7 +245,5 @@ async def test_resolved_alerts_are_purged_after_the_retention(database, settings
     assert await alerts_of(database) == []
 
 
-def settings_backups(settings):
-    from pathlib import Path
-
+def settings_backups(settings) -> Path:
     return Path(settings.backup_dir)
