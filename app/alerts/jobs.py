@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from app.alerts.metrics import SWEEP_FAILURES
+from app.alerts.repository import claim_sweep_step
 from app.alerts.sweep import (
     DETECTORS,
     EXPIRY_BATCH,
@@ -24,6 +25,7 @@ from app.core.database import Database
 from app.core.logging import get_logger
 
 log = get_logger(__name__)
+EXPIRY_STEP, PURGE_STEP = 100, 101
 MAX_EXPIRY_BATCHES = 200  # a sweep raises at most 100,000 expiry alerts; the next goes on
 
 
@@ -33,16 +35,20 @@ async def sweep_all(
     """Every detector once, then the expiry horizon batch by batch, then the purge."""
     report = SweepReport()
     now = clock.now()
-    for type, detect in DETECTORS.items():
+    for step, (type, detect) in enumerate(DETECTORS.items()):
         async with database.sessions() as session, session.begin():
-            found = await detect(session, settings, now)
-            await reconcile(session, type, found, now, publish, report)
+            if await claim_sweep_step(session, step):
+                found = await detect(session, settings, now)
+                await reconcile(session, type, found, now, publish, report)
     for _ in range(MAX_EXPIRY_BATCHES):
         async with database.sessions() as session, session.begin():
+            if not await claim_sweep_step(session, EXPIRY_STEP):
+                break
             if await sweep_expiring(session, settings, now, publish, report) < EXPIRY_BATCH:
                 break
     async with database.sessions() as session, session.begin():
-        report.purged = await purge_resolved(session, settings, now)
+        if await claim_sweep_step(session, PURGE_STEP):
+            report.purged = await purge_resolved(session, settings, now)
     return report
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +58,24 @@ class AlertRepository(TenantScopedRepository[Alert]):
 
 
 # --- the sweep: every tenant -------------------------------------------------
+
+# pg_try_advisory_xact_lock(SWEEP_LOCK, step): one process runs each sweep step
+# at a time; the others skip it this round (the unique index would keep them from
+# raising twice anyway, this saves them the work).
+SWEEP_LOCK = 0x4D564131  # "MVA1"
+
+
+async def claim_sweep_step(session: AsyncSession, step: int) -> bool:
+    """Whether this transaction may run sweep step `step` (always on SQLite,
+    whose single writer serialises sweeps by itself)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    claimed = await session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:lock, :step)"),
+        {"lock": SWEEP_LOCK, "step": step},
+    )
+    return bool(claimed)
+
 
 _COLUMNS = (
     "id",
