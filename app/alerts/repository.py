@@ -45,6 +45,8 @@ class AlertRepository(TenantScopedRepository[Alert]):
             query = query.where(Alert.resolved_at.is_(None), Alert.acknowledged_at.is_not(None))
         elif params.state is AlertState.RESOLVED:
             query = query.where(Alert.resolved_at.is_not(None))
+        elif params.state is AlertState.UNRESOLVED:
+            query = query.where(Alert.resolved_at.is_(None))
         if position is not None:
             query = query.where(
                 tuple_(Alert.created_at, Alert.id) < tuple_(position.value, position.id)

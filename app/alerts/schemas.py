@@ -15,6 +15,7 @@ class AlertState(enum.StrEnum):
     OPEN = "open"  # neither acknowledged nor resolved
     ACKNOWLEDGED = "acknowledged"  # someone is on it; not resolved yet
     RESOLVED = "resolved"
+    UNRESOLVED = "unresolved"  # a filter only: open or acknowledged
 
 
 class AlertSearch(BaseModel):

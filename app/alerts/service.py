@@ -88,6 +88,9 @@ class AlertService:
             cursor = self.cursors.encode(CURSOR_SORT, last.created_at, last.id)
         return AlertPage(items=[to_read(row) for row in page], next_cursor=cursor)
 
+    async def count_unresolved(self) -> int:
+        return await self.repo.count_unresolved()
+
     async def get(self, alert_id: uuid.UUID, *, for_update: bool = False) -> Alert:
         alert = await self.repo.get(alert_id, for_update=for_update)
         if alert is None:

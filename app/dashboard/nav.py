@@ -29,8 +29,8 @@ SECTIONS: list[Section] = [
     Section("Mandates", "/mandates", Permission.MANDATES_READ),
     Section("Issuers", "/issuers", Permission.ISSUERS_READ, needs_tenant=False),
     # Slots: Section("Webhooks", "/webhooks", Permission.WEBHOOKS_MANAGE) (issue #9),
-    # Section("Alerts", "/alerts", Permission.MANDATES_READ) (issue #9),
     # Section("Audit", "/audit", Permission.AUDIT_READ) (issue #14).
+    Section("Alerts", "/alerts", Permission.ALERTS_READ, needs_tenant=False),
     Section("Team", "/team", Permission.USERS_READ),
     Section(
         "Platform", "/platform", Permission.PLATFORM_OPERATE, platform_only=True, needs_tenant=False

@@ -51,7 +51,7 @@ OVERVIEW_PANELS: list[Panel] = [
         "alerts",
         "Open alerts",
         "panels/alerts.html",
-        Permission.MANDATES_READ,
+        Permission.ALERTS_READ,
         placeholder="Alerts arrive with the alerting feature.",
     ),
     Panel(

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.dashboard import issuers, mandates, platform, signin, team
+from app.dashboard import alerts, issuers, mandates, platform, signin, team
 
 router = APIRouter(include_in_schema=False)
-for part in (signin.router, mandates.router, issuers.router, team.router, platform.router):
+for part in (
+    signin.router,
+    mandates.router,
+    issuers.router,
+    alerts.router,
+    team.router,
+    platform.router,
+):
     router.include_router(part)

@@ -191,6 +191,7 @@ def _start_server(url: str, tmp: Path, engine: str) -> tuple[subprocess.Popen[st
             "RATE_LIMIT_ENABLED": "false",
             "BACKUP_DIR": str(tmp / "backups"),
             "EXPIRY_SWEEP_SECONDS": "0",
+            "ALERT_SWEEP_SECONDS": "0",
             "RETENTION_SCHEDULE_ENABLED": "false",
             "DASHBOARD_IMPORT_MAX_BYTES": "200000",
         }

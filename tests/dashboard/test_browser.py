@@ -213,6 +213,7 @@ def test_main_pages_pass_axe_and_render_at_phone_width(live: LiveServer, page, c
         "/mandates",
         f"/mandates/{ids[0]}",
         "/issuers",
+        "/alerts",
         "/team",
         "/platform",
         "/mandates/import",
@@ -307,3 +308,62 @@ def test_pages_read_without_javascript(live: LiveServer, browser) -> None:
         assert page.locator("#raw-token").input_value().count(".") == 2
     finally:
         context.close()
+
+
+def alert_of(live: LiveServer, title: str, tenant: str = "a") -> uuid.UUID:
+    tenant_id = live.world.tenant_a if tenant == "a" else live.world.tenant_b
+
+    async def add(database):
+        from app.models import Alert
+
+        async with database.sessions.begin() as session:
+            alert = Alert(
+                alert_type="verification_failures",
+                dedupe_key=uuid.uuid4().hex,
+                severity="warning",
+                title=title,
+                message="An integration may be sending bad tokens.",
+            )
+            alert.tenant_id = tenant_id
+            session.add(alert)
+        return alert.id
+
+    return live.run(add)
+
+
+def test_alerts_are_acknowledged_and_resolved_from_the_page(live: LiveServer, page) -> None:
+    title = f"Refusals {uuid.uuid4().hex[:6]}"
+    alert_id = alert_of(live, title)
+    alert_of(live, "Another tenant's alert", tenant="b")
+    browser_sign_in(page, live, new_user(live, "customer_user"))
+    page.goto(live.url + "/")
+    expect(page.locator(f"text={title}")).to_be_visible()  # the overview's open alerts
+    page.goto(live.url + "/alerts")
+    row = page.locator(f"tr[data-alert='{alert_id}']")
+    expect(row).to_contain_text("open")
+    assert page.locator("text=Another tenant's alert").count() == 0
+    row.locator("text=Acknowledge").click()
+    expect(page.locator("[role=status]")).to_have_text("The alert is acknowledged.")
+    expect(page.locator(f"tr[data-alert='{alert_id}']")).to_contain_text("acknowledged")
+    page.locator(f"tr[data-alert='{alert_id}']").locator("text=Resolve").click()
+    expect(page.locator("[role=status]")).to_have_text("The alert is resolved.")
+    assert page.locator(f"tr[data-alert='{alert_id}']").count() == 0  # unresolved by default
+    page.select_option("#f-state", "resolved")
+    page.click("text=Filter")
+    expect(page.locator(f"tr[data-alert='{alert_id}']")).to_contain_text("manual")
+
+
+def test_readonly_sees_alerts_without_actions(live: LiveServer, page) -> None:
+    alert_id = alert_of(live, "Read only")
+    browser_sign_in(page, live, new_user(live, "readonly"))
+    page.goto(live.url + "/alerts")
+    row = page.locator(f"tr[data-alert='{alert_id}']")
+    expect(row).to_contain_text("Read only")
+    assert row.locator("button").count() == 0
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = page.request.post(
+        f"{live.url}/alerts/{alert_id}/resolve",
+        form={"csrf_token": token},
+        headers={"accept": "text/html"},
+    )
+    assert forged.status == 403

@@ -429,3 +429,37 @@ async def test_status_counts_come_from_the_rollup_while_fresh(database, settings
     assert (snapshot.counts["active"], snapshot.as_of) == (2, now)
     assert live.counts["active"] == 3
     assert empty.counts == {"active": 0, "expired": 0, "revoked": 0, "deleted": 0}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("state=gone", "state"),
+        ("type=bogus", "type"),
+        ("severity=x", "severity"),
+        ("cursor=bad", "cursor"),
+    ],
+)
+async def test_bad_alert_filters_are_named_on_the_page(dash, world, query, field):
+    await admin_of(dash, world)
+    page = await dash.get(f"/alerts?{query}")
+    assert page.status_code == 422, page.text[:500]
+    assert f'id="e-{field}"' in page.text or f"{field}:" in page.text
+
+
+async def test_another_tenants_alert_is_the_404_page_and_stays_open(dash, world, database):
+    from app.models import Alert
+
+    async with database.sessions.begin() as session:
+        theirs = Alert(alert_type="backup_stale", dedupe_key="x", severity="info", title="theirs")
+        theirs.tenant_id = world.tenant_b
+        session.add(theirs)
+    assert (await sign_in(dash, world.a["customer_admin"].email)).status_code == 303
+    token = csrf_of((await dash.get("/alerts")).text)
+    for action in ("acknowledge", "resolve", "nonsense"):
+        answer = await dash.post(f"/alerts/{theirs.id}/{action}", data={"csrf_token": token})
+        assert answer.status_code == 404, action
+    not_an_id = await dash.post("/alerts/not-an-id/resolve", data={"csrf_token": token})
+    assert not_an_id.status_code == 404
+    async with database.sessions() as session:
+        assert (await session.get(Alert, theirs.id)).resolved_at is None
