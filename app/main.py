@@ -77,6 +77,7 @@ def create_app(
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
+        from app.events.metrics import QueueCollector
         from app.events.worker import worker_in_server
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
@@ -85,7 +86,10 @@ def create_app(
         db = database or Database(settings)
         DATABASE.set(app, db)
         instrument(db)
-        DATABASE_METRICS.set(app, DatabaseMetrics(db))
+        exporter = DatabaseMetrics(db)
+        queue = QueueCollector(db, now)
+        exporter.add(queue, queue.refresh)
+        DATABASE_METRICS.set(app, exporter)
         schedule = start_schedule(db) if settings.retention_schedule_enabled else None
         log.info("startup", environment=settings.environment.value, database=settings.backend)
         for warning in startup_warnings(settings):
