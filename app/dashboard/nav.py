@@ -28,8 +28,8 @@ SECTIONS: list[Section] = [
     Section("Overview", "/", Permission.MANDATES_READ, needs_tenant=False),
     Section("Mandates", "/mandates", Permission.MANDATES_READ),
     Section("Issuers", "/issuers", Permission.ISSUERS_READ, needs_tenant=False),
-    # Slots: Section("Webhooks", "/webhooks", Permission.WEBHOOKS_MANAGE) (issue #9),
-    # Section("Audit", "/audit", Permission.AUDIT_READ) (issue #14).
+    # Slot: Section("Audit", "/audit", Permission.AUDIT_READ) (issue #14).
+    Section("Webhooks", "/webhooks", Permission.WEBHOOKS_MANAGE),
     Section("Alerts", "/alerts", Permission.ALERTS_READ, needs_tenant=False),
     Section("Team", "/team", Permission.USERS_READ),
     Section(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.dashboard import alerts, issuers, mandates, platform, signin, team
+from app.dashboard import alerts, issuers, mandates, platform, signin, team, webhooks
 
 router = APIRouter(include_in_schema=False)
 for part in (
     signin.router,
     mandates.router,
     issuers.router,
+    webhooks.router,
     alerts.router,
     team.router,
     platform.router,

@@ -132,6 +132,21 @@ class DeliveryRepository(TenantScopedRepository[WebhookDelivery]):
         query = query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
         return list((await self.session.scalars(query.limit(limit + 1))).all())
 
+    async def of_mandate(self, mandate_id: uuid.UUID, limit: int) -> list[WebhookDelivery]:
+        """The newest deliveries whose event is about one mandate (`data.mandate_id`).
+
+        A JSON path filter within the tenant, newest first: the mandate page shows
+        a few rows, and a tenant's deliveries are purged after their retention.
+        """
+        about = WebhookDelivery.payload["data"]["mandate_id"].as_string() == str(mandate_id)
+        query = (
+            self.base()
+            .where(about)
+            .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.scalars(query)).all())
+
     async def requeue_failed_since(
         self, webhook_id: uuid.UUID, since: datetime, now: datetime
     ) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -327,6 +328,12 @@ class WebhookService:
         await self.session.flush()
         await self._audit("webhook.delivery_resent", row.webhook_id, delivery_id=str(row.id))
         return row
+
+    async def deliveries_of_mandate(
+        self, mandate_id: uuid.UUID, limit: int = 20
+    ) -> Sequence[WebhookDelivery]:
+        """The newest deliveries of events about this mandate, to any endpoint."""
+        return await self.deliveries.of_mandate(mandate_id, limit)
 
     async def recover(self, webhook_id: uuid.UUID, since: datetime) -> int:
         row = await self.get(webhook_id)

@@ -192,6 +192,9 @@ def _start_server(url: str, tmp: Path, engine: str) -> tuple[subprocess.Popen[st
             "BACKUP_DIR": str(tmp / "backups"),
             "EXPIRY_SWEEP_SECONDS": "0",
             "ALERT_SWEEP_SECONDS": "0",
+            # The webhook tests deliver to a receiver on 127.0.0.1 over plain HTTP.
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            "WEBHOOK_ALLOW_HTTP": "true",
             "RETENTION_SCHEDULE_ENABLED": "false",
             "DASHBOARD_IMPORT_MAX_BYTES": "200000",
         }

@@ -214,6 +214,7 @@ def test_main_pages_pass_axe_and_render_at_phone_width(live: LiveServer, page, c
         f"/mandates/{ids[0]}",
         "/issuers",
         "/alerts",
+        "/webhooks",
         "/team",
         "/platform",
         "/mandates/import",
@@ -367,3 +368,55 @@ def test_readonly_sees_alerts_without_actions(live: LiveServer, page) -> None:
         headers={"accept": "text/html"},
     )
     assert forged.status == 403
+
+
+def _wait_for(condition, seconds: float = 15.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("gave up waiting")
+
+
+def test_webhook_test_event_resend_and_secret_rotation(live: LiveServer, page) -> None:
+    from standardwebhooks.webhooks import Webhook as Verifier
+
+    from tests.webhooks.receiver import Receiver
+
+    browser_sign_in(page, live, new_user(live, "customer_admin"))
+    with Receiver() as receiver:
+        page.goto(live.url + "/webhooks")
+        page.fill("#f-url", receiver.url("/hook"))
+        page.click("text=Add endpoint")
+        expect(page.locator("h1")).to_have_text("Endpoint added")
+        secret = page.locator("#secret").input_value()
+        assert secret.startswith("whsec_")
+        page.click("text=Back to the endpoint")
+        page.click("text=Send a test event")
+        expect(page.locator("[role=status]")).to_contain_text("webhook.test event is on its way")
+        (first,) = _wait_for(lambda: receiver.requests)
+        Verifier(secret).verify(first.body, first.headers)  # raises if the signature is wrong
+        assert json.loads(first.body)["type"] == "webhook.test"
+
+        def delivered() -> bool:
+            page.reload()
+            return page.locator("tr[data-delivery] .badge").first.inner_text() == "succeeded"
+
+        _wait_for(delivered)
+        page.locator("tr[data-delivery]").first.locator("text=Resend").click()
+        expect(page.locator("[role=status]")).to_have_text(
+            "The delivery is queued to be sent again."
+        )
+        _, second = _wait_for(lambda: receiver.requests if len(receiver.requests) >= 2 else None)
+        assert second.headers["webhook-id"] == first.headers["webhook-id"]
+
+        page.click("text=Rotate secret")
+        page.click("button:has-text('Rotate the secret')")
+        expect(page.locator("h1")).to_have_text("New signing secret")
+        rotated = page.locator("#secret").input_value()
+        assert rotated.startswith("whsec_")
+        assert rotated != secret
