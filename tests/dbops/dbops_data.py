@@ -81,8 +81,9 @@ def bulk_audit_rows(dsn: str, count: int) -> None:
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute(
-                "INSERT INTO audit_log (timestamp, actor_type, action, details) "
-                "SELECT now(), 'system', 'bulk', '{}'::jsonb FROM generate_series(1, $1)",
+                "INSERT INTO audit_log (chain_id, timestamp, actor_type, action, details) "
+                "SELECT 'platform', now(), 'system', 'bulk', '{}'::jsonb "
+                "FROM generate_series(1, $1)",
                 count,
             )
         finally:
