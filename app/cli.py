@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from app.audit.cli import audit_app, evidence_app
 from app.dbops.cli import db_app, retention_app
 from app.demo.cli import demo_app, seed
 from app.mandates.cli import app as mandates_app
@@ -28,6 +29,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(mandates_app, name="mandates")
 app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:

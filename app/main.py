@@ -72,6 +72,7 @@ def create_app(
         import httpx
 
         from app.activity.jobs import activity_rollup
+        from app.audit.worker import audit_worker
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
@@ -98,6 +99,7 @@ def create_app(
             async with (
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
+                audit_worker(db, settings, now),
             ):
                 yield
         finally:

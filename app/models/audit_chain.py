@@ -73,9 +73,7 @@ class IssuerKeyHistory(Base):
     """A public key of an issuer and the period it was trusted, [valid_from, valid_until)."""
 
     __tablename__ = "issuer_key_history"
-    __table_args__ = (
-        Index("idx_issuer_key_history_tenant_did", "tenant_id", "did", "valid_from"),
-    )
+    __table_args__ = (Index("idx_issuer_key_history_tenant_did", "tenant_id", "did", "valid_from"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     # No foreign keys: the history outlives the issuer (and a global issuer has no tenant).
