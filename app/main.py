@@ -59,6 +59,16 @@ async def _report_unreachable_database(db: Database, settings: Settings) -> None
             )
 
 
+async def _ensure_signing_key(db: Database, settings: Settings) -> None:
+    """The vault's signing key exists from the first start on (made now if not)."""
+    from app.audit.vault_keys import load_keyring
+
+    try:
+        await load_keyring(db, settings)
+    except Exception as error:  # the database may be down: made on first use then
+        log.error("signing_key_unavailable", error=f"{type(error).__name__}: {error}")
+
+
 def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
@@ -89,6 +99,7 @@ def create_app(
         for warning in startup_warnings(settings):
             log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
+        await _ensure_signing_key(db, settings)
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
         jwks = JwksClient(http, settings, now)
@@ -169,8 +180,11 @@ def create_app(
 
         app.add_middleware(RequestMetricsMiddleware)
 
+    from app.audit.router import router as audit_router
+    from app.audit.router import well_known as well_known_router
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
+    from app.evidence.router import router as evidence_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
@@ -181,7 +195,10 @@ def create_app(
     for router in tenancy_routers:
         app.include_router(router)
     app.include_router(issuers_router)
+    app.include_router(evidence_router)
     app.include_router(mandates_router)
+    app.include_router(audit_router)
+    app.include_router(well_known_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)
