@@ -22,6 +22,9 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 well_known = APIRouter(tags=["audit"])
 VERIFY_ROW_BUDGET = 500_000
 EXPORT_PAGE = 1000
+EXPORT_EXAMPLE = (
+    '{"seq":1,"prev_hash":"…","row_hash":"…","record":{"v":1,"chain":"…","seq":1,…}}\n'
+)
 
 
 @router.get("", response_model=AuditPage)
@@ -65,7 +68,12 @@ def _line(row: Any) -> bytes:
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/jsonl": {}}, "description": "JSON Lines"}},
+    responses={
+        200: {
+            "content": {"application/jsonl": {"example": EXPORT_EXAMPLE}},
+            "description": "JSON Lines, one sealed row a line",
+        }
+    },
 )
 async def export_audit(
     params: Annotated[ExportQuery, Query()],

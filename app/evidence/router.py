@@ -29,7 +29,12 @@ async def mandate_audit(
 @router.get(
     "/{mandate_id}/evidence",
     response_class=Response,
-    responses={200: {"content": {"application/zip": {}}, "description": "The evidence pack"}},
+    responses={
+        200: {
+            "content": {"application/zip": {"example": "(binary ZIP: manifest.json, ...)"}},
+            "description": "The evidence pack",
+        }
+    },
 )
 async def mandate_evidence(
     mandate_id: uuid.UUID, _: CanReadAudit, evidence: EvidenceServiceDep

@@ -113,9 +113,8 @@ async def test_rows_commit_unsealed_and_the_sealer_links_them_gaplessly(db, chai
     made = await checkpoint_once(db, keyring, chain_settings, force=True)
     assert {m.chain_id for m in made} >= {str(a), str(b)}
     reports = await verify_all(db, keyring, chain_settings)
-    assert reports and all(r.ok and r.retention_cut is None for r in reports), [
-        r.summary() for r in reports
-    ]
+    assert reports
+    assert all(r.ok and r.retention_cut is None for r in reports), [r.summary() for r in reports]
 
 
 async def test_the_signing_key_is_made_once_and_rotation_keeps_old_keys(db, chain_settings):
@@ -133,7 +132,9 @@ async def test_the_signing_key_is_made_once_and_rotation_keeps_old_keys(db, chai
 async def test_an_intact_chain_and_its_checkpoints_verify(db, chain_settings):
     chain, _ = await sealed_chain(db, chain_settings)
     report = await report_of(db, chain_settings, chain)
-    assert report.ok and report.rows_checked == 30 and report.checkpoints_checked == 3
+    assert report.ok
+    assert report.rows_checked == 30
+    assert report.checkpoints_checked == 3
 
 
 def broken(report, problem: Problem, seq: int) -> None:
@@ -187,7 +188,8 @@ async def test_two_swapped_rows_are_named(db, chain_settings):
             )
     report = await report_of(db, chain_settings, chain)
     broken(report, Problem.ROWS_SWAPPED, 5)
-    assert report.broken is not None and report.broken.other_seq == 8
+    assert report.broken is not None
+    assert report.broken.other_seq == 8
 
 
 async def test_a_forged_row_inserted_is_named(db, chain_settings):
@@ -258,15 +260,17 @@ async def test_retention_anchors_and_a_raw_prefix_delete_is_a_warning(db, chain_
     keyring = await load_keyring(db, chain_settings)
     await checkpoint_once(db, keyring, chain_settings, force=True)
     report = await run_retention(db)
-    assert report["audit_log"]["deleted"] >= 12 and report["audit_log"]["anchors"] >= 1
+    assert report["audit_log"]["deleted"] >= 12
+    assert report["audit_log"]["anchors"] >= 1
     verified = await report_of(db, chain_settings, chain)
-    assert verified.ok and verified.anchor_seq == 12 and verified.retention_cut is None, (
-        verified.summary()
-    )
+    assert verified.ok, verified.summary()
+    assert verified.anchor_seq == 12
+    assert verified.retention_cut is None
     # The guide's cron job: a raw prefix delete without an anchor.
     await write(db, tenant_id, 5)
     await seal_all(db)
     await sql(db, "DELETE FROM audit_log WHERE chain_id = :c AND seq <= 15", c=chain)
     cut = await report_of(db, chain_settings, chain)
-    assert cut.ok and cut.retention_cut is not None, cut.summary()
+    assert cut.ok, cut.summary()
+    assert cut.retention_cut is not None
     assert cut.retention_cut.oldest_kept_seq == 16

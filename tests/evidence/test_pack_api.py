@@ -71,7 +71,8 @@ async def test_a_pack_verifies_offline_and_any_flipped_byte_is_named(client, wor
     jwks = (await client.get("/.well-known/jwks.json")).json()
     report = verify_pack(data, jwks)
     assert report.ok, [f.line() for f in report.findings]
-    assert report.rows_checked >= 2 and report.rows_proven == report.rows_checked
+    assert report.rows_checked >= 2
+    assert report.rows_proven == report.rows_checked
     assert report.ingest_code == "VALID"
 
     for path in zipfile.ZipFile(io.BytesIO(data)).namelist():
@@ -81,7 +82,8 @@ async def test_a_pack_verifies_offline_and_any_flipped_byte_is_named(client, wor
 
     other = Keyring.of(generate_signing_key())
     forged = verify_pack(data, other.public_jwks())
-    assert not forged.ok and "manifest.jws" in forged.files_with(Severity.ERROR)
+    assert not forged.ok
+    assert "manifest.jws" in forged.files_with(Severity.ERROR)
 
     # The CLI: 0 valid, 3 wrong, 2 with one line for a missing or non-ZIP path.
     pack = tmp_path / "pack.zip"
@@ -96,13 +98,16 @@ async def test_a_pack_verifies_offline_and_any_flipped_byte_is_named(client, wor
     bad = tmp_path / "bad.zip"
     bad.write_bytes(rewrite(data, "mandate/token.jwt", flip_at=5))
     wrong = await asyncio.to_thread(run_command, [*cli, str(bad), "--jwks", str(keys)], env=env)
-    assert wrong.returncode == 3 and "mandate/token.jwt" in wrong.stdout, wrong.stdout
+    assert wrong.returncode == 3, wrong.stdout
+    assert "mandate/token.jwt" in wrong.stdout
     missing = await asyncio.to_thread(run_command, [*cli, str(tmp_path / "nope.zip")], env=env)
-    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert missing.returncode == 2
+    assert len(missing.stderr.strip().splitlines()) == 1
     text_file = tmp_path / "notes.txt"
     text_file.write_text("not a zip")
     notzip = await asyncio.to_thread(run_command, [*cli, str(text_file)], env=env)
-    assert notzip.returncode == 2 and len(notzip.stderr.strip().splitlines()) == 1
+    assert notzip.returncode == 2
+    assert len(notzip.stderr.strip().splitlines()) == 1
 
 
 async def test_a_rotated_away_issuer_key_still_verifies_as_of_ingest(client, world):
@@ -157,7 +162,8 @@ async def test_evidence_and_mandate_audit_of_unknown_or_foreign_mandates_are_404
         ).status_code == 404
     rows = (await client.get(f"/api/v1/mandates/{mandate_id}/audit", headers=admin(world))).json()
     actions = [item["action"] for item in rows["items"]]
-    assert "mandate.created" in actions and "mandate.token_read" in actions
+    assert "mandate.created" in actions
+    assert "mandate.token_read" in actions
 
 
 async def test_reading_the_trail_filters_pages_and_permissions(client, world):
@@ -166,7 +172,8 @@ async def test_reading_the_trail_filters_pages_and_permissions(client, world):
     page = await client.get("/api/v1/audit", params={"limit": 1}, headers=readonly)
     assert page.status_code == 200, page.text
     body = page.json()
-    assert len(body["items"]) == 1 and body["next_cursor"]
+    assert len(body["items"]) == 1
+    assert body["next_cursor"]
     second = await client.get(
         "/api/v1/audit", params={"limit": 1, "cursor": body["next_cursor"]}, headers=readonly
     )
@@ -208,13 +215,16 @@ async def test_export_streams_sealed_rows_and_verify_answers_for_the_tenant(clie
     future = await client.get(
         "/api/v1/audit/export", params={"since": "2999-01-01T00:00:00Z"}, headers=headers
     )
-    assert future.status_code == 200 and future.text == ""
+    assert future.status_code == 200
+    assert future.text == ""
     verified = await client.get("/api/v1/audit/verify", headers=world.a["readonly"].key())
     assert verified.status_code == 200, verified.text
-    assert verified.json()["status"] == "intact" and verified.json()["rows_checked"] >= 3
+    assert verified.json()["status"] == "intact"
+    assert verified.json()["rows_checked"] >= 3
 
 
 @pytest.mark.parametrize("path", ["/.well-known/jwks.json"])
 async def test_the_vault_publishes_its_public_keys(client, path):
     keys = (await client.get(path)).json()["keys"]
-    assert keys and all(set(k) == {"kty", "crv", "x", "y", "kid", "alg", "use"} for k in keys)
+    assert keys
+    assert all(set(k) == {"kty", "crv", "x", "y", "kid", "alg", "use"} for k in keys)
