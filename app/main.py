@@ -180,8 +180,6 @@ def create_app(
 
         app.add_middleware(RequestMetricsMiddleware)
 
-    from app.audit.router import router as audit_router
-    from app.audit.router import well_known as well_known_router
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
     from app.evidence.router import router as evidence_router
@@ -189,6 +187,8 @@ def create_app(
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
     from app.tenancy.router import routers as tenancy_routers
+    from app.trail.router import router as audit_router
+    from app.trail.router import well_known as well_known_router
     from app.web.docs import router as docs_router
 
     app.include_router(health_router)

@@ -47,7 +47,12 @@ async def counts_async(url: str) -> dict[str, int]:
             return {
                 "customers": await session.scalar(select(func.count()).select_from(Tenant)),
                 "mandates": await session.scalar(select(func.count()).select_from(Mandate)),
-                "audit_log": await session.scalar(select(func.count()).select_from(AuditLog)),
+                # A restore records itself in the restored database's platform chain.
+                "audit_log": await session.scalar(
+                    select(func.count())
+                    .select_from(AuditLog)
+                    .where(AuditLog.action != "database.restored")
+                ),
             }
     finally:
         await database.dispose()

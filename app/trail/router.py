@@ -22,9 +22,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 well_known = APIRouter(tags=["audit"])
 VERIFY_ROW_BUDGET = 500_000
 EXPORT_PAGE = 1000
-EXPORT_EXAMPLE = (
-    '{"seq":1,"prev_hash":"…","row_hash":"…","record":{"v":1,"chain":"…","seq":1,…}}\n'
-)
+EXPORT_EXAMPLE = '{"seq":1,"prev_hash":"…","row_hash":"…","record":{"v":1,"chain":"…","seq":1,…}}\n'
 
 
 @router.get("", response_model=AuditPage)
