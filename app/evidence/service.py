@@ -40,6 +40,7 @@ from app.keys import InvalidKeyMaterial, TrustSnapshot, b64url_decode
 from app.mandates.repository import MandateRepository
 from app.mandates.verification import referenced_issuers, verify_token
 from app.models import Mandate
+from app.signing import Keyring
 
 log = get_logger(__name__)
 
@@ -86,7 +87,7 @@ class EvidenceService:
             raise NotFound("mandate not found")
         return mandate
 
-    async def _bring_under_checkpoint(self, mandate_id: str) -> None:
+    async def _bring_under_checkpoint(self, mandate_id: str, keyring: Keyring) -> None:
         """Seal and checkpoint this chain now when the mandate's rows need it."""
         async with self.database.write_engine.connect() as connection:
             unsealed = await store.unsealed_of_resource(
@@ -101,7 +102,6 @@ class EvidenceService:
         try:
             if unsealed:
                 await seal_once(self.database, self.clock)
-            keyring = await load_keyring(self.database, self.settings)
             await checkpoint_once(
                 self.database, keyring, self.settings, self.clock, force=True, chains=[self.chain]
             )
@@ -168,7 +168,7 @@ class EvidenceService:
         # this tenant's chain, so an unknown id finds nothing there and is a 404 below.
         keyring = await load_keyring(self.database, self.settings)
         key = str(mandate_id)
-        await self._bring_under_checkpoint(key)
+        await self._bring_under_checkpoint(key, keyring)
         rows, checkpoints = await self._proven_rows(key)
         mandate = await self.mandate(mandate_id)
         token = mandate.vc_jwt
