@@ -35,7 +35,7 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import ROOT, SECRET, cli  # noqa: E402
+from _server import ROOT, SECRET, cli
 
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 LOADGEN = ROOT.parent / "shared" / "tools" / "loadgen.py"
