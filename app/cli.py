@@ -8,9 +8,11 @@ from __future__ import annotations
 import typer
 
 from app.alerts.cli import app as alerts_app
+from app.audit.cli import audit_app
 from app.dbops.cli import db_app, retention_app
 from app.demo.cli import demo_app, seed
 from app.events.cli import worker
+from app.evidence.cli import evidence_app
 from app.mandates.cli import app as mandates_app
 from app.tenancy.cli import api_keys_app, tenants_app, users_app
 from app.web.cli import serve
@@ -32,6 +34,8 @@ app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(mandates_app, name="mandates")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.audit.chain import chain_id_for
 from app.audit.repository import insert_rows
-from app.core.actor import Actor
+from app.core.actor import CLIENT_IP, Actor
 
 
 def audit_values(
@@ -28,6 +29,8 @@ def audit_values(
     context = structlog.contextvars.get_contextvars()
     return {
         "tenant_id": tenant_id,
+        "chain_id": chain_id_for(tenant_id),
+        "actor_role": actor.role,
         "timestamp": at or datetime.now(UTC),
         "actor_type": actor.type,
         "actor_id": actor.id,
@@ -36,7 +39,7 @@ def audit_values(
         "resource_id": str(resource_id) if resource_id is not None else None,
         "outcome": outcome,
         "request_id": context.get("request_id"),
-        "ip_address": context.get("client_ip"),
+        "ip_address": CLIENT_IP.get(),
         "details": details or {},
     }
 

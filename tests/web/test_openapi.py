@@ -103,6 +103,12 @@ EXPECTED_ERRORS: dict[tuple[str, str], list[int]] = {
     ("GET", "/api/v1/alerts/{alert_id}"): [401, 403, 404, 422, 429, 503],
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): [401, 403, 404, 409, 422, 429, 503],
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): [401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/audit"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/audit/export"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/audit/verify"): [400, 401, 403, 404, 429, 503],
+    ("GET", "/api/v1/mandates/{mandate_id}/audit"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/mandates/{mandate_id}/evidence"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/.well-known/jwks.json"): [],
 }
 
 
