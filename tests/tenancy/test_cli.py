@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,11 +20,19 @@ def cli(env, *args, stdin: str | None = None, ok: bool = True):
     return result
 
 
+async def acli(env, *args, stdin: str | None = None, ok: bool = True):
+    """`cli` from an async test: in a thread, so the app's background jobs (the
+    audit sealer holds SQLite's write lock for a moment) keep running meanwhile."""
+    return await asyncio.to_thread(cli, env, *args, stdin=stdin, ok=ok)
+
+
 async def test_bootstrap_from_nothing_then_use_the_credentials(cli_env, client):
-    tenant_id = cli(cli_env, "tenants", "create", "Acme Payments", "--email", "ops@acme.example")
+    tenant_id = await acli(
+        cli_env, "tenants", "create", "Acme Payments", "--email", "ops@acme.example"
+    )
     tenant_id = uuid.UUID(tenant_id.stdout.strip())
 
-    admin = cli(
+    admin = await acli(
         cli_env,
         "users",
         "create-admin",
@@ -33,7 +42,7 @@ async def test_bootstrap_from_nothing_then_use_the_credentials(cli_env, client):
         stdin=PASSWORD + "\n",
     )
     uuid.UUID(admin.stdout.strip())
-    tenant_admin = cli(
+    tenant_admin = await acli(
         cli_env,
         "users",
         "create-admin",
@@ -46,7 +55,7 @@ async def test_bootstrap_from_nothing_then_use_the_credentials(cli_env, client):
     )
     uuid.UUID(tenant_admin.stdout.strip())
 
-    plain = cli(
+    plain = await acli(
         cli_env,
         "api-keys",
         "create",
@@ -59,7 +68,7 @@ async def test_bootstrap_from_nothing_then_use_the_credentials(cli_env, client):
     )
     secret = plain.stdout.strip().splitlines()[-1]
     assert secret.startswith("mvk_")
-    as_json = cli(
+    as_json = await acli(
         cli_env,
         "api-keys",
         "create",
@@ -158,7 +167,7 @@ async def test_reset_password_signs_in_ends_sessions_and_lifts_a_lockout(
     )
     assert before.status_code == 401
 
-    result = cli(cli_env, "users", "reset-password", "--email", user.email.upper())
+    result = await acli(cli_env, "users", "reset-password", "--email", user.email.upper())
     assert result.stdout.splitlines()[0] == f"new password of {user.email}:"
     generated = result.stdout.splitlines()[-1]
     assert len(generated) == 24
@@ -173,7 +182,7 @@ async def test_reset_password_signs_in_ends_sessions_and_lifts_a_lockout(
     assert old_session.json()["code"] == "refresh_token_revoked"
 
     chosen = "Quiet-Meadow-Compass-77"
-    piped = cli(
+    piped = await acli(
         cli_env,
         "users",
         "reset-password",
