@@ -49,12 +49,20 @@ from app.webhooks.resolve import Resolver, SystemResolver
 from app.webhooks.results import AttemptOutcome, AttemptResult
 from app.webhooks.retry import Decision, RetryPolicy, Verdict, decide
 from app.webhooks.rotation import StoredSecrets, signing_keys
-from app.webhooks.signing import message_id_for
+from app.webhooks.signing import SigningKey, message_id_for
 from app.webhooks.transport import build_delivery_client
 from app.webhooks.urls import UrlPolicy
 
 log = get_logger(__name__)
 _MAX_BACKOFF = 10.0
+_POOL_SIZE = 8
+_OPENED_MAX = 10_000
+
+
+def _shards(concurrency: int) -> list[int]:
+    """Pool sizes adding up to `concurrency`, none above _POOL_SIZE."""
+    full, rest = divmod(concurrency, _POOL_SIZE)
+    return [_POOL_SIZE] * full + ([rest] if rest else [])
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -107,19 +115,48 @@ class DeliveryWorker:
         self.batch = settings.webhook_worker_batch
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
         self._own_client = client is None
-        self.client = client or build_delivery_client(
-            limits=httpx.Limits(
-                max_connections=settings.webhook_worker_concurrency,
-                max_keepalive_connections=settings.webhook_worker_concurrency,
-                keepalive_expiry=30.0,
-            )
+        # httpcore's pool walks every connection it holds on each request, so one
+        # pool of 50 costs several times what 7 pools of 8 do: the attempts are
+        # spread over small pools (each still keeps its connections alive).
+        self.clients = (
+            [client]
+            if client is not None
+            else [
+                build_delivery_client(
+                    limits=httpx.Limits(
+                        max_connections=size,
+                        max_keepalive_connections=size,
+                        keepalive_expiry=30.0,
+                    )
+                )
+                for size in _shards(settings.webhook_worker_concurrency)
+            ]
         )
+        self._next_client = 0
+        self._opened: dict[tuple[StoredSecrets, bool], tuple[SigningKey, ...]] = {}
         self._slots = asyncio.Semaphore(settings.webhook_worker_concurrency)
         self._wake = asyncio.Event()
 
     async def aclose(self) -> None:
         if self._own_client:
-            await self.client.aclose()
+            for client in self.clients:
+                await client.aclose()
+
+    def _keys(self, item: Claimed) -> tuple[SigningKey, ...]:
+        """The endpoint's live signing keys; opened secrets are kept (Fernet costs ~15 us)."""
+        stored = StoredSecrets(item.secret, item.secret_previous, item.secret_previous_expires_at)
+        cache_key = (stored, stored.in_rotation(self.clock.now()))
+        keys = self._opened.get(cache_key)
+        if keys is None:
+            keys = signing_keys(self.box, stored, now=self.clock.now())
+            if len(self._opened) >= _OPENED_MAX:
+                self._opened.clear()
+            self._opened[cache_key] = keys
+        return keys
+
+    def _client(self) -> httpx.AsyncClient:
+        self._next_client = (self._next_client + 1) % len(self.clients)
+        return self.clients[self._next_client]
 
     def wake(self) -> None:
         """Start the next round now (something was just committed to the outbox)."""
@@ -144,17 +181,11 @@ class DeliveryWorker:
     async def _send(self, item: Claimed) -> Sent:
         async with self._slots:
             try:
-                keys = signing_keys(
-                    self.box,
-                    StoredSecrets(
-                        item.secret, item.secret_previous, item.secret_previous_expires_at
-                    ),
-                    now=self.clock.now(),
-                )
+                keys = self._keys(item)
             except SecretUnreadable as error:
                 return Sent(item, AttemptResult(AttemptOutcome.BLOCKED, error=str(error)[:500]))
             result = await attempt_delivery(
-                self.client,
+                self._client(),
                 url=item.url,
                 message_id=message_id_for(item.event_id),
                 body=encode_payload(item.payload),
