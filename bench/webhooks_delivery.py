@@ -31,12 +31,12 @@ from _webhooks import ROOT, cpu_seconds, receiver, scratch_database
 from sqlalchemy import func, select
 
 from app.core.actor import Actor
+from app.core.clock import SYSTEM_CLOCK
 from app.core.config import load_settings
 from app.core.database import Database
 from app.events.outbox import emit
 from app.events.schemas import WebhookCreate
 from app.events.service import WebhookService
-from app.core.clock import SYSTEM_CLOCK
 from app.models import Tenant, WebhookDelivery
 from app.webhooks import event_data
 from app.webhooks.catalogue import EventType, encode_payload
@@ -114,9 +114,7 @@ async def main() -> None:
         )  # fmt: skip
         database = Database(settings)
         tenant_id = await setup(database, settings, hook_url)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT
-        )
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env, cwd=ROOT)
         try:
             await asyncio.sleep(3)  # started and idle
             done = 0
