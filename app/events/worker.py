@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
@@ -34,6 +36,7 @@ from app.core.database import Database
 from app.core.logging import get_logger
 from app.core.secretbox import SecretBox, SecretUnreadable
 from app.events.metrics import ATTEMPT_SECONDS, DELIVERIES_FINISHED, DELIVERY_ATTEMPTS
+from app.events.outbox import PENDING_DELIVERIES
 from app.events.repository import (
     FAILED,
     PENDING,
@@ -294,6 +297,7 @@ class DeliveryWorker:
         poll = self.settings.webhook_worker_poll_seconds
         log.info("webhook_worker_started", worker=self.worker_id)
         while not stop.is_set():
+            self._wake.clear()  # a wake during the round below starts the next at once
             try:
                 sent = await self.run_once()
                 backoff = 0.5
@@ -305,7 +309,6 @@ class DeliveryWorker:
                 backoff = min(backoff * 2, _MAX_BACKOFF)
                 continue
             if sent < self.batch:
-                self._wake.clear()
                 await _wait_any(stop, self._wake, poll)
         log.info("webhook_worker_stopped", worker=self.worker_id)
 
@@ -348,10 +351,23 @@ async def worker_in_server(
         yield None
         return
     worker = DeliveryWorker(database, settings, clock=clock)
+
+    def committed(session: Session) -> None:
+        # A request of this process committed deliveries: send them now, not at the next poll.
+        if session.info.pop(PENDING_DELIVERIES, False):
+            worker.wake()
+
+    def rolled_back(session: Session) -> None:
+        session.info.pop(PENDING_DELIVERIES, None)
+
+    event.listen(Session, "after_commit", committed)
+    event.listen(Session, "after_rollback", rolled_back)
     task = asyncio.create_task(worker.run(), name="webhook-worker")
     try:
         yield worker
     finally:
+        event.remove(Session, "after_commit", committed)
+        event.remove(Session, "after_rollback", rolled_back)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
