@@ -338,6 +338,10 @@ class WebhookService:
     async def recover(self, webhook_id: uuid.UUID, since: datetime) -> int:
         row = await self.get(webhook_id)
         now = self.clock.now()
+        if since.tzinfo is None:
+            raise Unprocessable(
+                "since needs a time zone, e.g. 2026-12-01T00:00:00Z", code="invalid_since"
+            )
         if since > now:
             raise Unprocessable("since is in the future", code="invalid_since")
         count = await self.deliveries.requeue_failed_since(row.id, since, now)
