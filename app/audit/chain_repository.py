@@ -273,6 +273,9 @@ async def checkpoint_chain(
         return []
     made: list[MadeCheckpoint] = []
     last = stored.last_checkpoint_seq
+    anchor = await newest_anchor(connection, chain)
+    if anchor is not None and anchor.last_seq > last:
+        last = anchor.last_seq  # rows up to the anchor are gone: the next batch starts after it
     while last < stored.seq:
         first, end = last + 1, min(stored.seq, last + max_rows)
         hashes = list(
