@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, func, insert, select, text, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -477,6 +477,37 @@ async def covering_checkpoint(
     )
     row = (await connection.execute(query)).first()
     return None if row is None else (int(row.first_seq), int(row.seq), str(row.jws))
+
+
+async def covering_checkpoints(
+    connection: AsyncConnection, chain: str, seqs: Sequence[int]
+) -> list[tuple[int, int, str]]:
+    """(first_seq, seq, jws) of every checkpoint whose batch holds one of `seqs`, in one query."""
+    if not seqs:
+        return []
+    holds = or_(
+        *(and_(CHECKPOINTS.c.first_seq <= seq, CHECKPOINTS.c.seq >= seq) for seq in set(seqs))
+    )
+    query = (
+        select(CHECKPOINTS.c.first_seq, CHECKPOINTS.c.seq, CHECKPOINTS.c.jws)
+        .where(CHECKPOINTS.c.chain_id == chain, holds)
+        .order_by(CHECKPOINTS.c.seq)
+    )
+    return [
+        (int(row.first_seq), int(row.seq), str(row.jws))
+        for row in (await connection.execute(query)).all()
+    ]
+
+
+async def batches_hashes(
+    connection: AsyncConnection, chain: str, ranges: Sequence[tuple[int, int]]
+) -> dict[int, str]:
+    """seq -> row_hash over several seq ranges, in one query (index-only on PostgreSQL)."""
+    if not ranges:
+        return {}
+    within = or_(*(LOG.c.seq.between(first, last) for first, last in ranges))
+    query = select(LOG.c.seq, LOG.c.row_hash).where(LOG.c.chain_id == chain, within)
+    return {int(row.seq): str(row.row_hash) for row in (await connection.execute(query)).all()}
 
 
 async def batch_hashes(connection: AsyncConnection, chain: str, first: int, last: int) -> list[str]:
