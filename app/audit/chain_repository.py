@@ -219,6 +219,11 @@ async def seal_pending(
     return result
 
 
+async def any_unsealed(connection: AsyncConnection) -> bool:
+    query = select(LOG.c.id).where(LOG.c.seq.is_(None)).limit(1)
+    return (await connection.execute(query)).first() is not None
+
+
 async def unsealed_count(connection: AsyncConnection) -> int:
     query = select(func.count()).select_from(LOG).where(LOG.c.seq.is_(None))
     return int((await connection.execute(query)).scalar_one())

@@ -42,7 +42,7 @@ async def list_audit(
         since=params.since,
         until=params.until,
     )
-    before = int(params.cursor) if params.cursor is not None else None
+    before = params.cursor
     rows = await AuditTrail(session, tenant_id).page(
         where, before_id=before, limit=params.limit + 1
     )
