@@ -7,7 +7,9 @@ design. Core statements only: these run for every row sealed or verified.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -396,6 +398,67 @@ async def _pg_sealed_rows(
             return
 
 
+_PG_CHECKPOINTS = (
+    "SELECT seq, jws FROM audit_checkpoints WHERE chain_id = $1 AND seq > $2 AND seq <= $3 "
+    "ORDER BY seq"
+)
+Page = tuple[list[AuditRow], list[StoredCheckpoint]]
+
+
+async def _pg_pages(
+    connection: AsyncConnection, chain: str, after: int, upto: int, page: int
+) -> AsyncIterator[Page]:
+    """Pages of rows with the checkpoints filed within them; the next page is fetched
+    while the caller checks this one (the database works while we hash)."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    loads, make = orjson.loads, AuditRow._make
+
+    async def load(start: int) -> Page | None:
+        records = await driver.fetch(_PG_SEALED_ROWS, chain, start, upto, page)
+        if not records:
+            return None
+        rows = []
+        for record in records:
+            values = list(record)
+            values[12] = loads(values[12])
+            rows.append(make(values))
+        found = await driver.fetch(_PG_CHECKPOINTS, chain, start, rows[-1].seq)
+        return rows, [StoredCheckpoint(int(r[0]), str(r[1])) for r in found]
+
+    pending: asyncio.Future[Page | None] | None = asyncio.ensure_future(load(after))
+    try:
+        while pending is not None:
+            result = await pending
+            pending = None
+            if result is None:
+                return
+            rows = result[0]
+            if len(rows) == page and rows[-1].seq < upto:
+                pending = asyncio.ensure_future(load(rows[-1].seq))
+            yield result
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+async def pages_with_checkpoints(
+    connection: AsyncConnection, chain: str, *, after: int, upto: int, page: int = VERIFY_PAGE
+) -> AsyncGenerator[Page, None]:
+    """(rows, checkpoints filed after the previous page up to this page's last seq)."""
+    if connection.dialect.name == "postgresql":
+        async for item in _pg_pages(connection, chain, after, upto, page):
+            yield item
+        return
+    start = after
+    async for rows in sealed_rows(connection, chain, after=after, upto=upto, page=page):
+        found = await stored_checkpoints(connection, chain, after=start, upto=rows[-1].seq)
+        start = rows[-1].seq
+        yield rows, found
+
+
 async def sealed_rows(
     connection: AsyncConnection,
     chain: str,
@@ -441,17 +504,16 @@ async def rows_of_resource(
     connection: AsyncConnection, chain: str, resource_type: str, resource_id: str
 ) -> list[AuditRow]:
     """A resource's sealed rows in its chain, in seq order (an evidence pack's events)."""
-    query = (
-        select(*_SEALED_COLUMNS)
-        .where(
-            LOG.c.chain_id == chain,
-            LOG.c.resource_type == resource_type,
-            LOG.c.resource_id == resource_id,
-            LOG.c.seq.is_not(None),
-        )
-        .order_by(LOG.c.seq)
+    query = select(*_SEALED_COLUMNS).where(
+        LOG.c.chain_id == chain,
+        LOG.c.resource_type == resource_type,
+        LOG.c.resource_id == resource_id,
+        LOG.c.seq.is_not(None),
     )
-    return [_audit_row(row) for row in (await connection.execute(query)).all()]
+    # Sorted here: an ORDER BY seq would tempt the planner to walk the whole chain by
+    # (chain_id, seq) instead of taking the resource's few rows by idx_audit_log_resource.
+    rows = [_audit_row(row) for row in (await connection.execute(query)).all()]
+    return sorted(rows, key=lambda row: row.seq)
 
 
 async def unsealed_of_resource(
