@@ -508,12 +508,12 @@ async def rows_of_resource(
         LOG.c.chain_id == chain,
         LOG.c.resource_type == resource_type,
         LOG.c.resource_id == resource_id,
-        LOG.c.seq.is_not(None),
     )
-    # Sorted here: an ORDER BY seq would tempt the planner to walk the whole chain by
+    # Filtered and sorted here: `seq IS NOT NULL` or ORDER BY seq would tempt the planner
+    # (stale statistics right after a big sealing run) to walk the whole chain by
     # (chain_id, seq) instead of taking the resource's few rows by idx_audit_log_resource.
     rows = [_audit_row(row) for row in (await connection.execute(query)).all()]
-    return sorted(rows, key=lambda row: row.seq)
+    return sorted((row for row in rows if row.seq is not None), key=lambda row: row.seq)
 
 
 async def unsealed_of_resource(
