@@ -135,6 +135,11 @@ async def main() -> None:
                 sealed = await seal_all(database)
                 seconds = time.perf_counter() - started
                 print(f"sealed {sealed:,} rows in {seconds:.1f} s ({sealed / seconds:,.0f} rows/s)")
+                analyze = await asyncpg.connect(f"{base}/{name}")
+                try:
+                    await analyze.execute("VACUUM ANALYZE audit_log")  # what autovacuum does
+                finally:
+                    await analyze.close()
                 keyring = await load_keyring(database, settings)
                 started = time.perf_counter()
                 made = await checkpoint_once(database, keyring, settings, force=True)

@@ -146,8 +146,9 @@ def run(label: str, port: int, interval: str, work: Path) -> dict[str, float]:
             )  # fmt: skip
             time.sleep(1.5)  # the sealer catches up with the last ingests
         print(out)
-        rate = float(re.search(r"([0-9.]+)\s*req/s", out).group(1))  # type: ignore[union-attr]
-        cpu = re.search(r"cpu[^0-9]*([0-9.]+)\s*%", out, re.IGNORECASE)
+        found_rate = re.search(r"2xx/s=([0-9.]+)", out)
+        rate = float(found_rate.group(1)) if found_rate else float("nan")
+        cpu = re.search(r"watched=\{'pid:\d+': ([0-9.]+)\}", out)
         result = {"rate": rate, "cpu": float(cpu.group(1)) if cpu else float("nan")}
         if interval != "0":
             dsn = f"{base_dsn}/{name}"

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import chain_repository as store
-from app.audit.chain import AuditRow, chain_id_for
+from app.audit.chain import chain_id_for
 from app.audit.checkpoint import parse_checkpoint_payload
 from app.audit.service import record
 from app.audit.vault_keys import load_keyring
@@ -109,35 +109,29 @@ class EvidenceService:
             log.warning("evidence_checkpoint_failed", error=type(error).__name__)
 
     async def _proven_rows(self, mandate_id: str) -> tuple[list[ProvenRow], list[str]]:
+        """The mandate's rows with inclusion proofs: three queries whatever the row count."""
         async with self.database.write_engine.connect() as connection:
             rows = await store.rows_of_resource(connection, self.chain, "mandate", mandate_id)
-            proven: list[ProvenRow] = []
-            checkpoints: list[str] = []
-            groups: dict[int, tuple[int, str, list[AuditRow]]] = {}
-            unproven: list[AuditRow] = []
-            for row in rows:
-                covering = None
-                for seq, (first, _jws, _members) in groups.items():
-                    if first <= row.seq <= seq:
-                        covering = seq
-                if covering is None:
-                    found = await store.covering_checkpoint(connection, self.chain, row.seq)
-                    if found is None or found[0] > row.seq:
-                        unproven.append(row)
-                        continue
-                    groups[found[1]] = (found[0], found[2], [])
-                    covering = found[1]
-                groups[covering][2].append(row)
-            for seq, (first, jws, members) in sorted(groups.items()):
-                hashes = await store.batch_hashes(connection, self.chain, first, seq)
-                checkpoint = parse_checkpoint_payload(verify_jws_payload(jws))
-                try:
-                    proven += prove_rows(members, checkpoint, hashes)
-                    checkpoints.append(jws)
-                except ValueError:
-                    unproven += members  # the batch lost rows (retention): hash only
+            found = await store.covering_checkpoints(connection, self.chain, [r.seq for r in rows])
+            hashes = await store.batches_hashes(
+                connection, self.chain, [(first, seq) for first, seq, _jws in found]
+            )
             await connection.rollback()
-        proven += [ProvenRow(row=row) for row in unproven]
+        proven: list[ProvenRow] = []
+        checkpoints: list[str] = []
+        placed: set[int] = set()
+        for first, seq, jws in found:
+            members = [row for row in rows if first <= row.seq <= seq]
+            if not members:
+                continue
+            batch = [hashes.get(n) for n in range(first, seq + 1)]
+            checkpoint = parse_checkpoint_payload(verify_jws_payload(jws))
+            if None in batch or checkpoint.first_seq != first or checkpoint.seq != seq:
+                continue  # the batch lost rows (retention): these rows get no proof
+            proven += prove_rows(members, checkpoint, [h for h in batch if h is not None])
+            checkpoints.append(jws)
+            placed.update(row.seq for row in members)
+        proven += [ProvenRow(row=row) for row in rows if row.seq not in placed]
         proven.sort(key=lambda p: p.row.seq)
         return proven, checkpoints
 

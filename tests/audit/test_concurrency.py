@@ -33,6 +33,8 @@ async def test_four_writers_two_tenants_and_retention_keep_chains_gapless(databa
         for tenant_id in tenants:
             await write(database, tenant_id, 30, at=old)
         await seal_all(database)
+        keyring = await load_keyring(database, settings)
+        await checkpoint_once(database, keyring, settings, force=True)
         writers = [
             subprocess.Popen(
                 [
@@ -60,11 +62,10 @@ async def test_four_writers_two_tenants_and_retention_keep_chains_gapless(databa
         for writer in writers:
             output = writer.communicate()[0]
             assert writer.returncode == 0, output
+        await seal_all(database)
+        await checkpoint_once(database, keyring, settings, force=True)
         deleted += (await run_retention(database))["audit_log"]["deleted"]
         assert deleted == 60
-        await seal_all(database)
-        keyring = await load_keyring(database, settings)
-        await checkpoint_once(database, keyring, settings, force=True)
         reports = await verify_all(database, keyring, settings)
         chains = {str(t) for t in tenants}
         assert chains <= {r.chain_id for r in reports}
