@@ -3,8 +3,10 @@
 Figure 1, throughput: the worker is started and left idle, then N deliveries are
 committed at once; the rate is N over the time from that commit until the last
 is recorded delivered, and the worker's CPU per delivery is read from /proc.
-The baseline, in the same run and interleaved, is a bare `httpx.AsyncClient.post`
-loop of the same body at the worker's concurrency (50), from this process.
+The baselines, in the same run and interleaved, are a bare `httpx.AsyncClient.post`
+loop of the same body at the worker's concurrency (50), from this process: one
+client (one pool of 50, httpx's default shape) and seven clients of 8 (the shape
+the worker uses).
 
 Figure 2, latency: one event committed every 10 ms (100 events/s) for DURATION
 seconds, each its own transaction; commit -> delivered is `delivered_at -
@@ -84,16 +86,18 @@ async def succeeded(database: Database) -> int:
         )
 
 
-async def baseline(url: str) -> tuple[float, float]:
+async def baseline(url: str, pools: int = 1) -> tuple[float, float]:
     body = encode_payload(
         {"type": "mandate.revoked", "timestamp": "2026-12-02T00:00:00Z",
          "data": revoked(datetime.now(UTC)).model_dump(mode="json")}
     )  # fmt: skip
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(limits=limits) as client:
+    size = -(-CONCURRENCY // pools)
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    clients = [httpx.AsyncClient(limits=limits) for _ in range(pools)]
+    try:
         queue = iter(range(N))
 
-        async def loop() -> None:
+        async def loop(client: httpx.AsyncClient) -> None:
             for _ in queue:
                 response = await client.post(
                     url, content=body, headers={"content-type": "application/json"}
@@ -101,8 +105,11 @@ async def baseline(url: str) -> tuple[float, float]:
                 response.raise_for_status()
 
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(loop(clients[n % pools]) for n in range(CONCURRENCY)))
         return N / (time.perf_counter() - wall0), (time.process_time() - cpu0) / N
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 async def main() -> None:
@@ -121,6 +128,7 @@ async def main() -> None:
             rows = []
             for round_number in range(ROUNDS):
                 base_rate, base_cpu = await baseline(hook_url)
+                split_rate, split_cpu = await baseline(hook_url, pools=7)
                 cpu0 = cpu_seconds(worker.pid)
                 committed = await commit_batch(database, tenant_id, N)
                 while await succeeded(database) < done + N:
@@ -134,7 +142,9 @@ async def main() -> None:
                     f"round {round_number + 1}: worker {rate:,.0f} deliveries/s "
                     f"({cpu * 1e3:.2f} ms CPU each) | bare httpx {base_rate:,.0f} posts/s "
                     f"({base_cpu * 1e3:.2f} ms CPU each) | ratio {rate / base_rate:.2f}, "
-                    f"per CPU second {base_cpu / cpu:.2f}"
+                    f"per CPU second {base_cpu / cpu:.2f} | bare httpx over 7 pools of 8 "
+                    f"{split_rate:,.0f} posts/s ({split_cpu * 1e3:.2f} ms CPU each) | ratio "
+                    f"{rate / split_rate:.2f}, per CPU second {split_cpu / cpu:.2f}"
                 )
             # Figure 2: steady 100 events/s, one transaction each.
             started = time.perf_counter()

@@ -322,7 +322,7 @@ async def _fold_health(
     await queue.record_health(
         webhook_id,
         succeeded_at=now if succeeded else None,
-        failed_at=now if failed and not succeeded else None,
+        failed_at=now if failed else None,
         failures=len(failed),
         last_status_code=failed[-1].status_code if failed else None,
     )
