@@ -28,9 +28,9 @@ SECTIONS: list[Section] = [
     Section("Overview", "/", Permission.MANDATES_READ, needs_tenant=False),
     Section("Mandates", "/mandates", Permission.MANDATES_READ),
     Section("Issuers", "/issuers", Permission.ISSUERS_READ, needs_tenant=False),
-    # Slot: Section("Audit", "/audit", Permission.AUDIT_READ) (issue #14).
     Section("Webhooks", "/webhooks", Permission.WEBHOOKS_MANAGE),
     Section("Alerts", "/alerts", Permission.ALERTS_READ, needs_tenant=False),
+    Section("Audit", "/audit", Permission.AUDIT_READ),
     Section("Team", "/team", Permission.USERS_READ),
     Section(
         "Platform", "/platform", Permission.PLATFORM_OPERATE, platform_only=True, needs_tenant=False

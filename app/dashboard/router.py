@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.dashboard import alerts, issuers, mandates, platform, signin, team, webhooks
+from app.dashboard import alerts, audit, issuers, mandates, platform, signin, team, webhooks
 
 router = APIRouter(include_in_schema=False)
 for part in (
     signin.router,
+    audit.router,  # before mandates: /mandates/{id}/evidence.zip is its
     mandates.router,
     issuers.router,
     webhooks.router,

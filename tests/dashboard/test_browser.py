@@ -215,6 +215,8 @@ def test_main_pages_pass_axe_and_render_at_phone_width(live: LiveServer, page, c
         "/issuers",
         "/alerts",
         "/webhooks",
+        "/audit",
+        "/audit/verify",
         "/team",
         "/platform",
         "/mandates/import",
@@ -420,3 +422,29 @@ def test_webhook_test_event_resend_and_secret_rotation(live: LiveServer, page) -
         rotated = page.locator("#secret").input_value()
         assert rotated.startswith("whsec_")
         assert rotated != secret
+
+
+def test_the_evidence_pack_downloaded_from_the_page_verifies(
+    live: LiveServer, page, tmp_path
+) -> None:
+    import os
+
+    import httpx
+
+    from tests.conftest import TEST_SECRET, run_cli
+
+    _, ids = mandates_of(live, 1)
+    browser_sign_in(page, live, new_user(live, "customer_admin"))
+    page.goto(f"{live.url}/mandates/{ids[0]}")
+    expect(page.locator("[data-panel=chain-status]")).to_contain_text("Verify the chain")
+    with page.expect_download() as download:
+        page.click("[data-evidence]")
+    pack = tmp_path / "pack.zip"
+    download.value.save_as(pack)
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(httpx.get(live.url + "/.well-known/jwks.json").text)
+    env = {**os.environ, "SECRET_KEY": TEST_SECRET, "DATABASE_URL": live.settings.database_url}
+    checked = run_cli("evidence", "verify", str(pack), "--jwks", str(jwks), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    page.goto(live.url + "/audit/verify")
+    expect(page.locator("[data-chain-status]")).to_have_text("intact")
