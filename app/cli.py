@@ -38,6 +38,14 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(evidence_app, name="evidence")
 
 
+@audit_app.callback()
+def _broken_chains_raise_alerts() -> None:
+    # The audit worker's scheduled verification hands broken chains to the alerts.
+    from app.alerts.chain_alerts import register
+
+    register()
+
+
 def main() -> None:
     app(prog_name="mandate-vault")
 

@@ -82,6 +82,7 @@ def create_app(
         import httpx
 
         from app.activity.jobs import activity_rollup
+        from app.alerts.chain_alerts import register as alert_on_broken_chains
         from app.alerts.jobs import alert_sweeper
         from app.alerts.publish import publish_raised
         from app.audit.worker import audit_worker
@@ -95,6 +96,7 @@ def create_app(
         from app.mandates.jobs import expiry_sweeper
 
         db = database or Database(settings)
+        alert_on_broken_chains()
         DATABASE.set(app, db)
         instrument(db)
         exporter = DatabaseMetrics(db)

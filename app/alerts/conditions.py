@@ -24,6 +24,7 @@ class AlertType(enum.StrEnum):
     WEBHOOK_DISABLED = "webhook_disabled"
     ISSUER_KEYS_FAILING = "issuer_keys_failing"
     BACKUP_STALE = "backup_stale"
+    AUDIT_CHAIN_BROKEN = "audit_chain_broken"
 
 
 class Recurrence(enum.Enum):
@@ -73,6 +74,12 @@ SPECS: dict[AlertType, AlertSpec] = {
         Recurrence.AGAIN,
         "Platform: the newest complete backup is older than ALERT_BACKUP_MAX_AGE_HOURS, "
         "or there is none.",
+    ),
+    AlertType.AUDIT_CHAIN_BROKEN: AlertSpec(
+        "critical",
+        Recurrence.AGAIN,
+        "A scheduled verification (AUDIT_VERIFY_SECONDS) found the audit chain broken: "
+        "a row edited, deleted, inserted or reordered behind the vault's back.",
     ),
 }
 

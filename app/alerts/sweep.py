@@ -100,13 +100,15 @@ def _row(condition: Condition, now: datetime) -> dict[str, Any]:
     }
 
 
-async def _raise(
+async def raise_conditions(
     session: AsyncSession,
     conditions: Sequence[Condition],
     now: datetime,
     publish: Publisher,
-    report: SweepReport,
-) -> None:
+    report: SweepReport | None = None,
+) -> list[RaisedAlert]:
+    """Raise alerts for conditions not already open, and publish those raised."""
+    report = report if report is not None else SweepReport()
     rows = await insert_open_alerts(session, [_row(c, now) for c in conditions])
     raised = [RaisedAlert.of(row) for row in rows]
     for alert in raised:
@@ -114,6 +116,7 @@ async def _raise(
         ALERTS_RAISED.labels(alert.type.value).inc()
     if raised:
         await publish(session, raised)
+    return raised
 
 
 async def reconcile(
@@ -137,7 +140,7 @@ async def reconcile(
         for key, item in current.items()
         if item.raise_now and key not in open_alerts and key not in quiet
     ]
-    await _raise(session, new, now, publish, report)
+    await raise_conditions(session, new, now, publish, report)
 
 
 async def sweep_expiring(
@@ -153,7 +156,7 @@ async def sweep_expiring(
         report.resolved[AlertType.MANDATE_EXPIRING] += count
         ALERTS_RESOLVED.labels(AlertType.MANDATE_EXPIRING.value, "cleared").inc(count)
     mandates = await expiring_without_alert_of_every_tenant(session, now, horizon, EXPIRY_BATCH)
-    await _raise(session, [_expiring(m, now) for m in mandates], now, publish, report)
+    await raise_conditions(session, [_expiring(m, now) for m in mandates], now, publish, report)
     return len(mandates)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -61,7 +61,9 @@ STUCK_CHAINS = Gauge(
 )
 
 # Called with each broken ChainReport of a scheduled verification (alerts plug in here).
-VERIFICATION_FAILED_HOOKS: list[Callable[[ChainReport], None]] = []
+# Called with the database and each broken chain's report (the alerts feature
+# registers one that raises an alert); a hook that fails is logged, never raised.
+VERIFICATION_FAILED_HOOKS: list[Callable[[Database, ChainReport], Awaitable[None]]] = []
 
 
 def _probe_engine(database: Database) -> AsyncEngine:
@@ -160,7 +162,7 @@ async def verify_all(
     return reports
 
 
-def report_failures(reports: list[ChainReport]) -> int:
+async def report_failures(database: Database, reports: list[ChainReport]) -> int:
     """Log, count and hand on every broken chain; returns how many."""
     broken = [report for report in reports if report.broken is not None]
     for report in broken:
@@ -176,7 +178,7 @@ def report_failures(reports: list[ChainReport]) -> int:
         )
         for hook in VERIFICATION_FAILED_HOOKS:
             try:
-                hook(report)
+                await hook(database, report)
             except Exception as error:  # a hook never stops the worker
                 log.error("audit_verification_hook_failed", error=type(error).__name__)
     return len(broken)
@@ -265,7 +267,7 @@ class AuditWorker:
                     reports = await verify_all(
                         self.database, await self._keyring(), self.settings, self.clock
                     )
-                    report_failures(reports)
+                    await report_failures(self.database, reports)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again

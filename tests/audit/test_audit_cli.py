@@ -58,9 +58,13 @@ def test_checkpoint_then_verify_intact_then_broken(database_url, cli_env):
     assert bad.returncode == 2
 
 
-def test_a_failed_scheduled_verification_is_logged_counted_and_handed_on(capsys):
+async def test_a_failed_scheduled_verification_is_logged_counted_and_handed_on(capsys):
     seen: list[ChainReport] = []
-    VERIFICATION_FAILED_HOOKS.append(seen.append)
+
+    async def hook(database, report: ChainReport) -> None:
+        seen.append(report)
+
+    VERIFICATION_FAILED_HOOKS.append(hook)
     try:
         before = VERIFICATION_FAILURES._value.get()
         report = ChainReport(
@@ -77,9 +81,9 @@ def test_a_failed_scheduled_verification_is_logged_counted_and_handed_on(capsys)
             retention_cut=None,
             complete=True,
         )
-        assert report_failures([report]) == 1
+        assert await report_failures(None, [report]) == 1
         assert VERIFICATION_FAILURES._value.get() == before + 1
         assert seen == [report]
         assert "audit_verification_failed" in capsys.readouterr().out
     finally:
-        VERIFICATION_FAILED_HOOKS.remove(seen.append)
+        VERIFICATION_FAILED_HOOKS.remove(hook)
