@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, defer
 
+from app.core.cursor import Position
 from app.core.repository import TenantScopedRepository
-from app.mandates.cursor import Position
 from app.mandates.search import MandateSearch
 from app.models import IdempotencyKey, Mandate
 from app.models.base import table_of

@@ -21,11 +21,11 @@ from app.audit.service import audit_values, record, record_many
 from app.core.actor import Actor
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
+from app.core.cursor import CursorCodec
 from app.core.errors import Conflict, NotFound, Unprocessable, VerificationFailed
 from app.events.outbox import emit
 from app.issuers.repository import IssuerRepository
 from app.issuers.trust import TrustLoader
-from app.mandates.cursor import CursorCodec
 from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
 from app.mandates.metrics import Disposition, count_ingested
 from app.mandates.repository import IdempotencyRepository, MandateRepository, due_for_expiry

@@ -1,4 +1,4 @@
-"""Opaque, signed keyset cursors: (sort key, value, id, direction).
+"""Opaque, signed keyset cursors for every paged list: (sort key, value, id, direction).
 
 A cursor points after the last row of a page (the next page) or before its
 first row (the previous page). It is only accepted with the sort it was made
