@@ -143,7 +143,7 @@ class DeliveryQuery(BaseModel):
     event_type: EventType | None = None
     since: datetime | None = None
     until: datetime | None = None
-    cursor: Annotated[str, StringConstraints(max_length=200), STORABLE] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=512), STORABLE] | None = None
     limit: PageLimit = 50
 
     @field_validator("since", "until")
