@@ -9,6 +9,7 @@ so everything it signed still verifies.
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,4 +146,28 @@ async def rotate_key(database: Database, settings: Settings) -> Keyring:
         await _insert_current(connection, key, seal_signing_key(key, secret_box(settings)), now)
         retired = await _retired(connection, key.kid)
     log.info("vault_signing_key_created", kid=key.kid, retired=len(retired))
+    forget_keyring(database)
     return Keyring.of(key, retired)
+
+
+# Per Database object (weakly: a disposed database takes its entry with it).
+_CACHE: weakref.WeakKeyDictionary[Database, tuple[float, Keyring]] = weakref.WeakKeyDictionary()
+KEYRING_TTL_SECONDS = 60.0
+
+
+async def cached_keyring(database: Database, settings: Settings) -> Keyring:
+    """The keyring, re-read at most every KEYRING_TTL_SECONDS per database: a rotation in
+    another process (`mandate-vault audit rotate-key`) is picked up within a minute."""
+    import time
+
+    now = time.monotonic()
+    cached = _CACHE.get(database)
+    if cached is not None and now - cached[0] < KEYRING_TTL_SECONDS:
+        return cached[1]
+    keyring = await load_keyring(database, settings)
+    _CACHE[database] = (now, keyring)
+    return keyring
+
+
+def forget_keyring(database: Database) -> None:
+    _CACHE.pop(database, None)

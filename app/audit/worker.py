@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.audit import chain_repository as store
 from app.audit.report import ChainReport
-from app.audit.vault_keys import load_keyring
+from app.audit.vault_keys import cached_keyring
 from app.audit.verification import verify_stored_chain
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
@@ -241,9 +241,10 @@ class AuditWorker:
         self._lock = _Lock(self.database)
 
     async def _keyring(self) -> Keyring:
-        if self.keyring is None:
-            self.keyring = await load_keyring(self.database, self.settings)
-        return self.keyring
+        if self.keyring is not None:  # given by the caller (tests, the CLI's first read)
+            keyring, self.keyring = self.keyring, None
+            return keyring
+        return await cached_keyring(self.database, self.settings)
 
     async def round(self) -> None:
         """One round: seal what is pending, then sign the chains that are due."""

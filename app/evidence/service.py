@@ -24,7 +24,7 @@ from app.audit import chain_repository as store
 from app.audit.chain import chain_id_for
 from app.audit.checkpoint import parse_checkpoint_payload
 from app.audit.service import record
-from app.audit.vault_keys import load_keyring
+from app.audit.vault_keys import cached_keyring
 from app.audit.worker import checkpoint_once, seal_once
 from app.core.actor import Actor
 from app.core.clock import SYSTEM_CLOCK, Clock
@@ -160,7 +160,7 @@ class EvidenceService:
         # Connections of their own first, before the request's unit of work holds one
         # (SQLite has a single writer): the keyring, sealing, the proofs. They read only
         # this tenant's chain, so an unknown id finds nothing there and is a 404 below.
-        keyring = await load_keyring(self.database, self.settings)
+        keyring = await cached_keyring(self.database, self.settings)
         key = str(mandate_id)
         await self._bring_under_checkpoint(key, keyring)
         rows, checkpoints = await self._proven_rows(key)

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from app.audit.report import Break, ChainReport, Problem
 from app.audit.worker import VERIFICATION_FAILED_HOOKS, VERIFICATION_FAILURES, report_failures
@@ -58,7 +59,7 @@ def test_checkpoint_then_verify_intact_then_broken(database_url, cli_env):
     assert bad.returncode == 2
 
 
-async def test_a_failed_scheduled_verification_is_logged_counted_and_handed_on(capsys):
+async def test_a_failed_scheduled_verification_is_logged_counted_and_handed_on():
     seen: list[ChainReport] = []
 
     async def hook(database, report: ChainReport) -> None:
@@ -81,9 +82,12 @@ async def test_a_failed_scheduled_verification_is_logged_counted_and_handed_on(c
             retention_cut=None,
             complete=True,
         )
-        assert await report_failures(None, [report]) == 1
+        with capture_logs() as logs:
+            assert await report_failures(None, [report]) == 1
         assert VERIFICATION_FAILURES._value.get() == before + 1
         assert seen == [report]
-        assert "audit_verification_failed" in capsys.readouterr().out
+        (line,) = [entry for entry in logs if entry["event"] == "audit_verification_failed"]
+        assert line["log_level"] == "error"
+        assert (line["problem"], line["seq"]) == ("row_edited", 2)
     finally:
         VERIFICATION_FAILED_HOOKS.remove(hook)
