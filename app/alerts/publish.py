@@ -1,18 +1,21 @@
 """Telling the world about raised alerts, in the sweep's transaction: a log line
-per alert, and an `alert.raised` event for the tenant's webhooks (platform
-alerts have no tenant to notify; they show in the log, the metrics and the API)."""
+per alert, an `alert.raised` event for the tenant's webhooks (platform alerts
+have no tenant to notify; they show in the log, the metrics and the API), and
+for a mandate entering its expiry horizon the `mandate.expiring` event too."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts.conditions import AlertType
 from app.alerts.sweep import RaisedAlert
 from app.core.logging import get_logger
 from app.events.outbox import emit
 from app.webhooks.catalogue import EventType
-from app.webhooks.event_data import AlertRaised
+from app.webhooks.event_data import AlertRaised, MandateExpiring
 
 log = get_logger(__name__)
 
@@ -43,3 +46,16 @@ async def publish_raised(session: AsyncSession, raised: Sequence[RaisedAlert]) -
             data=data,
             now=alert.created_at,
         )
+        if alert.type is AlertType.MANDATE_EXPIRING and alert.mandate_id is not None:
+            expiring = MandateExpiring(
+                mandate_id=alert.mandate_id,
+                mandate_type=alert.details["mandate_type"],
+                expires_at=datetime.fromisoformat(alert.details["expires_at"]),
+            )
+            await emit(
+                session,
+                tenant_id=alert.tenant_id,
+                event_type=EventType.MANDATE_EXPIRING,
+                data=expiring,
+                now=alert.created_at,
+            )

@@ -53,6 +53,7 @@ class RaisedAlert:
     title: str
     mandate_id: uuid.UUID | None
     created_at: datetime
+    details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> RaisedAlert:
@@ -64,6 +65,7 @@ class RaisedAlert:
             title=row["title"],
             mandate_id=row["mandate_id"],
             created_at=row["created_at"],
+            details=dict(row["details"] or {}),
         )
 
 

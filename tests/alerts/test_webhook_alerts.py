@@ -94,3 +94,32 @@ async def test_failing_and_disabled_endpoints_are_alerted_and_sent_as_events(
     clock.advance(60)
     report = await sweep_all(database, settings, publish_raised, clock)
     assert report.resolved == {"webhook_failing": 1, "webhook_disabled": 1}
+
+
+async def test_a_mandate_entering_its_expiry_horizon_is_sent_as_mandate_expiring(
+    database, settings, clock
+):
+    from sqlalchemy import insert
+
+    from app.models import Mandate
+    from tests.factories import mandate_row
+
+    write_backup(Path(settings.backup_dir), clock.now())
+    async with database.sessions() as session, session.begin():
+        tenant = new_customer()
+        session.add(tenant)
+    listener = await add_webhook(database, tenant.id, event_types=["mandate.expiring"])
+    row = mandate_row(tenant.id, expires_at=clock.now() + timedelta(days=2), mandate_type="cart")
+    async with database.sessions() as session, session.begin():
+        await session.execute(insert(Mandate), [row])
+    await sweep_all(database, settings, publish_raised, clock)
+    await sweep_all(database, settings, publish_raised, clock)  # once, not every sweep
+    async with database.sessions() as session:
+        (delivery,) = (
+            await session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.webhook_id == listener.id)
+            )
+        ).all()
+    assert delivery.event_type == "mandate.expiring"
+    data = delivery.payload["data"]
+    assert (data["mandate_id"], data["mandate_type"]) == (str(row["id"]), "cart")
