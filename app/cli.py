@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import typer
 
+from app.audit.cli import audit_app
 from app.dbops.cli import db_app, retention_app
 from app.demo.cli import demo_app, seed
+from app.evidence.cli import evidence_app
 from app.mandates.cli import app as mandates_app
 from app.tenancy.cli import api_keys_app, tenants_app, users_app
 from app.web.cli import serve
@@ -28,6 +30,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(mandates_app, name="mandates")
 app.add_typer(demo_app, name="demo")
+app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 
 
 def main() -> None:

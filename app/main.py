@@ -59,6 +59,16 @@ async def _report_unreachable_database(db: Database, settings: Settings) -> None
             )
 
 
+async def _ensure_signing_key(db: Database, settings: Settings) -> None:
+    """The vault's signing key exists from the first start on (made now if not)."""
+    from app.audit.vault_keys import load_keyring
+
+    try:
+        await load_keyring(db, settings)
+    except Exception as error:  # the database may be down: made on first use then
+        log.error("signing_key_unavailable", error=f"{type(error).__name__}: {error}")
+
+
 def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
@@ -72,6 +82,7 @@ def create_app(
         import httpx
 
         from app.activity.jobs import activity_rollup
+        from app.audit.worker import audit_worker
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
@@ -88,6 +99,7 @@ def create_app(
         for warning in startup_warnings(settings):
             log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
+        await _ensure_signing_key(db, settings)
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
         jwks = JwksClient(http, settings, now)
@@ -98,6 +110,7 @@ def create_app(
             async with (
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
+                audit_worker(db, settings, now),
             ):
                 yield
         finally:
@@ -169,17 +182,23 @@ def create_app(
 
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
+    from app.evidence.router import router as evidence_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
     from app.tenancy.router import routers as tenancy_routers
+    from app.trail.router import router as audit_router
+    from app.trail.router import well_known as well_known_router
     from app.web.docs import router as docs_router
 
     app.include_router(health_router)
     for router in tenancy_routers:
         app.include_router(router)
     app.include_router(issuers_router)
+    app.include_router(evidence_router)
     app.include_router(mandates_router)
+    app.include_router(audit_router)
+    app.include_router(well_known_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

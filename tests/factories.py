@@ -41,11 +41,11 @@ def mandate_row(tenant_id, **values):
 def audit_row(tenant_id, when=None, **values):
     row = {
         "tenant_id": tenant_id,
+        "chain_id": "platform" if tenant_id is None else str(tenant_id),
         "timestamp": when or datetime.now(UTC),
         "actor_type": "system",
         "action": "test.event",
         "details": {},
-        "row_hash": uuid.uuid4().hex + uuid.uuid4().hex,
     }
     row.update(values)
     return row

@@ -3,6 +3,8 @@ unit-of-work cost on hot paths such as ingest."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -15,8 +17,19 @@ from app.models.base import table_of
 _INSERT = insert(table_of(AuditLog))
 
 
+@dataclass(frozen=True, slots=True)
+class TrailFilter:
+    action: str | None = None
+    actor_id: str | None = None
+    actor_type: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Rows already carry their tenant (see `audit_values`); nothing is read here."""
+    """Rows already carry their tenant and chain (see `audit_values`); nothing is read here."""
     if rows:
         await target.execute(_INSERT, rows)
 
@@ -37,3 +50,36 @@ class AuditTrail(TenantScopedRepository[AuditLog]):
             .limit(limit)
         )
         return list(await self.session.scalars(query))
+
+    async def page(
+        self, where: TrailFilter, *, before_id: int | None, limit: int
+    ) -> list[AuditLog]:
+        """Rows matching the filter, newest first (by id), after the keyset position."""
+        query = self.base()
+        if where.action is not None:
+            query = query.where(AuditLog.action == where.action)
+        if where.actor_id is not None:
+            query = query.where(AuditLog.actor_id == where.actor_id)
+        if where.actor_type is not None:
+            query = query.where(AuditLog.actor_type == where.actor_type)
+        if where.resource_type is not None:
+            query = query.where(AuditLog.resource_type == where.resource_type)
+        if where.resource_id is not None:
+            query = query.where(AuditLog.resource_id == where.resource_id)
+        if where.since is not None:
+            query = query.where(AuditLog.timestamp >= where.since)
+        if where.until is not None:
+            query = query.where(AuditLog.timestamp < where.until)
+        if before_id is not None:
+            query = query.where(AuditLog.id < before_id)
+        query = query.order_by(AuditLog.id.desc()).limit(limit)
+        return list(await self.session.scalars(query))
+
+    async def sealed_after(
+        self, *, after_seq: int, since: datetime | None, limit: int
+    ) -> list[AuditLog]:
+        """Sealed rows after `after_seq` (and at or after `since`), in seq order."""
+        query = self.base().where(AuditLog.seq.is_not(None), AuditLog.seq > after_seq)
+        if since is not None:
+            query = query.where(AuditLog.timestamp >= since)
+        return list(await self.session.scalars(query.order_by(AuditLog.seq).limit(limit)))

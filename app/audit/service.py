@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.audit.chain import chain_id_for
 from app.audit.repository import insert_rows
 from app.core.actor import Actor
 
@@ -28,6 +29,8 @@ def audit_values(
     context = structlog.contextvars.get_contextvars()
     return {
         "tenant_id": tenant_id,
+        "chain_id": chain_id_for(tenant_id),
+        "actor_role": actor.role,
         "timestamp": at or datetime.now(UTC),
         "actor_type": actor.type,
         "actor_id": actor.id,

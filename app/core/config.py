@@ -230,6 +230,17 @@ class Settings(BaseSettings):
     webhook_response_excerpt_bytes: int = Field(default=4096, ge=0, le=65536)
 
     audit_retention_days: int = Field(default=365, ge=1)
+    # The tamper-evident trail (docs/audit-chain.md): seconds between sealing
+    # passes (0: no sealer in this process; run `mandate-vault audit worker`),
+    # checkpoints every so many rows or seconds, and a scheduled verification
+    # of every chain (0 turns it off).
+    audit_seal_interval: float = Field(default=0.25, ge=0, le=60)
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0, le=86400)
+    audit_checkpoint_max_rows: int = Field(default=1024, ge=1, le=4096)
+    audit_verify_seconds: float = Field(default=3600.0, ge=0)
+    # The vault's ES256 signing key as a PEM file; unset: made on first start and
+    # stored in the database sealed under ENCRYPTION_KEYS / SECRET_KEY.
+    signing_key_file: str | None = None
     retention_batch_size: int = Field(default=5000, ge=1, le=100_000)
     retention_schedule_enabled: bool = True
     retention_run_at: str = "03:00"

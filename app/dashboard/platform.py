@@ -89,7 +89,7 @@ async def create_tenant(request: Request, viewer: CanOperate) -> Response:
         return await _platform(request, viewer, 422, errors=errors, form=values)
     try:
         async with DATABASE.get(request).sessions.begin() as session:
-            await service.create_tenant(session, **body.model_dump())
+            await service.create_tenant(session, **body.model_dump(), actor=viewer.principal)
     except AppError as error:
         if error.status >= 500:
             raise

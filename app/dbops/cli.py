@@ -187,7 +187,7 @@ def restore(
     """Replace the database with a backup, after a safety backup; rolled back on failure."""
     from app.dbops.manifest import manifest_path
     from app.dbops.plain_dump import describe_unchecked, plan_plain_restore
-    from app.dbops.restore import execute_restore, plan_restore
+    from app.dbops.restore import execute_restore, plan_restore, record_restore
 
     settings = settings_or_exit()
     plain = no_manifest and not manifest_path(file).is_file()
@@ -204,6 +204,7 @@ def restore(
             lambda: execute_restore(settings, plan, progress, recovery_wait),
             database_url=settings.database_url,
         )
+    record_restore(plan, result)
     if result.safety is not None:
         typer.echo(f"safety backup of the previous data: {result.safety.path}", err=True)
     checked = "the trial restore" if plain else "the manifest"

@@ -23,12 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from app.core.config import Settings, backend_of
 from app.core.database import create_engine_for
+from app.core.logging import get_logger
 from app.dbops import inventory
 from app.dbops.backup import SAFETY_PREFIX, BackupResult, create_backup, sqlite_path
 from app.dbops.errors import (
@@ -421,3 +423,45 @@ def execute_restore(
             "tables, as before the restore); the database is as it was."
         ) from None
     return RestoreResult(safety, plan.manifest)
+
+
+log = get_logger(__name__)
+
+
+async def _record_restore(url: URL, details: dict[str, Any]) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from app.audit.service import audit_values, record_many
+    from app.core.actor import Actor
+
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await record_many(
+                connection,
+                [
+                    audit_values(
+                        tenant_id=None,
+                        actor=Actor.system("restore"),
+                        action="database.restored",
+                        resource_type="database",
+                        details=details,
+                    )
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+
+def record_restore(plan: RestorePlan, result: RestoreResult) -> None:
+    """The restore in the platform chain of the restored database (after it is checked)."""
+    details = {
+        "backup": plan.backup.name,
+        "rows": int(result.manifest.total_rows),
+        "safety_backup": result.safety.path.name if result.safety is not None else None,
+    }
+    try:
+        asyncio.run(_record_restore(plan.url, details))
+    except Exception as error:  # the restore stands; say the row is missing
+        log.error("restore_audit_failed", error=f"{type(error).__name__}: {error}")

@@ -1,12 +1,12 @@
 """Retention: old audit rows and expired soft-deleted mandates, in short batches.
 
-Audit rows older than AUDIT_RETENTION_DAYS are removed oldest first, and only
-as a prefix of the log (never a row after the first one that is kept), so
-every tenant's hash chain loses its beginning, never a piece of its middle.
-Each batch is its own short transaction, which also records in
-`audit_anchors` the newest removed row of each tenant (id, row_hash,
-timestamp, count): the first kept row's `prev_hash` points at it, so the
-remaining chain is still provable.
+Sealed audit rows older than AUDIT_RETENTION_DAYS are removed per chain as a
+prefix BY SEQ (rows seq <= S, S the last seq whose row and every row before it
+are past the cutoff), so a hash chain loses its beginning, never a piece of
+its middle; unsealed rows are never removed. Each batch is its own short
+transaction, which also records in `audit_anchors` the newest removed row of
+the chain (chain, seq, row_hash, timestamp, count): the first kept row's
+`prev_hash` is that row_hash, so verification starts from the anchor.
 
 Soft-deleted mandates are purged once their own `retention_days` have passed
 since `deleted_at`.
@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.audit.service import audit_values, record_many
@@ -63,108 +63,160 @@ class _Clock:
         self.batches += 1
 
 
+async def _chains_to_cut(
+    connection: AsyncConnection, cutoff: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per chain: (first sealed seq kept by no-one, S) where rows seq <= S are all past the cutoff.
+
+    S is the last seq whose row and every row before it are older than the cutoff;
+    unsealed rows are never removed (the sealer has not linked them yet).
+    """
+    sealed = AuditLog.seq.is_not(None)
+    old_chains = (
+        await connection.execute(
+            select(AuditLog.chain_id, func.min(AuditLog.seq))
+            .where(sealed & (AuditLog.timestamp < cutoff))
+            .group_by(AuditLog.chain_id)
+        )
+    ).all()
+    cuts: dict[str, tuple[int, int]] = {}
+    for chain, oldest in old_chains:
+        boundary = (
+            await connection.execute(
+                select(func.min(AuditLog.seq)).where(
+                    (AuditLog.chain_id == chain) & sealed & (AuditLog.timestamp >= cutoff)
+                )
+            )
+        ).scalar_one()
+        if boundary is None:
+            newest = (
+                await connection.execute(
+                    select(func.max(AuditLog.seq)).where((AuditLog.chain_id == chain) & sealed)
+                )
+            ).scalar_one()
+            boundary = int(newest or 0) + 1
+        if oldest is not None and boundary - 1 >= oldest:
+            cuts[chain] = (int(oldest), int(boundary) - 1)
+    return cuts
+
+
 async def _purge_audit_log(
     database: Database, cutoff: datetime, batch: int, dry_run: bool, clock: _Clock
 ) -> dict[str, Any]:
+    """Cut each chain as a prefix BY SEQ, anchoring the newest removed row of each batch."""
     old = AuditLog.timestamp < cutoff
     async with database.write_engine.connect() as connection:
-        boundary = (
-            await connection.execute(select(func.min(AuditLog.id)).where(~old))
-        ).scalar_one()
-        prefix = old if boundary is None else old & (AuditLog.id < boundary)
-        eligible = (
-            await connection.execute(select(func.count()).select_from(AuditLog).where(prefix))
-        ).scalar_one()
-        out_of_order = 0
-        if boundary is not None:
-            out_of_order = (
+        cuts = await _chains_to_cut(connection, cutoff)
+        eligible = 0
+        for chain, (first, last) in cuts.items():
+            eligible += (
                 await connection.execute(
                     select(func.count())
                     .select_from(AuditLog)
-                    .where(old & (AuditLog.id >= boundary))
+                    .where((AuditLog.chain_id == chain) & AuditLog.seq.between(first, last))
                 )
             ).scalar_one()
+        all_old = (
+            await connection.execute(select(func.count()).select_from(AuditLog).where(old))
+        ).scalar_one()
         await connection.rollback()
     report: dict[str, Any] = {
         "cutoff": cutoff.isoformat(timespec="seconds"),
         "eligible": int(eligible),
         "deleted": 0,
-        "kept_out_of_order": int(out_of_order),
+        "kept_out_of_order": int(all_old) - int(eligible),
         "anchors": 0,
     }
     if dry_run or not eligible:
         return report
     run_id = uuid.uuid4()
-    anchors: dict[uuid.UUID | None, int] = {}
-    after = 0
-    while True:
-        started = time.perf_counter()
-        async with database.write_engine.begin() as connection:
-            rows = (
+    anchors: dict[str, int] = {}
+    for chain, (first, last) in sorted(cuts.items()):
+        after = first - 1
+        while after < last:
+            started = time.perf_counter()
+            async with database.write_engine.begin() as connection:
+                rows = (
+                    await connection.execute(
+                        select(
+                            AuditLog.id,
+                            AuditLog.tenant_id,
+                            AuditLog.chain_id,
+                            AuditLog.seq,
+                            AuditLog.row_hash,
+                            AuditLog.timestamp,
+                        )
+                        .where(
+                            (AuditLog.chain_id == chain)
+                            & (AuditLog.seq > after)
+                            & (AuditLog.seq <= last)
+                        )
+                        .order_by(AuditLog.seq)
+                        .limit(batch)
+                    )
+                ).all()
+                if not rows:
+                    break
+                top = rows[-1].seq
                 await connection.execute(
-                    select(AuditLog.id, AuditLog.tenant_id, AuditLog.row_hash, AuditLog.timestamp)
-                    .where(prefix & (AuditLog.id > after))
-                    .order_by(AuditLog.id)
-                    .limit(batch)
+                    delete(AuditLog).where(
+                        (AuditLog.chain_id == chain)
+                        & (AuditLog.seq > after)
+                        & (AuditLog.seq <= top)
+                    )
                 )
-            ).all()
-            if not rows:
-                break
-            first, last = rows[0].id, rows[-1].id
-            await connection.execute(
-                delete(AuditLog).where(prefix & AuditLog.id.between(first, last))
-            )
-            await _anchor(connection, rows, run_id, cutoff, anchors)
-        clock.record(time.perf_counter() - started)
-        report["deleted"] += len(rows)
-        after = last
+                await _anchor(connection, rows, run_id, cutoff, anchors)
+            clock.record(time.perf_counter() - started)
+            report["deleted"] += len(rows)
+            after = top
     report["anchors"] = len(anchors)
     return report
 
 
 async def _anchor(
     connection: AsyncConnection,
-    rows: Sequence[Row[int, uuid.UUID | None, str | None, datetime]],
+    rows: Sequence[Any],
     run_id: uuid.UUID,
     cutoff: datetime,
-    anchors: dict[uuid.UUID | None, int],
+    anchors: dict[str, int],
 ) -> None:
-    per_tenant: dict[uuid.UUID | None, list[Any]] = {}
-    for row in rows:
-        per_tenant.setdefault(row.tenant_id, []).append(row)
+    """Record the newest removed row of the batch's chain (one anchor per chain and run)."""
     now = datetime.now(UTC)
-    for tenant_id, removed in per_tenant.items():
-        newest = removed[-1]
-        if tenant_id in anchors:
-            await connection.execute(
-                update(AuditAnchor)
-                .where(AuditAnchor.id == anchors[tenant_id])
-                .values(
-                    last_id=newest.id,
-                    last_row_hash=newest.row_hash,
-                    last_timestamp=newest.timestamp,
-                    rows_removed=AuditAnchor.rows_removed + len(removed),
-                    updated_at=now,
-                )
+    newest = rows[-1]
+    chain = newest.chain_id
+    if chain in anchors:
+        await connection.execute(
+            update(AuditAnchor)
+            .where(AuditAnchor.id == anchors[chain])
+            .values(
+                last_id=newest.id,
+                last_seq=newest.seq,
+                last_row_hash=newest.row_hash,
+                last_timestamp=newest.timestamp,
+                rows_removed=AuditAnchor.rows_removed + len(rows),
+                updated_at=now,
             )
-        else:
-            result = await connection.execute(
-                insert(AuditAnchor).values(
-                    run_id=run_id,
-                    tenant_id=tenant_id,
-                    cutoff=cutoff,
-                    first_id=removed[0].id,
-                    last_id=newest.id,
-                    last_row_hash=newest.row_hash,
-                    last_timestamp=newest.timestamp,
-                    rows_removed=len(removed),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            primary_key = result.inserted_primary_key
-            assert primary_key is not None
-            anchors[tenant_id] = primary_key[0]
+        )
+        return
+    result = await connection.execute(
+        insert(AuditAnchor).values(
+            run_id=run_id,
+            tenant_id=newest.tenant_id,
+            chain_id=chain,
+            cutoff=cutoff,
+            first_id=rows[0].id,
+            last_id=newest.id,
+            last_seq=newest.seq,
+            last_row_hash=newest.row_hash,
+            last_timestamp=newest.timestamp,
+            rows_removed=len(rows),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    primary_key = result.inserted_primary_key
+    assert primary_key is not None
+    anchors[chain] = primary_key[0]
 
 
 async def _mandates(
@@ -237,6 +289,26 @@ async def run_retention(
             database, cutoff, settings.retention_batch_size, dry_run, clock
         )
         mandates = await _mandates(database, now, settings.retention_batch_size, dry_run, clock)
+        if not dry_run and (audit["deleted"] or mandates["purged"]):
+            async with database.write_engine.begin() as connection:
+                await record_many(
+                    connection,
+                    [
+                        audit_values(
+                            tenant_id=None,
+                            actor=RETENTION_ACTOR,
+                            action="retention.run",
+                            resource_type="retention",
+                            details={
+                                "cutoff": audit["cutoff"],
+                                "audit_rows_deleted": audit["deleted"],
+                                "anchors": audit["anchors"],
+                                "mandates_purged": mandates["purged"],
+                            },
+                            at=now,
+                        )
+                    ],
+                )
     finally:
         if lock is not None:
             await lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 
 from app.core.repository import TenantScopedRepository
 from app.keys import IssuerStatus
-from app.models import Issuer
+from app.models import Issuer, IssuerKeyHistory, IssuerStatusHistory
 
 MAX_ISSUERS_LISTED = 1000
 
@@ -96,6 +96,22 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
             .where(Issuer.id == issuer_id, self._visible_clause())
             .values(jwks=jwks, jwks_fetched_at=fetched_at, jwks_error=None, jwks_failing_since=None)
         )
+        row = (
+            await self.session.execute(
+                select(Issuer.tenant_id, Issuer.did).where(
+                    Issuer.id == issuer_id, self._visible_clause()
+                )
+            )
+        ).first()
+        if row is not None:
+            await sync_key_history(
+                self.session,
+                issuer_id=issuer_id,
+                tenant_id=row.tenant_id,
+                did=row.did,
+                jwks=jwks,
+                at=fetched_at,
+            )
 
     async def store_fetch_error(self, issuer_id: uuid.UUID, error: str, at: datetime) -> None:
         """A failed fetch of a visible issuer's jwks_url: the reason, and since when
@@ -108,3 +124,120 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
                 jwks_failing_since=func.coalesce(Issuer.jwks_failing_since, at),
             )
         )
+
+
+# --- key and status history (what evidence packs verify "as of ingest" with) ----------
+
+
+def _key_id(jwk: dict[str, Any]) -> str:
+    """A key's identity in the history: its kid, or its canonical JSON when it has none."""
+    kid = jwk.get("kid")
+    if isinstance(kid, str) and kid:
+        return kid
+    import orjson
+
+    return orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS).decode()
+
+
+async def sync_key_history(
+    session: Any,
+    *,
+    issuer_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    did: str,
+    jwks: dict[str, Any] | None,
+    at: datetime,
+) -> None:
+    """Close the history versions of keys that left `jwks`, open versions for new ones.
+
+    Runs in the transaction of the key change. A key whose material changed under
+    the same kid is closed and reopened.
+    """
+    keys = [dict(k) for k in (jwks or {}).get("keys", []) if isinstance(k, dict)]
+    wanted = {_key_id(k): k for k in keys}
+    open_rows = (
+        await session.execute(
+            select(IssuerKeyHistory.id, IssuerKeyHistory.jwk).where(
+                IssuerKeyHistory.issuer_id == issuer_id, IssuerKeyHistory.valid_until.is_(None)
+            )
+        )
+    ).all()
+    kept: set[str] = set()
+    closing = []
+    for row in open_rows:
+        identity = _key_id(dict(row.jwk))
+        if identity in wanted and wanted[identity] == dict(row.jwk) and identity not in kept:
+            kept.add(identity)
+        else:
+            closing.append(row.id)
+    if closing:
+        await session.execute(
+            update(IssuerKeyHistory).where(IssuerKeyHistory.id.in_(closing)).values(valid_until=at)
+        )
+    new = [
+        {
+            "tenant_id": tenant_id,
+            "issuer_id": issuer_id,
+            "did": did,
+            "kid": jwk.get("kid") if isinstance(jwk.get("kid"), str) else None,
+            "jwk": jwk,
+            "valid_from": at,
+        }
+        for identity, jwk in wanted.items()
+        if identity not in kept
+    ]
+    if new:
+        await session.execute(insert(IssuerKeyHistory), new)
+
+
+async def record_status(
+    session: Any, *, tenant_id: uuid.UUID | None, did: str, status: str, at: datetime
+) -> None:
+    await session.execute(
+        insert(IssuerStatusHistory).values(tenant_id=tenant_id, did=did, status=status, since=at)
+    )
+
+
+async def key_history(
+    session: Any, tenant_id: uuid.UUID, dids: Sequence[str]
+) -> tuple[list[Any], list[Any]]:
+    """Key versions and status changes of these DIDs, as this tenant and the global
+    truststore knew them (tenant rows first)."""
+    visible = or_(IssuerKeyHistory.tenant_id == tenant_id, IssuerKeyHistory.tenant_id.is_(None))
+    keys = (
+        await session.execute(
+            select(
+                IssuerKeyHistory.did,
+                IssuerKeyHistory.jwk,
+                IssuerKeyHistory.valid_from,
+                IssuerKeyHistory.valid_until,
+                IssuerKeyHistory.tenant_id,
+            )
+            .where(visible, IssuerKeyHistory.did.in_(list(dids)))
+            .order_by(IssuerKeyHistory.valid_from, IssuerKeyHistory.id)
+        )
+    ).all()
+    status_visible = or_(
+        IssuerStatusHistory.tenant_id == tenant_id, IssuerStatusHistory.tenant_id.is_(None)
+    )
+    statuses = (
+        await session.execute(
+            select(IssuerStatusHistory.did, IssuerStatusHistory.status, IssuerStatusHistory.since)
+            .where(status_visible, IssuerStatusHistory.did.in_(list(dids)))
+            .order_by(IssuerStatusHistory.since, IssuerStatusHistory.id)
+        )
+    ).all()
+    return list(keys), list(statuses)
+
+
+async def issuers_for_dids(session: Any, tenant_id: uuid.UUID, dids: Sequence[str]) -> list[Any]:
+    """Current issuer rows (tenant's own and global) for these DIDs."""
+    return list(
+        (
+            await session.execute(
+                select(Issuer.did, Issuer.status, Issuer.jwks, Issuer.tenant_id).where(
+                    _visible_to(tenant_id), Issuer.did.in_(list(dids))
+                )
+            )
+        ).all()
+    )

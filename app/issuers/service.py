@@ -17,7 +17,7 @@ from app.audit.service import record
 from app.core.actor import Actor
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.issuers.jwks import JwksClient, JwksFetchError, check_jwks_url
-from app.issuers.repository import IssuerRepository
+from app.issuers.repository import IssuerRepository, record_status, sync_key_history
 from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate, KeyInfo, KeyRefresh
 from app.keys import (
     InvalidKeyMaterial,
@@ -93,6 +93,22 @@ class IssuerService:
         """The same caller acting on another truststore (None: the global one)."""
         return IssuerService(self.session, scope, self.actor, self.jwks)
 
+    async def _history(self, row: Issuer, *, status_changed: bool = False) -> None:
+        """The key (and status) history, in the transaction of the change."""
+        now = datetime.now(UTC)
+        await sync_key_history(
+            self.session,
+            issuer_id=row.id,
+            tenant_id=row.tenant_id,
+            did=row.did,
+            jwks=row.jwks,
+            at=now,
+        )
+        if status_changed:
+            await record_status(
+                self.session, tenant_id=row.tenant_id, did=row.did, status=row.status, at=now
+            )
+
     async def _audit(self, action: str, row: Issuer, **details: Any) -> None:
         await record(
             self.session,
@@ -139,6 +155,7 @@ class IssuerService:
                 "this issuer is already registered", code="issuer_exists", existing_id=str(existing)
             )
         await self.repo.add(row)
+        await self._history(row, status_changed=True)
         await self._audit("issuer.created", row, key_source=_key_source(row))
         return row
 
@@ -165,6 +182,7 @@ class IssuerService:
         # Fetched before the row is read: the fetch must not hold the transaction open.
         fetched = await self._fetch(data.jwks_url) if data.jwks_url is not None else None
         row = await self.get_own(issuer_id)
+        status_changed = data.status is not None and data.status != row.status
         if "name" in changes:
             row.name = data.name
         if data.status is not None and data.status != row.status:
@@ -182,6 +200,7 @@ class IssuerService:
             row.jwks_error = None
             row.jwks_failing_since = None
         await self.session.flush()
+        await self._history(row, status_changed=status_changed)
         await self._audit("issuer.updated", row, changed=sorted(changes))
         return row
 
@@ -198,6 +217,7 @@ class IssuerService:
             raise Conflict(f"a key with kid {kid!r} already exists", code="kid_exists")
         row.jwks = _check_jwks({"keys": [*keys, jwk]})
         await self.session.flush()
+        await self._history(row)
         await self._audit("issuer.key_added", row, kid=kid)
         return row
 
@@ -213,6 +233,7 @@ class IssuerService:
             )
         row.jwks = _check_jwks({"keys": remaining})
         await self.session.flush()
+        await self._history(row)
         await self._audit("issuer.key_removed", row, kid=kid)
         return row
 
@@ -238,4 +259,6 @@ class IssuerService:
     async def delete(self, issuer_id: uuid.UUID) -> None:
         row = await self.get_own(issuer_id)
         await self._audit("issuer.deleted", row)
+        row.jwks = None
+        await self._history(row)
         await self.repo.delete(row)

@@ -4,6 +4,13 @@ from app.models.activity import ActivityHour, ActivityRollup, StatusCount
 from app.models.alert import Alert
 from app.models.api_key import ApiKey
 from app.models.audit_anchor import AuditAnchor
+from app.models.audit_chain import (
+    AuditChainHead,
+    AuditCheckpoint,
+    IssuerKeyHistory,
+    IssuerStatusHistory,
+    VaultSigningKey,
+)
 from app.models.audit_log import AuditLog
 from app.models.base import Base
 from app.models.idempotency_key import IdempotencyKey
@@ -20,15 +27,20 @@ __all__ = [
     "Alert",
     "ApiKey",
     "AuditAnchor",
+    "AuditChainHead",
+    "AuditCheckpoint",
     "AuditLog",
     "Base",
     "Tenant",
     "IdempotencyKey",
+    "IssuerKeyHistory",
+    "IssuerStatusHistory",
     "Issuer",
     "Mandate",
     "RefreshToken",
     "StatusCount",
     "User",
+    "VaultSigningKey",
     "Webhook",
     "WebhookDelivery",
 ]

@@ -22,6 +22,7 @@ class AuditAnchor(Base):
     __table_args__ = (
         Index("idx_audit_anchors_tenant_last", "tenant_id", "last_id"),
         Index("idx_audit_anchors_run", "run_id"),
+        Index("idx_audit_anchors_chain_seq", "chain_id", "last_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -32,6 +33,9 @@ class AuditAnchor(Base):
     last_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     last_row_hash: Mapped[str | None] = mapped_column(String(64))
     last_timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # The chain and the newest removed seq (NULL on anchors from before the chain).
+    chain_id: Mapped[str | None] = mapped_column(String(40))
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)
     rows_removed: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -11,9 +11,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit.service import record
+from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.errors import AppError, Forbidden, TooManyRequests, Unauthorized
 from app.core.logging import get_logger
@@ -100,6 +103,19 @@ def _user_refusal(user: User, tenant_active: bool) -> AppError | None:
     return None
 
 
+async def _audit_user(session: AsyncSession, user: User, action: str, **details: Any) -> None:
+    """An audit row about the user's own sign-in or password, in this transaction."""
+    await record(
+        session,
+        tenant_id=user.tenant_id,
+        actor=Actor("user", str(user.id), user.role),
+        action=action,
+        resource_type="user",
+        resource_id=user.id,
+        details=details,
+    )
+
+
 async def login(
     session: AsyncSession, settings: Settings, email: str, password: str, ip: str | None
 ) -> TokenPair | AppError:
@@ -121,10 +137,18 @@ async def sign_in(
     if not verify_or_dummy(user.password_hash, password) or locked:
         if not locked:
             user.failed_login_count += 1
+            failures = user.failed_login_count
             if user.failed_login_count >= settings.login_max_failures:
                 user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
                 user.failed_login_count = 0
                 log.warning("account_locked", user_id=str(user.id))
+            await _audit_user(session, user, "user.login_failed", failures=failures)
+            if user.locked_until is not None and user.locked_until > now:
+                await _audit_user(
+                    session, user, "user.locked_out", minutes=settings.login_lockout_minutes
+                )
+        else:
+            await _audit_user(session, user, "user.login_failed", reason="locked")
         await session.flush()
         return invalid_credentials()
     refusal = _user_refusal(user, await lookup.tenant_active(user.tenant_id))
@@ -135,6 +159,7 @@ async def sign_in(
     user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    await _audit_user(session, user, "user.logged_in")
     return await start_session(session, settings, user, ip)
 
 
@@ -210,6 +235,7 @@ async def accept_invitation(
     user.failed_login_count = 0
     user.locked_until = None
     await session.flush()
+    await _audit_user(session, user, "user.invite_accepted")
     return await start_session(session, settings, user, None)
 
 
@@ -226,6 +252,7 @@ async def change_password(
     # Every other session ends; the caller signs in again where needed.
     await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
     await session.flush()
+    await _audit_user(session, user, "user.password_changed")
     cache.clear()
 
 

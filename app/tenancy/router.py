@@ -65,9 +65,11 @@ auth = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 @tenants.post("", status_code=201, response_model=TenantRead)
-async def create_tenant(body: TenantCreate, _: CanCreateTenants, session: SessionDep) -> Tenant:
+async def create_tenant(
+    body: TenantCreate, principal: CanCreateTenants, session: SessionDep
+) -> Tenant:
     """Create a tenant (platform admins)."""
-    return await service.create_tenant(session, **body.model_dump())
+    return await service.create_tenant(session, **body.model_dump(), actor=principal)
 
 
 @tenants.get("", response_model=list[TenantRead])

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import record
+from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.models import ApiKey, Tenant, User
@@ -56,6 +58,36 @@ def _clear(cache: AuthCache | None) -> None:
 # Tenants
 
 
+CLI_ACTOR = Actor.system("cli")
+
+
+def _actor(actor: Principal | None) -> Actor:
+    """Who acted: the caller, or the operator at the CLI."""
+    return actor.actor if actor is not None else CLI_ACTOR
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Principal | Actor | None,
+    tenant_id: uuid.UUID | None,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | str,
+    **details: Any,
+) -> None:
+    """One audit row in the transaction of the change (never a secret or a password)."""
+    who = actor if isinstance(actor, Actor) else _actor(actor)
+    await record(
+        session,
+        tenant_id=tenant_id,
+        actor=who,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        details=details,
+    )
+
+
 def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90]
     return slug or "tenant"
@@ -68,6 +100,7 @@ async def create_tenant(
     slug: str | None = None,
     email: str | None = None,
     settings: dict[str, Any] | None = None,
+    actor: Principal | Actor | None = None,
 ) -> Tenant:
     repo = TenantRepository(session)
     if slug is not None:
@@ -78,7 +111,9 @@ async def create_tenant(
         slug = base
         while await repo.slug_taken(slug):
             slug = f"{base}-{secrets.token_hex(3)}"
-    return await repo.add(Tenant(name=name, slug=slug, email=email, settings=settings or {}))
+    tenant = await repo.add(Tenant(name=name, slug=slug, email=email, settings=settings or {}))
+    await _audit(session, actor, tenant.id, "tenant.created", "tenant", tenant.id, slug=slug)
+    return tenant
 
 
 async def list_tenants(
@@ -121,8 +156,15 @@ async def update_tenant(
         raise Forbidden(
             "Only a platform admin activates or deactivates a tenant.", code="admin_only_field"
         )
+    changed: list[str] = []
+    before_active = tenant.is_active
+    settings_keys: set[str] = set()
+    if "settings" in changes:
+        old, new = dict(tenant.settings or {}), dict(changes["settings"] or {})
+        settings_keys = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
     for field in ("name", "email", "settings"):
         if field in changes:
+            changed.append(field)
             if field == "name" and changes[field] is None:
                 raise Unprocessable("name cannot be empty.", code="invalid_field")
             setattr(tenant, field, changes[field] if field != "settings" else changes[field] or {})
@@ -131,6 +173,14 @@ async def update_tenant(
             _clear(cache)
         tenant.is_active = changes["is_active"]
     await session.flush()
+    details: dict[str, Any] = {"changed": sorted(changed)}
+    if settings_keys:
+        details["settings_keys"] = sorted(settings_keys)  # which settings, not their values
+    if tenant.is_active != before_active:
+        action = "tenant.activated" if tenant.is_active else "tenant.deactivated"
+        await _audit(session, actor, tenant.id, action, "tenant", tenant.id)
+    if changed:
+        await _audit(session, actor, tenant.id, "tenant.updated", "tenant", tenant.id, **details)
     return tenant
 
 
@@ -160,6 +210,7 @@ async def create_user_record(
     role: str,
     password: str | None,
     full_name: str | None = None,
+    actor: Principal | None = None,
 ) -> User:
     """Create a user (platform admin when tenant_id is None). Policy-checked."""
     email = email.strip().lower()
@@ -178,8 +229,11 @@ async def create_user_record(
     if tenant_id is None:
         session.add(user)
         await session.flush()
-        return user
-    return await UserRepository(session, tenant_id).add(user)
+    else:
+        user = await UserRepository(session, tenant_id).add(user)
+    action = "user.invited" if password_hash == INVITED else "user.created"
+    await _audit(session, actor, tenant_id, action, "user", user.id, email=email, role=role)
+    return user
 
 
 async def create_user(
@@ -198,6 +252,7 @@ async def create_user(
         role=data["role"],
         password=data.get("password"),
         full_name=data.get("full_name"),
+        actor=actor,
     )
     invite = _invite_token(settings, user) if user.password_hash == INVITED else None
     return NewUser(user, invite)
@@ -225,6 +280,7 @@ async def invite_again(
     _check_grant(actor, user.role)
     if user.password_hash != INVITED:
         raise Conflict("This user has set a password already.", code="invite_accepted")
+    await _audit(session, actor, tenant_id, "user.invited", "user", user.id, again=True)
     return _invite_token(settings, user)
 
 
@@ -261,12 +317,15 @@ async def update_user(
 ) -> User:
     user = await get_user(session, tenant_id, user_id)
     _check_grant(actor, user.role)  # nobody edits someone above themselves
-    if changes.get("full_name") is not None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    if changes.get("full_name") is not None and changes["full_name"] != user.full_name:
         user.full_name = changes["full_name"]
+        events.append(("user.updated", {"changed": ["full_name"]}))
     role = changes.get("role")
     if role is not None and role != user.role:
         _not_self(actor, user, "change the role of")
         _check_grant(actor, role)
+        events.append(("user.role_changed", {"from": user.role, "to": role}))
         user.role = role
         _clear(cache)
     active = changes.get("is_active")
@@ -275,8 +334,11 @@ async def update_user(
         user.is_active = active
         if not active:
             await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
+        events.append(("user.activated" if active else "user.deactivated", {}))
         _clear(cache)
     await session.flush()
+    for action, details in events:
+        await _audit(session, actor, tenant_id, action, "user", user.id, **details)
     return user
 
 
@@ -296,6 +358,7 @@ async def delete_user(
     user.is_active = False
     await CredentialLookup(session).revoke_user_sessions(user.id, now)
     await session.flush()
+    await _audit(session, actor, tenant_id, "user.deleted", "user", user.id)
     _clear(cache)
 
 
@@ -311,6 +374,7 @@ async def reset_password(session: AsyncSession, email: str, password: str) -> Us
     user.locked_until = None
     await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
     await session.flush()
+    await _audit(session, None, user.tenant_id, "user.password_reset", "user", user.id)
     return user
 
 
@@ -349,6 +413,9 @@ async def create_api_key(
         await session.flush()
     else:
         await ApiKeyRepository(session, tenant_id).add(key)
+    await _audit(
+        session, actor, tenant_id, "api_key.created", "api_key", key.id, name=name, role=role
+    )
     return NewApiKey(key, secret)
 
 
@@ -391,5 +458,6 @@ async def revoke_api_key(
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.flush()
+        await _audit(session, actor, tenant_id, "api_key.revoked", "api_key", key.id)
     _clear(cache)
     return key

@@ -174,6 +174,55 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
     },
 }
 
+AUDIT_ENTRY = {
+    "id": 4711,
+    "timestamp": WHEN,
+    "actor_type": "api_key",
+    "actor_id": KEY,
+    "actor_role": "customer_admin",
+    "action": "mandate.created",
+    "resource_type": "mandate",
+    "resource_id": MANDATE,
+    "outcome": "VALID",
+    "request_id": "5f0c2b9a4e1d4c3b8a7f6e5d4c3b2a19",
+    "ip_address": "203.0.113.7",
+    "details": {"mandate_type": "generic"},
+    "chain": TENANT,
+    "seq": 42,
+    "prev_hash": "9f2c" + "0" * 60,
+    "row_hash": "1b7e" + "0" * 60,
+}
+SCHEMA_EXAMPLES["AuditEntry"] = AUDIT_ENTRY
+SCHEMA_EXAMPLES["AuditPage"] = {"items": [AUDIT_ENTRY], "next_cursor": "4711"}
+CHAIN_REPORT = {
+    "chain": TENANT,
+    "status": "intact",
+    "rows_checked": 1200,
+    "checkpoints_checked": 2,
+    "first_seq": 1,
+    "last_seq": 1200,
+    "last_checkpoint_seq": 1024,
+    "unattested_rows": 176,
+    "roots_unchecked": 0,
+    "anchor_seq": None,
+    "complete": True,
+    "broken": None,
+    "retention_cut": None,
+}
+VAULT_JWKS = {
+    "keys": [
+        {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": JWK["x"],
+            "y": JWK["y"],
+            "kid": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+            "alg": "ES256",
+            "use": "sig",
+        }
+    ]
+}
+
 READY = {
     "status": "ready",
     "checks": {
@@ -183,6 +232,8 @@ READY = {
 }
 # (method, path) -> status -> example, for answers whose schema is a plain object.
 RESPONSE_EXAMPLES: dict[tuple[str, str], dict[int, Any]] = {
+    ("GET", "/api/v1/audit/verify"): {200: CHAIN_REPORT},
+    ("GET", "/.well-known/jwks.json"): {200: VAULT_JWKS},
     ("GET", "/healthz"): {200: {"status": "ok", "version": "0.1.0"}},
     ("GET", "/readyz"): {200: READY},
     ("GET", "/api/v1/admin/db"): {

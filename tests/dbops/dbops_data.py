@@ -47,7 +47,12 @@ async def counts_async(url: str) -> dict[str, int]:
             return {
                 "customers": await session.scalar(select(func.count()).select_from(Tenant)),
                 "mandates": await session.scalar(select(func.count()).select_from(Mandate)),
-                "audit_log": await session.scalar(select(func.count()).select_from(AuditLog)),
+                # A restore records itself in the restored database's platform chain.
+                "audit_log": await session.scalar(
+                    select(func.count())
+                    .select_from(AuditLog)
+                    .where(AuditLog.action != "database.restored")
+                ),
             }
     finally:
         await database.dispose()
@@ -81,8 +86,9 @@ def bulk_audit_rows(dsn: str, count: int) -> None:
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute(
-                "INSERT INTO audit_log (timestamp, actor_type, action, details) "
-                "SELECT now(), 'system', 'bulk', '{}'::jsonb FROM generate_series(1, $1)",
+                "INSERT INTO audit_log (chain_id, timestamp, actor_type, action, details) "
+                "SELECT 'platform', now(), 'system', 'bulk', '{}'::jsonb "
+                "FROM generate_series(1, $1)",
                 count,
             )
         finally:

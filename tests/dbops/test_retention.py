@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select
 
+from app.audit.worker import seal_all
 from app.core.database import Database
 from app.dbops.retention import next_run, run_retention
 from app.models import Alert, AuditAnchor, AuditLog, Mandate, Tenant
@@ -20,19 +21,15 @@ NOW = datetime.now(UTC)
 
 
 async def chained_log(database: Database, tenants: list[uuid.UUID], ages_days: list[int]) -> None:
-    """One audit row per age, round-robin over tenants, each chained to its
-    tenant's previous row (prev_hash = previous row_hash)."""
-    last: dict[uuid.UUID, str | None] = dict.fromkeys(tenants)
-    rows = []
-    for i, age in enumerate(ages_days):
-        tenant = tenants[i % len(tenants)]
-        row_hash = f"{i:064x}"
-        rows.append(
-            audit_row(tenant, NOW - timedelta(days=age), prev_hash=last[tenant], row_hash=row_hash)
-        )
-        last[tenant] = row_hash
+    """One audit row per age, round-robin over tenants, committed unsealed and then
+    sealed into each tenant's chain (seq, prev_hash = previous row_hash)."""
+    rows = [
+        audit_row(tenants[i % len(tenants)], NOW - timedelta(days=age))
+        for i, age in enumerate(ages_days)
+    ]
     async with database.sessions() as session, session.begin():
         await session.execute(insert(AuditLog), rows)
+    await seal_all(database)
 
 
 async def make_tenants(database: Database, n: int) -> list[uuid.UUID]:
@@ -65,7 +62,17 @@ async def test_audit_retention_cuts_a_prefix_in_batches_and_anchors_it(database_
         assert report["audit_log"]["anchors"] == 3
 
         async with database.sessions() as session:
-            kept = (await session.execute(select(AuditLog).order_by(AuditLog.id))).scalars().all()
+            kept = (
+                (
+                    await session.execute(
+                        select(AuditLog)
+                        .where(AuditLog.tenant_id.is_not(None))
+                        .order_by(AuditLog.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             anchors = (await session.execute(select(AuditAnchor))).scalars().all()
         assert len(kept) == 12
         by_tenant = {a.tenant_id: a for a in anchors}
@@ -75,6 +82,7 @@ async def test_audit_retention_cuts_a_prefix_in_batches_and_anchors_it(database_
             # The chain stays provable: the first kept row points at the anchor.
             assert first_kept.prev_hash == by_tenant[tenant].last_row_hash
             assert by_tenant[tenant].last_id < first_kept.id
+            assert first_kept.seq == by_tenant[tenant].last_seq + 1
 
         again = await run_retention(database)
         assert again["audit_log"]["deleted"] == 0
@@ -176,7 +184,13 @@ async def test_the_service_runs_retention_on_schedule(database_url, monkeypatch)
             check = Database(make_settings(database_url))
             try:
                 async with check.sessions() as session:
-                    left = len((await session.scalars(select(AuditLog.id))).all())
+                    left = len(
+                        (
+                            await session.scalars(
+                                select(AuditLog.id).where(AuditLog.tenant_id.is_not(None))
+                            )
+                        ).all()
+                    )
             finally:
                 await check.dispose()
             if left == 1:

@@ -67,6 +67,12 @@ EXPECTED_ERRORS: dict[tuple[str, str], list[int]] = {
     ("POST", "/api/v1/mandates/{mandate_id}/restore"): [400, 401, 403, 404, 409, 422, 429, 503],
     ("POST", "/api/v1/mandates/{mandate_id}/verify"): [400, 401, 403, 404, 422, 429, 503],
     ("GET", "/api/v1/admin/db"): [401, 403, 422, 429, 503],
+    ("GET", "/api/v1/audit"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/audit/export"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/audit/verify"): [400, 401, 403, 404, 429, 503],
+    ("GET", "/api/v1/mandates/{mandate_id}/audit"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/mandates/{mandate_id}/evidence"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/.well-known/jwks.json"): [],
 }
 
 

@@ -1,0 +1,430 @@
+"""The audit chain in the database: sealing, checkpoints and the verification reads.
+
+Platform-wide by nature (one sealer links every tenant's rows), so every query
+here names its chain explicitly; docs/audit-chain.md "The database side" is the
+design. Core statements only: these run for every row sealed or verified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.audit.chain import (
+    AuditRow,
+    ChainHead,
+    HashableEntry,
+    Seal,
+    UnhashableRow,
+    seal_entries,
+)
+from app.audit.checkpoint import build_checkpoint, sign_checkpoint
+from app.audit.verify import ChainAnchor, StoredCheckpoint
+from app.core.logging import get_logger
+from app.models import AuditAnchor, AuditChainHead, AuditCheckpoint, AuditLog
+from app.models.base import table_of
+from app.signing import Keyring
+
+log = get_logger(__name__)
+LOG = table_of(AuditLog)
+HEADS = table_of(AuditChainHead)
+CHECKPOINTS = table_of(AuditCheckpoint)
+ANCHORS = table_of(AuditAnchor)
+SEAL_BATCH = 2000
+CHECKPOINT_MAX_ROWS = 1024
+VERIFY_PAGE = 5000
+
+_RECORD_COLUMNS = (
+    LOG.c.chain_id,
+    LOG.c.timestamp,
+    LOG.c.actor_type,
+    LOG.c.actor_id,
+    LOG.c.actor_role,
+    LOG.c.action,
+    LOG.c.resource_type,
+    LOG.c.resource_id,
+    LOG.c.outcome,
+    LOG.c.request_id,
+    LOG.c.ip_address,
+    LOG.c.details,
+)
+_SEALED_COLUMNS = (
+    LOG.c.chain_id,
+    LOG.c.seq,
+    LOG.c.timestamp,
+    LOG.c.actor_type,
+    LOG.c.action,
+    LOG.c.actor_id,
+    LOG.c.actor_role,
+    LOG.c.resource_type,
+    LOG.c.resource_id,
+    LOG.c.outcome,
+    LOG.c.request_id,
+    LOG.c.ip_address,
+    LOG.c.details,
+    LOG.c.prev_hash,
+    LOG.c.row_hash,
+)
+_SEAL_UPDATE = (
+    update(LOG)
+    .where(LOG.c.id == bindparam("row_id"), LOG.c.seq.is_(None))
+    .values(
+        seq=bindparam("new_seq"),
+        prev_hash=bindparam("new_prev"),
+        row_hash=bindparam("new_hash"),
+        sealed_at=bindparam("now"),
+    )
+)
+
+
+@dataclass(slots=True)
+class SealResult:
+    """One sealing pass: rows sealed per chain, their commit-to-seal lags, stuck chains."""
+
+    sealed: dict[str, int] = field(default_factory=dict)
+    lags: list[float] = field(default_factory=list)
+    stuck: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.sealed.values())
+
+
+def _upsert(dialect: str) -> Any:
+    return pg_insert(HEADS) if dialect == "postgresql" else sqlite_insert(HEADS)
+
+
+def _locked(query: Any, dialect: str) -> Any:
+    return query.with_for_update() if dialect == "postgresql" else query
+
+
+async def read_heads(
+    connection: AsyncConnection, chains: Sequence[str], *, lock: bool = False
+) -> dict[str, Row[Any]]:
+    query = select(HEADS).where(HEADS.c.chain_id.in_(list(chains)))
+    if lock:
+        query = _locked(query, connection.dialect.name)
+    return {row.chain_id: row for row in (await connection.execute(query)).all()}
+
+
+def _seal_chain(
+    chain: str, entries: list[HashableEntry], head: ChainHead, result: SealResult
+) -> tuple[list[Seal], ChainHead]:
+    """Seals for as many rows as can be hashed, in order; a row that cannot stops its chain."""
+    try:
+        return seal_entries(entries, head)
+    except UnhashableRow:
+        pass
+    seals: list[Seal] = []
+    for entry in entries:
+        try:
+            more, head = seal_entries([entry], head)
+        except UnhashableRow as exc:
+            result.stuck[chain] = str(exc)
+            break
+        seals += more
+    return seals, head
+
+
+async def seal_pending(
+    connection: AsyncConnection, now: datetime, *, limit: int = SEAL_BATCH
+) -> SealResult:
+    """One pass in the caller's transaction: link the committed unsealed rows, in id order.
+
+    Only the sealer writes seq; it reads each head under a row lock (PostgreSQL)
+    or inside BEGIN IMMEDIATE (SQLite) and writes seqs and heads together, so a
+    crash rolls back both. The unique (chain_id, seq) index turns a second
+    sealer that slipped past the lock into a failed transaction, never a duplicate.
+    """
+    dialect = connection.dialect.name
+    query = select(LOG.c.id, *_RECORD_COLUMNS).where(LOG.c.seq.is_(None)).order_by(LOG.c.id)
+    rows = (await connection.execute(_locked(query.limit(limit), dialect))).all()
+    result = SealResult()
+    if not rows:
+        return result
+    by_chain: dict[str, list[Any]] = {}
+    for row in rows:
+        by_chain.setdefault(row.chain_id, []).append(row)
+    heads = await read_heads(connection, list(by_chain), lock=True)
+    updates: list[dict[str, Any]] = []
+    new_heads: list[dict[str, Any]] = []
+    for chain, entries in by_chain.items():
+        stored = heads.get(chain)
+        head = (
+            ChainHead(chain, stored.seq, stored.row_hash)
+            if stored is not None
+            else ChainHead.genesis(chain)
+        )
+        seals, new_head = _seal_chain(chain, entries, head, result)
+        if not seals:
+            continue
+        for entry, seal in zip(entries, seals, strict=False):
+            updates.append(
+                {
+                    "row_id": entry.id,
+                    "new_seq": seal.seq,
+                    "new_prev": seal.prev_hash,
+                    "new_hash": seal.row_hash,
+                    "now": now,
+                }
+            )
+            result.lags.append((now - entry.timestamp).total_seconds())
+        result.sealed[chain] = len(seals)
+        new_heads.append(
+            {
+                "chain_id": chain,
+                "seq": new_head.seq,
+                "row_hash": new_head.row_hash,
+                "sealed_at": now,
+                "last_checkpoint_seq": 0,
+            }
+        )
+    if updates:
+        await connection.execute(_SEAL_UPDATE, updates)
+    for values in new_heads:
+        statement = _upsert(dialect).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[HEADS.c.chain_id],
+            set_={"seq": values["seq"], "row_hash": values["row_hash"], "sealed_at": now},
+        )
+        await connection.execute(statement)
+    return result
+
+
+async def unsealed_count(connection: AsyncConnection) -> int:
+    query = select(func.count()).select_from(LOG).where(LOG.c.seq.is_(None))
+    return int((await connection.execute(query)).scalar_one())
+
+
+# --- checkpoints -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MadeCheckpoint:
+    chain_id: str
+    seq: int
+    first_seq: int
+
+
+async def checkpoint_due(
+    connection: AsyncConnection,
+    now: datetime,
+    *,
+    max_rows: int,
+    max_age_seconds: float,
+    force: bool = False,
+    chains: Sequence[str] | None = None,
+) -> list[str]:
+    """Chains with rows sealed since their last checkpoint that are due one now."""
+    query = select(
+        HEADS.c.chain_id, HEADS.c.seq, HEADS.c.last_checkpoint_seq, HEADS.c.checkpointed_at
+    ).where(HEADS.c.seq > HEADS.c.last_checkpoint_seq)
+    if chains is not None:
+        query = query.where(HEADS.c.chain_id.in_(list(chains)))
+    due = []
+    for row in (await connection.execute(query)).all():
+        pending = row.seq - row.last_checkpoint_seq
+        age = None if row.checkpointed_at is None else (now - row.checkpointed_at).total_seconds()
+        if force or pending >= max_rows or age is None or age >= max_age_seconds:
+            due.append(row.chain_id)
+    return due
+
+
+async def checkpoint_chain(
+    connection: AsyncConnection,
+    chain: str,
+    keyring: Keyring,
+    now: datetime,
+    *,
+    max_rows: int = CHECKPOINT_MAX_ROWS,
+) -> list[MadeCheckpoint]:
+    """Sign the chain's head in batches of at most `max_rows` rows since its last checkpoint."""
+    heads = await read_heads(connection, [chain], lock=True)
+    stored = heads.get(chain)
+    if stored is None:
+        return []
+    made: list[MadeCheckpoint] = []
+    last = stored.last_checkpoint_seq
+    while last < stored.seq:
+        first, end = last + 1, min(stored.seq, last + max_rows)
+        hashes = list(
+            (
+                await connection.execute(
+                    select(LOG.c.row_hash)
+                    .where(LOG.c.chain_id == chain, LOG.c.seq.between(first, end))
+                    .order_by(LOG.c.seq)
+                )
+            ).scalars()
+        )
+        if len(hashes) != end - first + 1:
+            log.error(
+                "audit_checkpoint_gap",
+                chain=chain,
+                first_seq=first,
+                seq=end,
+                found=len(hashes),
+                hint="rows of this batch are missing; run `mandate-vault audit verify`",
+            )
+            break
+        checkpoint = build_checkpoint(chain, first, [str(h) for h in hashes], now)
+        jws = sign_checkpoint(checkpoint, keyring)
+        await connection.execute(
+            insert(CHECKPOINTS).values(
+                chain_id=chain,
+                seq=checkpoint.seq,
+                first_seq=first,
+                row_hash=checkpoint.row_hash,
+                root=checkpoint.root,
+                kid=keyring.kid,
+                signed_at=now,
+                jws=jws,
+            )
+        )
+        made.append(MadeCheckpoint(chain, checkpoint.seq, first))
+        last = checkpoint.seq
+    if made:
+        await connection.execute(
+            update(HEADS)
+            .where(HEADS.c.chain_id == chain)
+            .values(last_checkpoint_seq=last, checkpointed_at=now)
+        )
+    return made
+
+
+# --- verification reads ----------------------------------------------------------------
+
+
+async def chain_ids(connection: AsyncConnection) -> list[str]:
+    """Every chain with a head (rows ever sealed), in a stable order."""
+    query = select(HEADS.c.chain_id).order_by(HEADS.c.chain_id)
+    return [str(c) for c in (await connection.execute(query)).scalars()]
+
+
+async def head_of(connection: AsyncConnection, chain: str) -> ChainHead | None:
+    row = (await read_heads(connection, [chain])).get(chain)
+    return None if row is None else ChainHead(chain, row.seq, row.row_hash)
+
+
+async def newest_anchor(connection: AsyncConnection, chain: str) -> ChainAnchor | None:
+    query = (
+        select(ANCHORS.c.last_seq, ANCHORS.c.last_row_hash)
+        .where(ANCHORS.c.chain_id == chain, ANCHORS.c.last_seq.is_not(None))
+        .order_by(ANCHORS.c.last_seq.desc())
+        .limit(1)
+    )
+    row = (await connection.execute(query)).first()
+    return None if row is None else ChainAnchor(int(row.last_seq), row.last_row_hash)
+
+
+def _details(value: Any) -> Any:
+    # JSON on SQLite arrives decoded; keep bytes/str forms working too.
+    if isinstance(value, bytes | bytearray):
+        return orjson.loads(value)
+    return value
+
+
+def _audit_row(row: Any) -> AuditRow:
+    values = list(row)
+    values[12] = _details(values[12])
+    return AuditRow._make(values)
+
+
+async def sealed_rows(
+    connection: AsyncConnection,
+    chain: str,
+    *,
+    after: int,
+    upto: int,
+    page: int = VERIFY_PAGE,
+) -> AsyncIterator[list[AuditRow]]:
+    """The chain's sealed rows after seq `after` up to `upto`, in seq order, page by page."""
+    while after < upto:
+        query = (
+            select(*_SEALED_COLUMNS)
+            .where(LOG.c.chain_id == chain, LOG.c.seq > after, LOG.c.seq <= upto)
+            .order_by(LOG.c.seq)
+            .limit(page)
+        )
+        rows = [_audit_row(row) for row in (await connection.execute(query)).all()]
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].seq
+        if len(rows) < page:
+            return
+
+
+async def stored_checkpoints(
+    connection: AsyncConnection, chain: str, *, after: int, upto: int | None
+) -> list[StoredCheckpoint]:
+    query = select(CHECKPOINTS.c.seq, CHECKPOINTS.c.jws).where(
+        CHECKPOINTS.c.chain_id == chain, CHECKPOINTS.c.seq > after
+    )
+    if upto is not None:
+        query = query.where(CHECKPOINTS.c.seq <= upto)
+    rows = (await connection.execute(query.order_by(CHECKPOINTS.c.seq))).all()
+    return [StoredCheckpoint(int(row.seq), str(row.jws)) for row in rows]
+
+
+async def rows_of_resource(
+    connection: AsyncConnection, chain: str, resource_type: str, resource_id: str
+) -> list[AuditRow]:
+    """A resource's sealed rows in its chain, in seq order (an evidence pack's events)."""
+    query = (
+        select(*_SEALED_COLUMNS)
+        .where(
+            LOG.c.chain_id == chain,
+            LOG.c.resource_type == resource_type,
+            LOG.c.resource_id == resource_id,
+            LOG.c.seq.is_not(None),
+        )
+        .order_by(LOG.c.seq)
+    )
+    return [_audit_row(row) for row in (await connection.execute(query)).all()]
+
+
+async def unsealed_of_resource(
+    connection: AsyncConnection, chain: str, resource_type: str, resource_id: str
+) -> int:
+    query = (
+        select(func.count())
+        .select_from(LOG)
+        .where(
+            LOG.c.chain_id == chain,
+            LOG.c.resource_type == resource_type,
+            LOG.c.resource_id == resource_id,
+            LOG.c.seq.is_(None),
+        )
+    )
+    return int((await connection.execute(query)).scalar_one())
+
+
+async def covering_checkpoint(
+    connection: AsyncConnection, chain: str, seq: int
+) -> tuple[int, int, str] | None:
+    """(first_seq, seq, jws) of the first checkpoint at or after `seq`."""
+    query = (
+        select(CHECKPOINTS.c.first_seq, CHECKPOINTS.c.seq, CHECKPOINTS.c.jws)
+        .where(CHECKPOINTS.c.chain_id == chain, CHECKPOINTS.c.seq >= seq)
+        .order_by(CHECKPOINTS.c.seq)
+        .limit(1)
+    )
+    row = (await connection.execute(query)).first()
+    return None if row is None else (int(row.first_seq), int(row.seq), str(row.jws))
+
+
+async def batch_hashes(connection: AsyncConnection, chain: str, first: int, last: int) -> list[str]:
+    query = (
+        select(LOG.c.row_hash)
+        .where(LOG.c.chain_id == chain, LOG.c.seq.between(first, last))
+        .order_by(LOG.c.seq)
+    )
+    return [str(h) for h in (await connection.execute(query)).scalars()]
