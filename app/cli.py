@@ -11,6 +11,7 @@ from app.audit.cli import audit_app
 from app.dbops.cli import db_app, retention_app
 from app.demo.cli import demo_app, seed
 from app.evidence.cli import evidence_app
+from app.events.cli import worker
 from app.mandates.cli import app as mandates_app
 from app.tenancy.cli import api_keys_app, tenants_app, users_app
 from app.web.cli import serve
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.command()(seed)
+app.command()(worker)
 app.add_typer(db_app, name="db")
 app.add_typer(retention_app, name="retention")
 app.add_typer(tenants_app, name="tenants")

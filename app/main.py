@@ -86,6 +86,8 @@ def create_app(
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
         from app.dbops.router import DATABASE_METRICS
+        from app.events.metrics import QueueCollector
+        from app.events.worker import worker_in_server
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
@@ -93,7 +95,10 @@ def create_app(
         db = database or Database(settings)
         DATABASE.set(app, db)
         instrument(db)
-        DATABASE_METRICS.set(app, DatabaseMetrics(db))
+        exporter = DatabaseMetrics(db)
+        queue = QueueCollector(db, now)
+        exporter.add(queue, queue.refresh)
+        DATABASE_METRICS.set(app, exporter)
         schedule = start_schedule(db) if settings.retention_schedule_enabled else None
         log.info("startup", environment=settings.environment.value, database=settings.backend)
         for warning in startup_warnings(settings):
@@ -111,6 +116,7 @@ def create_app(
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
                 audit_worker(db, settings, now),
+                worker_in_server(db, settings, now),
             ):
                 yield
         finally:
@@ -183,6 +189,8 @@ def create_app(
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
     from app.evidence.router import router as evidence_router
+    from app.events.router import deliveries_router, event_types_router
+    from app.events.router import router as webhooks_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
@@ -199,6 +207,9 @@ def create_app(
     app.include_router(mandates_router)
     app.include_router(audit_router)
     app.include_router(well_known_router)
+    app.include_router(webhooks_router)
+    app.include_router(deliveries_router)
+    app.include_router(event_types_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -215,6 +215,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         "secret_key": TEST_SECRET,
         "database_url": database_url,
         "log_level": "WARNING",
+        "webhook_worker_in_server": False,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -275,6 +276,7 @@ def cli_env(database_url: str) -> dict[str, str]:
             "DATABASE_URL": database_url,
             "ENVIRONMENT": "test",
             "LOG_LEVEL": "WARNING",
+            "WEBHOOK_WORKER_IN_SERVER": "false",
         }
     )
     env.pop("WRITE_DB_URL", None)

@@ -46,6 +46,7 @@ ARGUMENTS: dict[str, list[str]] = {
     "api-keys revoke": [str(uuid.uuid4())],
     "mandates import": ["{jsonl}", "--tenant", str(uuid.uuid4())],
     "mandates sweep": [],
+    "worker": ["--once"],
 }
 NO_DATABASE = {
     "serve": "keeps serving and reports the database through /readyz (tests/test_cli.py)",

@@ -228,6 +228,15 @@ class Settings(BaseSettings):
     webhook_secret_rotation_hours: float = Field(default=24.0, ge=0, le=24 * 30)
     webhook_disable_after_days: float = Field(default=5.0, gt=0, le=90)
     webhook_response_excerpt_bytes: int = Field(default=4096, ge=0, le=65536)
+    # The delivery worker: inside the server by default, or `mandate-vault worker`.
+    webhook_worker_in_server: bool = True
+    webhook_worker_batch: int = Field(default=100, ge=1, le=1000)
+    webhook_worker_concurrency: int = Field(default=50, ge=1, le=1000)
+    webhook_worker_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    # A claimed delivery whose worker died is taken by another after this long;
+    # longer than one attempt can take, so two never send the same attempt at once.
+    webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    webhook_payload_retention_days: int = Field(default=30, ge=1)
 
     audit_retention_days: int = Field(default=365, ge=1)
     # The tamper-evident trail (docs/audit-chain.md): seconds between sealing
@@ -345,6 +354,10 @@ class Settings(BaseSettings):
                 )
             if self.webhook_allow_http:
                 raise ValueError("WEBHOOK_ALLOW_HTTP must be false when ENVIRONMENT=production")
+        if self.webhook_lease_seconds <= self.webhook_timeout + self.webhook_dns_timeout:
+            raise ValueError(
+                "WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT + WEBHOOK_DNS_TIMEOUT"
+            )
         if self.environment.is_deployed and self.secret_key.get_secret_value() in EXAMPLE_SECRETS:
             raise ValueError(
                 f"SECRET_KEY is an example value; generate one for ENVIRONMENT={self.environment}"

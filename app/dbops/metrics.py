@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -176,10 +176,18 @@ class DatabaseMetrics:
         self.collector = DatabaseCollector(database)
         self.registry = CollectorRegistry()
         self.registry.register(self.collector)
+        # Other features' scrape-time figures: a collector and what refreshes it.
+        self.before_scrape: list[Callable[[], Awaitable[None]]] = []
+
+    def add(self, collector: Collector, refresh: Callable[[], Awaitable[None]]) -> None:
+        self.registry.register(collector)
+        self.before_scrape.append(refresh)
 
     async def exposition(self) -> bytes:
         database = self.collector.database
         self.collector.size_bytes = await database_size_bytes(
             database, database.settings.readiness_timeout
         )
+        for refresh in self.before_scrape:
+            await refresh()
         return generate_latest(REGISTRY) + generate_latest(self.registry)

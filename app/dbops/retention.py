@@ -11,6 +11,10 @@ the chain (chain, seq, row_hash, timestamp, count): the first kept row's
 Soft-deleted mandates are purged once their own `retention_days` have passed
 since `deleted_at`.
 
+The payloads of webhook deliveries that succeeded more than
+WEBHOOK_PAYLOAD_RETENTION_DAYS ago are removed (the delivery log row stays,
+`payload_purged_at` set), also in short batches.
+
 The service runs this daily at RETENTION_RUN_AT (UTC); on PostgreSQL an
 advisory lock lets only one process run it at a time.
 """
@@ -32,7 +36,7 @@ from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.database import Database
 from app.core.logging import get_logger
-from app.models import AuditAnchor, AuditLog, Mandate
+from app.models import AuditAnchor, AuditLog, Mandate, WebhookDelivery
 from app.models.base import UTCDateTime
 
 log = get_logger(__name__)
@@ -265,6 +269,44 @@ async def _mandates(
     return report
 
 
+async def _webhook_payloads(
+    database: Database, now: datetime, days: int, batch: int, dry_run: bool, clock: _Clock
+) -> dict[str, Any]:
+    cutoff = now - timedelta(days=days)
+    due = (
+        (WebhookDelivery.status == "succeeded")
+        & (WebhookDelivery.delivered_at < bindparam("cutoff", cutoff, type_=UTCDateTime()))
+        & WebhookDelivery.payload_purged_at.is_(None)
+    )
+    async with database.write_engine.connect() as connection:
+        eligible = (
+            await connection.execute(select(func.count()).select_from(WebhookDelivery).where(due))
+        ).scalar_one()
+        await connection.rollback()
+    report: dict[str, Any] = {"eligible": int(eligible), "purged": 0, "cutoff": cutoff.isoformat()}
+    if dry_run or not eligible:
+        return report
+    while True:
+        started = time.perf_counter()
+        async with database.write_engine.begin() as connection:
+            ids = list(
+                (await connection.execute(select(WebhookDelivery.id).where(due).limit(batch)))
+                .scalars()
+                .all()
+            )
+            if ids:
+                await connection.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(ids))
+                    .values(payload={}, payload_purged_at=now)
+                )
+        clock.record(time.perf_counter() - started)
+        if not ids:
+            break
+        report["purged"] += len(ids)
+    return report
+
+
 async def run_retention(
     database: Database, *, dry_run: bool = False, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -309,6 +351,14 @@ async def run_retention(
                         )
                     ],
                 )
+        payloads = await _webhook_payloads(
+            database,
+            now,
+            settings.webhook_payload_retention_days,
+            settings.retention_batch_size,
+            dry_run,
+            clock,
+        )
     finally:
         if lock is not None:
             await lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
@@ -320,6 +370,7 @@ async def run_retention(
         "dry_run": dry_run,
         "audit_log": audit,
         "mandates": mandates,
+        "webhook_payloads": payloads,
         "batches": clock.batches,
         "longest_transaction_ms": round(clock.longest * 1000, 1),
         "seconds": round(seconds, 3),
@@ -348,6 +399,12 @@ def render_report(report: dict[str, Any]) -> str:
         f"{mandates['eligible'] if report['dry_run'] else mandates['purged']:,} soft-deleted "
         "mandates past their retention",
     ]
+    if payloads := report.get("webhook_payloads"):
+        count = payloads["eligible"] if report["dry_run"] else payloads["purged"]
+        lines.append(
+            f"webhooks:  {verb.replace('delete', 'purge')} {count:,} delivered payloads "
+            f"older than {payloads['cutoff']}"
+        )
     if audit["kept_out_of_order"]:
         lines.append(
             f"audit_log: kept {audit['kept_out_of_order']:,} old rows that follow newer ones "

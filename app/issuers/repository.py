@@ -113,17 +113,21 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
                 at=fetched_at,
             )
 
-    async def store_fetch_error(self, issuer_id: uuid.UUID, error: str, at: datetime) -> None:
+    async def store_fetch_error(self, issuer_id: uuid.UUID, error: str, at: datetime) -> bool:
         """A failed fetch of a visible issuer's jwks_url: the reason, and since when
-        fetches fail (kept from the first failure after the last success)."""
-        await self.session.execute(
+        fetches fail (kept from the first failure after the last success). True when
+        this failure starts a streak."""
+        result = await self.session.execute(
             update(Issuer)
             .where(Issuer.id == issuer_id, self._visible_clause())
             .values(
                 jwks_error=error[:500],
                 jwks_failing_since=func.coalesce(Issuer.jwks_failing_since, at),
             )
+            .returning(Issuer.jwks_failing_since)
         )
+        since = result.scalar_one_or_none()
+        return since is not None and since == at
 
 
 # --- key and status history (what evidence packs verify "as of ingest" with) ----------

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record
 from app.core.actor import Actor
 from app.core.errors import Conflict, NotFound, Unprocessable
+from app.events.outbox import emit
+from app.issuers.events import emit_keys_refresh_failed
 from app.issuers.jwks import JwksClient, JwksFetchError, check_jwks_url
 from app.issuers.repository import IssuerRepository, record_status, sync_key_history
 from app.issuers.schemas import IssuerCreate, IssuerRead, IssuerUpdate, KeyInfo, KeyRefresh
@@ -27,6 +29,13 @@ from app.keys import (
     keys_from_jwks,
 )
 from app.models import Issuer
+from app.webhooks import event_data as events
+from app.webhooks.catalogue import EventType
+
+_STATUS_EVENTS = {
+    IssuerStatus.SUSPENDED: EventType.ISSUER_SUSPENDED,
+    IssuerStatus.REVOKED: EventType.ISSUER_REVOKED,
+}
 
 
 def _key_source(row: Issuer) -> str:
@@ -185,7 +194,9 @@ class IssuerService:
         status_changed = data.status is not None and data.status != row.status
         if "name" in changes:
             row.name = data.name
+        status_event = None
         if data.status is not None and data.status != row.status:
+            status_event = (row.status, data.status)
             row.status = data.status
             row.status_changed_at = datetime.now(UTC)
         if data.jwks is not None:
@@ -202,6 +213,24 @@ class IssuerService:
         await self.session.flush()
         await self._history(row, status_changed=status_changed)
         await self._audit("issuer.updated", row, changed=sorted(changes))
+        if status_event is not None and row.status_changed_at is not None:
+            previous, status = status_event
+            event_type = _STATUS_EVENTS.get(IssuerStatus(status))
+            if event_type is not None and self.scope is not None:
+                # A global issuer's change is the platform's; tenants hear of their own.
+                await emit(
+                    self.session,
+                    tenant_id=self.scope,
+                    event_type=event_type,
+                    data=events.IssuerStatusChanged(
+                        issuer_id=row.id,
+                        issuer_did=row.did,
+                        status=status,
+                        previous_status=previous,
+                        changed_at=row.status_changed_at,
+                    ),
+                    now=row.status_changed_at,
+                )
         return row
 
     async def add_key(self, issuer_id: uuid.UUID, jwk: dict[str, Any]) -> Issuer:
@@ -250,6 +279,10 @@ class IssuerService:
             await self.repo.store_fetch_error(row.id, error.detail, now)
             await self.session.refresh(row)
             await self._audit("issuer.keys_refresh_failed", row, error=error.detail)
+            if self.scope is not None:
+                await emit_keys_refresh_failed(
+                    self.session, self.scope, row, error.detail, now, row.jwks_fetched_at
+                )
             return KeyRefresh(ok=False, error=error.detail)
         await self.repo.store_fetched_keys(row.id, document, now)
         await self.session.refresh(row)

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Set
 
 from app.core.database import Database
 from app.core.logging import get_logger
+from app.issuers.events import emit_keys_refresh_failed
 from app.issuers.jwks import JwksClient, JwksFetchError
 from app.issuers.repository import IssuerRecord, IssuerRepository
 from app.keys import InvalidKeyMaterial, IssuerStatus, TrustedIssuer, TrustSnapshot, keys_from_did
@@ -179,7 +180,10 @@ class TrustLoader:
                 for row, document in fetched:
                     await issuers.store_fetched_keys(row.id, document, now)
                 for row, error in failed:
-                    await issuers.store_fetch_error(row.id, str(error), now)
+                    if await issuers.store_fetch_error(row.id, str(error), now):
+                        await emit_keys_refresh_failed(
+                            session, tenant_id, row, str(error), now, row.jwks_fetched_at
+                        )
         except Exception as error:  # the request's own transaction reports an outage
             log.warning("jwks_store_failed", error=type(error).__name__)
 

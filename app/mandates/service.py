@@ -23,6 +23,7 @@ from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
 from app.core.cursor import CursorCodec
 from app.core.errors import Conflict, NotFound, Unprocessable, VerificationFailed
+from app.events.outbox import emit
 from app.issuers.repository import IssuerRepository
 from app.issuers.trust import TrustLoader
 from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
@@ -48,6 +49,8 @@ from app.mandates.verification import (
 from app.mandates.verification.amounts import format_amount
 from app.models import IdempotencyKey, Mandate
 from app.models.mandate import DEFAULT_RETENTION_DAYS, MandateStatus
+from app.webhooks import event_data as events
+from app.webhooks.catalogue import EventType
 
 
 def token_sha256(token: str) -> str:
@@ -120,6 +123,11 @@ class IngestOutcome:
     token_sha256: str
 
 
+def _issuer_of(token: Any) -> str | None:
+    found = referenced_issuers(token)
+    return next(iter(found)) if len(found) == 1 else None
+
+
 class MandateService:
     def __init__(
         self,
@@ -153,6 +161,12 @@ class MandateService:
             resource_id=resource_id,
             outcome=outcome,
             details=details,
+        )
+
+    async def _emit(self, event_type: EventType, data: events.EventData, now: datetime) -> None:
+        """The event, written with the change in this unit of work (the outbox)."""
+        await emit(
+            self.session, tenant_id=self.tenant_id, event_type=event_type, data=data, now=now
         )
 
     async def resolve_keys(self, tokens: Iterable[Any]) -> None:
@@ -216,6 +230,16 @@ class MandateService:
                 token_sha256=digest,
                 reason=result.reason,
             )
+            await self._emit(
+                EventType.MANDATE_VERIFICATION_FAILED,
+                events.MandateVerificationFailed(
+                    token_sha256=digest,
+                    verification_code=result.code.value,
+                    issuer_did=_issuer_of(data.vc_jwt),
+                    failed_at=now,
+                ),
+                now,
+            )
             return IngestOutcome(result, None, False, digest)
         fields = result.fields
         assert fields is not None
@@ -258,6 +282,22 @@ class MandateService:
             return existing
         await self._audit(
             "mandate.created", values["id"], outcome=result.code.value, token_sha256=digest
+        )
+        await self._emit(
+            EventType.MANDATE_CREATED,
+            events.MandateCreated(
+                mandate_id=values["id"],
+                mandate_type=fields.mandate_type,
+                status="active",
+                verification_status=result.code.value,
+                issuer_did=fields.issuer_did,
+                subject_did=fields.subject_did,
+                amount_limit=fields.amount_limit,
+                currency=fields.currency,
+                expires_at=fields.expires_at,
+                created_at=now,
+            ),
+            now,
         )
         stored = SimpleNamespace(**values, revoked_at=None, revocation_reason=None, deleted_at=None)
         return IngestOutcome(result, stored, True, digest)
@@ -397,17 +437,34 @@ class MandateService:
         mandate.revocation_reason = reason
         await self.session.flush()
         await self._audit("mandate.revoked", mandate.id, reason=reason)
+        await self._emit(
+            EventType.MANDATE_REVOKED,
+            events.MandateRevoked(
+                mandate_id=mandate.id, reason=reason[:1000] or None, revoked_at=mandate.revoked_at
+            ),
+            mandate.revoked_at,
+        )
         return mandate
 
     async def delete(self, mandate_id: uuid.UUID) -> None:
         mandate = await self._for_change(mandate_id)
         if mandate.status == "deleted":
             return
-        previous = current_status(mandate, self.clock.now())
+        now = self.clock.now()
+        previous = current_status(mandate, now)
         mandate.status = "deleted"
-        mandate.deleted_at = self.clock.now()
+        mandate.deleted_at = now
         await self.session.flush()
         await self._audit("mandate.deleted", mandate.id, previous_status=previous)
+        await self._emit(
+            EventType.MANDATE_DELETED,
+            events.MandateDeleted(
+                mandate_id=mandate.id,
+                deleted_at=now,
+                purge_after=now + timedelta(days=mandate.retention_days),
+            ),
+            now,
+        )
 
     async def restore(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self._for_change(mandate_id)
@@ -425,6 +482,11 @@ class MandateService:
         mandate.deleted_at = None
         await self.session.flush()
         await self._audit("mandate.restored", mandate.id, status=mandate.status)
+        await self._emit(
+            EventType.MANDATE_RESTORED,
+            events.MandateRestored(mandate_id=mandate.id, status=mandate.status, restored_at=now),
+            now,
+        )
         return mandate
 
     async def reverify(self, mandate_id: uuid.UUID) -> VerificationRead:
@@ -434,10 +496,29 @@ class MandateService:
         mandate.verification_status = result.code.value
         mandate.verification_reason = result.reason
         mandate.verified_at = now
-        if result.code == Code.EXPIRED and mandate.status == "active":
+        expired = result.code == Code.EXPIRED and mandate.status == "active"
+        if expired:
             mandate.status = "expired"
         await self.session.flush()
         await self._audit("mandate.verified", mandate.id, outcome=result.code.value)
+        if expired:
+            await self._emit(
+                EventType.MANDATE_EXPIRED,
+                events.MandateExpired(mandate_id=mandate.id, expires_at=mandate.expires_at),
+                now,
+            )
+        elif not result.ok:
+            await self._emit(
+                EventType.MANDATE_VERIFICATION_FAILED,
+                events.MandateVerificationFailed(
+                    mandate_id=mandate.id,
+                    token_sha256=mandate.token_sha256,
+                    verification_code=result.code.value,
+                    issuer_did=mandate.issuer_did,
+                    failed_at=now,
+                ),
+                now,
+            )
         return VerificationRead(
             mandate_id=mandate.id,
             code=result.code.value,
@@ -464,7 +545,8 @@ class MandateService:
 async def sweep_expired(
     session: AsyncSession, *, now: datetime | None = None, batch: int = 500
 ) -> int:
-    """Mark active mandates past their expiry as expired, one audited row each."""
+    """Mark active mandates past their expiry as expired, one audited row and one
+    `mandate.expired` event each."""
     now = now or datetime.now(UTC)
     due = await due_for_expiry(session, now, batch)
     actor = Actor.system("expiry-sweep")
@@ -484,4 +566,12 @@ async def sweep_expired(
         )
     await session.flush()
     await record_many(session, rows)
+    for mandate in due:
+        await emit(
+            session,
+            tenant_id=mandate.tenant_id,
+            event_type=EventType.MANDATE_EXPIRED,
+            data=events.MandateExpired(mandate_id=mandate.id, expires_at=mandate.expires_at),
+            now=now,
+        )
     return len(due)

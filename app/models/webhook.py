@@ -5,7 +5,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, Timestamps, UTCDateTime, UUIDPrimaryKey, utcnow
@@ -41,6 +51,18 @@ class Webhook(UUIDPrimaryKey, Timestamps, Base):
     consecutive_failures: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default="0"
     )
+    # `secret` is the sealed current secret (SecretBox); after a rotation the sealed
+    # previous one keeps signing until `secret_previous_expires_at`.
+    secret_previous: Mapped[str | None] = mapped_column(String(512))
+    secret_previous_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Health, for the worker's disable rule and the alerts sweep: the start of the
+    # current failure streak (None after a success), the last success and failure.
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class WebhookDelivery(UUIDPrimaryKey, Base):
@@ -50,7 +72,8 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
     __table_args__ = (
         Index("idx_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("idx_webhook_deliveries_tenant_created", "tenant_id", "created_at"),
-        Index("idx_webhook_deliveries_webhook", "webhook_id"),
+        Index("idx_webhook_deliveries_webhook", "webhook_id", "created_at", "id"),
+        Index("idx_webhook_deliveries_event", "event_id"),
         CheckConstraint(f"status IN {DELIVERY_STATUSES!r}", name="status"),
     )
 
@@ -71,3 +94,10 @@ class WebhookDelivery(UUIDPrimaryKey, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # The claim of a worker: who holds it and until when (after that another takes it).
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_outcome: Mapped[str | None] = mapped_column(String(32))
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    payload_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

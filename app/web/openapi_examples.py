@@ -97,6 +97,56 @@ TOKENS = {
     "expires_in": 900,
 }
 
+WEBHOOK = "5b7e2c1d-9a4f-4d3e-8c2b-7a6f5e4d3c2b"
+DELIVERY = "6c8f3d2e-0b5a-4e4f-9d3c-8b7a6f5e4d3c"
+EVENT = "7d9a4e3f-1c6b-4f5a-8e4d-9c8b7a6f5e4d"
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+WEBHOOK_READ = {
+    "id": WEBHOOK,
+    "url": "https://hooks.acme.example/mandate-vault",
+    "event_types": ["mandate.revoked", "mandate.expiring"],
+    "description": "payments service",
+    "enabled": True,
+    "created_at": WHEN,
+    "updated_at": WHEN,
+    "failing_since": None,
+    "last_success_at": WHEN,
+    "last_failure_at": None,
+    "last_status_code": 204,
+    "consecutive_failures": 0,
+    "disabled_at": None,
+    "disabled_reason": None,
+    "rotation_ends_at": None,
+}
+DELIVERY_READ = {
+    "id": DELIVERY,
+    "webhook_id": WEBHOOK,
+    "event_id": EVENT,
+    "message_id": "msg_7d9a4e3f1c6b4f5a8e4d9c8b7a6f5e4d",
+    "event_type": "mandate.revoked",
+    "status": "succeeded",
+    "attempts": 1,
+    "next_attempt_at": None,
+    "last_attempt_at": WHEN,
+    "last_outcome": "success",
+    "response_status": 204,
+    "latency_ms": 41.7,
+    "last_error": None,
+    "response_excerpt": "",
+    "delivered_at": WHEN,
+    "created_at": WHEN,
+    "payload": {
+        "type": "mandate.revoked",
+        "timestamp": WHEN,
+        "data": {
+            "mandate_id": MANDATE,
+            "status": "revoked",
+            "reason": "customer withdrew consent",
+            "revoked_at": WHEN,
+        },
+    },
+}
+
 SCHEMA_EXAMPLES: dict[str, Any] = {
     "LoginRequest": {"email": "ana@acme.example", "password": PASSWORD},
     "TokenPair": TOKENS,
@@ -143,6 +193,30 @@ SCHEMA_EXAMPLES: dict[str, Any] = {
         "status_changed_at": None,
         "created_at": WHEN,
         "updated_at": WHEN,
+    },
+    "WebhookCreate": {
+        "url": "https://hooks.acme.example/mandate-vault",
+        "event_types": ["mandate.revoked", "mandate.expiring"],
+        "description": "payments service",
+    },
+    "WebhookUpdate": {"enabled": False},
+    "WebhookRead": WEBHOOK_READ,
+    "WebhookCreated": {**WEBHOOK_READ, "secret": WEBHOOK_SECRET},
+    "WebhookSecret": {"secret": WEBHOOK_SECRET, "previous_secret_expires_at": None},
+    "SecretRotate": {},
+    "WebhookTestSent": {
+        "delivery_id": DELIVERY,
+        "webhook_id": WEBHOOK,
+        "message_id": "msg_7d9a4e3f1c6b4f5a8e4d9c8b7a6f5e4d",
+    },
+    "DeliveryRead": DELIVERY_READ,
+    "DeliveryPage": {"items": [DELIVERY_READ], "next_cursor": None},
+    "Recovered": {"requeued": 12},
+    "EventTypeRead": {
+        "type": "webhook.test",
+        "version": 1,
+        "description": "Sent on request to check an endpoint and its signature verification.",
+        "schema": {"$id": "urn:mandate-vault:webhook-event:webhook.test:v1", "type": "object"},
     },
     "MandateCreate": {"vc_jwt": TOKEN, "labels": {"team": "travel"}},
     "MandateBatch": {"items": [{"vc_jwt": TOKEN}, {"vc_jwt": TOKEN, "retention_days": 30}]},
@@ -246,7 +320,32 @@ RESPONSE_EXAMPLES: dict[tuple[str, str], dict[int, Any]] = {
 
 _CONFLICT_MANDATE = "`mandate_deleted`: a deleted mandate cannot be revoked; restore it first."
 # (method, path) -> status -> what this operation refuses by itself.
+_URL_REFUSED = (
+    "`scheme_not_allowed`, `https_required`, `url_too_long`, `invalid_url`, `invalid_host`, "
+    "`invalid_port`, `credentials_not_allowed`, `address_not_allowed` (loopback, private, "
+    "link-local, metadata...), `host_not_found`, `dns_timeout`; `validation_error` "
+    "(an unknown event type, a non-boolean `enabled`)."
+)
 OWN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
+    ("POST", "/api/v1/webhooks"): {422: _URL_REFUSED + " `invalid_secret`."},
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {
+        422: _URL_REFUSED + " `invalid_field`: a value cannot be null."
+    },
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): {
+        422: "`invalid_secret`: not whsec_ + base64 of 24 to 64 bytes."
+    },
+    ("POST", "/api/v1/webhooks/{webhook_id}/test"): {
+        409: "`webhook_disabled`: enable the endpoint first."
+    },
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): {
+        422: "`invalid_cursor`: the cursor is not one this API gave."
+    },
+    ("POST", "/api/v1/webhooks/{webhook_id}/recover"): {
+        422: "`invalid_since`: `since` is in the future (or not an ISO 8601 time with a zone)."
+    },
+    ("POST", "/api/v1/webhook-deliveries/{delivery_id}/resend"): {
+        409: "`payload_purged` (retention removed it) or `delivery_in_progress`."
+    },
     ("GET", "/readyz"): {503: "`not_ready`: a check failed; `failing` names it."},
     ("POST", "/api/v1/auth/login"): {
         401: "`invalid_credentials`: wrong email or password, or the account is locked.",

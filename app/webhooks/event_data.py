@@ -14,8 +14,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.mandates.verification import Code
-
 
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
@@ -27,6 +25,23 @@ Text = Annotated[str, StringConstraints(max_length=1000)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
+# The verification codes of app.mandates.verification.Code, spelled out so the pure
+# core imports nothing above app.core (tests/webhooks/test_catalogue.py keeps them equal).
+Code = Literal[
+    "VALID",
+    "EXPIRED",
+    "NOT_YET_VALID",
+    "SIG_INVALID",
+    "ISSUER_UNKNOWN",
+    "ISSUER_REVOKED",
+    "KEY_NOT_FOUND",
+    "ALG_NOT_ALLOWED",
+    "INVALID_FORMAT",
+    "MISSING_REQUIRED_FIELD",
+    "SCOPE_INVALID",
+    "CART_HASH_MISMATCH",
+    "TOO_LARGE",
+]
 MandateType = Literal["generic", "intent", "cart", "payment", "checkout"]
 MandateStatus = Literal["active", "expired", "revoked", "deleted"]
 IssuerStatus = Literal["active", "suspended", "revoked"]

@@ -222,3 +222,12 @@ def _property_names(node: Any) -> set[str]:
         for item in node:
             names |= _property_names(item)
     return names
+
+
+def test_the_payload_verification_codes_are_the_engines() -> None:
+    from typing import get_args
+
+    from app.mandates.verification import Code
+    from app.webhooks import event_data
+
+    assert set(get_args(event_data.Code)) == {code.value for code in Code}

@@ -1,0 +1,76 @@
+"""The transactional outbox: an event is written with the change that caused it.
+
+`emit` builds the event (catalogue-checked, thin payload) and inserts one
+`webhook_deliveries` row per enabled endpoint of the tenant that subscribes to
+its type, through the caller's session: it commits with the change or rolls
+back with it. The delivery worker sends the rows later; nothing is sent here.
+
+An endpoint with an empty `event_types` list receives every type except
+`webhook.test`, which goes only to the endpoint it was asked for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events.metrics import EVENTS_EMITTED
+from app.events.repository import DeliveryRepository, WebhookRepository
+from app.webhooks.catalogue import Event, EventType, build_event
+from app.webhooks.event_data import EventData
+
+_TARGETED_ONLY = frozenset({EventType.WEBHOOK_TEST})
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """What `emit` wrote: the event and the deliveries owed for it."""
+
+    event: Event
+    webhook_ids: tuple[uuid.UUID, ...]
+
+    @property
+    def deliveries(self) -> int:
+        return len(self.webhook_ids)
+
+
+def subscribes(event_types: list[str] | None, event_type: EventType) -> bool:
+    """Whether an endpoint's filter takes this type (empty: every type but targeted ones)."""
+    if event_type in _TARGETED_ONLY:
+        return False
+    return not event_types or event_type.value in event_types
+
+
+async def emit(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    event_type: EventType | str,
+    data: EventData,
+    now: datetime,
+    only_webhook_id: uuid.UUID | None = None,
+    exclude_webhook_id: uuid.UUID | None = None,
+) -> Emitted:
+    """Write `event_type` with `data` (its catalogue model) for `tenant_id`, in `session`'s
+    transaction; raises app.webhooks.EventError for a type/data mismatch.
+
+    `only_webhook_id` sends to that one endpoint whatever its filter (webhook.test);
+    `exclude_webhook_id` leaves one endpoint out (webhook.disabled, about itself).
+    """
+    event = build_event(event_type, data, timestamp=now)
+    endpoints = WebhookRepository(session, tenant_id)
+    if only_webhook_id is not None:
+        targets = [only_webhook_id] if await endpoints.get(only_webhook_id) is not None else []
+    else:
+        targets = [
+            webhook_id
+            for webhook_id, event_types in await endpoints.enabled_subscriptions()
+            if webhook_id != exclude_webhook_id and subscribes(event_types, event.type)
+        ]
+    if targets:
+        await DeliveryRepository(session, tenant_id).insert_for_event(event, targets, now)
+    EVENTS_EMITTED.labels(event.type.value).inc()
+    return Emitted(event, tuple(targets))
