@@ -10,8 +10,8 @@ import typer
 from app.audit.cli import audit_app
 from app.dbops.cli import db_app, retention_app
 from app.demo.cli import demo_app, seed
-from app.evidence.cli import evidence_app
 from app.events.cli import worker
+from app.evidence.cli import evidence_app
 from app.mandates.cli import app as mandates_app
 from app.tenancy.cli import api_keys_app, tenants_app, users_app
 from app.web.cli import serve

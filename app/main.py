@@ -82,6 +82,8 @@ def create_app(
         import httpx
 
         from app.activity.jobs import activity_rollup
+        from app.ap2.deps import VAULT_SIGNERS
+        from app.ap2.signer import VaultSigners
         from app.audit.worker import audit_worker
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
@@ -105,6 +107,7 @@ def create_app(
             log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
         await _ensure_signing_key(db, settings)
+        VAULT_SIGNERS.set(app, VaultSigners(db, settings))
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
         jwks = JwksClient(http, settings, now)
@@ -186,11 +189,13 @@ def create_app(
 
         app.add_middleware(RequestMetricsMiddleware)
 
+    from app.ap2.router import disputes_router as ap2_disputes_router
+    from app.ap2.router import router as ap2_router
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
-    from app.evidence.router import router as evidence_router
     from app.events.router import deliveries_router, event_types_router
     from app.events.router import router as webhooks_router
+    from app.evidence.router import router as evidence_router
     from app.health.router import router as health_router
     from app.issuers.router import router as issuers_router
     from app.mandates.router import router as mandates_router
@@ -205,6 +210,8 @@ def create_app(
     app.include_router(issuers_router)
     app.include_router(evidence_router)
     app.include_router(mandates_router)
+    app.include_router(ap2_router)
+    app.include_router(ap2_disputes_router)
     app.include_router(audit_router)
     app.include_router(well_known_router)
     app.include_router(webhooks_router)

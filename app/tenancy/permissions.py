@@ -39,6 +39,7 @@ class Permission(enum.StrEnum):
     SELF_READ = "self:read"
     MANDATES_READ = "mandates:read"
     MANDATES_WRITE = "mandates:write"
+    AP2_PRESENT = "ap2:present"
     ISSUERS_READ = "issuers:read"
     ISSUERS_MANAGE = "issuers:manage"
     AUDIT_READ = "audit:read"
@@ -60,12 +61,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.API_KEYS_READ,
             Permission.API_KEYS_MANAGE,
             Permission.MANDATES_WRITE,
+            Permission.AP2_PRESENT,
             Permission.ISSUERS_MANAGE,
             Permission.AUDIT_READ,
             Permission.WEBHOOKS_MANAGE,
         }
     ),
-    Role.CUSTOMER_USER: frozenset(_READ_DATA | {Permission.MANDATES_WRITE}),
+    Role.CUSTOMER_USER: frozenset(_READ_DATA | {Permission.MANDATES_WRITE, Permission.AP2_PRESENT}),
     Role.READONLY: frozenset(_READ_DATA | {Permission.AUDIT_READ}),
 }
 
