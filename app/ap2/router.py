@@ -22,6 +22,7 @@ from app.ap2.schemas import (
 )
 from app.core.errors import PROBLEM_JSON, BadRequest, Unprocessable
 from app.tenancy.deps import CanPresentAp2, CanReadMandates
+from app.web.openapi_examples import AP2_PRESENTATION_EXAMPLE, AP2_RECEIPT_EXAMPLE
 
 router = APIRouter(prefix="/api/v1/ap2", tags=["ap2"])
 disputes_router = APIRouter(prefix="/api/v1/mandates", tags=["ap2"])
@@ -60,11 +61,12 @@ async def _json_body(request: Request) -> Any:
         return None
 
 
-def _schema(model: Any) -> dict[str, Any]:
+def _schema(model: Any, example: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema()
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": schema, "example": example}},
         }
     }
 
@@ -74,7 +76,7 @@ def _schema(model: Any) -> dict[str, Any]:
     response_model=PresentationAnswer,
     summary="Present an AP2 v0.2 mandate chain",
     description=PRESENT,
-    openapi_extra=_schema(PresentationRequest),
+    openapi_extra=_schema(PresentationRequest, AP2_PRESENTATION_EXAMPLE),
 )
 async def present(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSONResponse:
     data = await _json_body(request)
@@ -104,8 +106,8 @@ async def get_ledger(
 async def revoke_open_mandate(
     open_mandate_hash: LedgerHash, body: LedgerRevoke, _: CanPresentAp2, ap2: Ap2ServiceDep
 ) -> LedgerRead:
-    """Revoke an open mandate: every later presentation under it is refused
-    (`invalid_mandate`). Revoking again changes nothing."""
+    """Revoke an open mandate (one presented here before): every later presentation
+    under it is refused (`invalid_mandate`). Revoking again changes nothing."""
     return await ap2.revoke_ledger(open_mandate_hash, body.reason)
 
 
@@ -115,7 +117,7 @@ async def revoke_open_mandate(
     response_model=ReceiptRead,
     summary="Store a merchant or processor receipt",
     responses={200: {"model": ReceiptRead, "description": "The same receipt was stored before"}},
-    openapi_extra=_schema(ReceiptCreate),
+    openapi_extra=_schema(ReceiptCreate, AP2_RECEIPT_EXAMPLE),
 )
 async def store_receipt(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSONResponse:
     """Verify a Checkout or Payment Receipt JWS against the truststore and link it to

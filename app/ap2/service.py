@@ -554,6 +554,8 @@ class Ap2Service:
     async def revoke_ledger(self, open_mandate_hash: str, reason: str) -> LedgerRead:
         """Revoke an open mandate: every later presentation under its root is refused."""
         now = self.clock.now()
+        if await self.ledgers.find(open_mandate_hash) is None:
+            raise NotFound("no ledger under this open mandate hash", code="ledger_not_found")
         row = await self.ledgers.lock(open_mandate_hash, None, now)
         if row.revoked_at is None:
             await self.ledgers.revoke(row, reason, now)

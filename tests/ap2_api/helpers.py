@@ -83,10 +83,11 @@ def checkout_chain(
     agent: Party | None = None,
     root: Hop | None = None,
     cart: list[tuple[dict[str, str], int]] | None = None,
+    issuer: Party = PROVIDER,
 ) -> Presented:
     agent = agent or party()
     cj = checkout_jwt([(SHOE, 1)] if cart is None else cart, M1)
-    root = root or root_hop(open_checkout(agent, cons), PROVIDER)
+    root = root or root_hop(open_checkout(agent, cons), issuer)
     leaf = kb_hop(root, closed_checkout(cj), agent, iat=now_ts)
     request = {"audience": AUD, "nonce": NONCE, "checkout_jwt_hash": H(cj)}
     return Presented([root, leaf], request, cj, agent)

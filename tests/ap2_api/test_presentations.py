@@ -8,14 +8,15 @@ from sqlalchemy import select
 from app.models import Ap2Approval, Ap2Ledger, AuditLog, Mandate
 from tests.ap2.minting import H
 from tests.ap2.scenarios import (
+    M1,
     NOW_TS,
+    OPEN_CHECKOUT_HASH,
     amount_range,
     budget,
     payees,
     recurrence,
     reference,
 )
-from tests.ap2.scenarios import OPEN_CHECKOUT_HASH, M1
 from tests.ap2_api.helpers import checkout_chain, count, next_leaf, payment_chain
 
 PROBLEM = "application/problem+json"
@@ -35,7 +36,8 @@ async def _jwks(api) -> dict:
 
 def _receipt_claims(receipt: str, jwks: dict) -> dict:
     header = jwt.get_unverified_header(receipt)
-    assert header["alg"] == "ES256" and header["typ"] == "JWT"
+    assert header["alg"] == "ES256"
+    assert header["typ"] == "JWT"
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
     return jwt.decode(receipt, jwt.PyJWK(key).key, algorithms=["ES256"])
 
@@ -45,7 +47,9 @@ async def test_checkout_approved_stored_searchable_and_audited(api, tenant, data
     response = await api.post(URL, json=presented.body(), headers=tenant.headers)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["result"] == "approved" and body["code"] is None and body["violations"] == []
+    assert body["result"] == "approved"
+    assert body["code"] is None
+    assert body["violations"] == []
     assert body["ledger"] == {
         "open_mandate_hash": presented.open_mandate_hash,
         "spent": None,
@@ -56,20 +60,24 @@ async def test_checkout_approved_stored_searchable_and_audited(api, tenant, data
     assert claims["status"] == "Success"
     assert claims["reference"] == presented.reference
     assert claims["mandate_id"] == claims["order_id"] == body["mandate_id"]
-    assert claims["iat"] == NOW_TS and claims["iss"]
-    assert "payment_id" not in claims and "error" not in claims
+    assert claims["iat"] == NOW_TS
+    assert claims["iss"]
+    assert "payment_id" not in claims
+    assert "error" not in claims
 
     mandate_id = body["mandate_id"]
     one = await api.get(f"/api/v1/mandates/{mandate_id}", headers=tenant.headers)
     assert one.status_code == 200
     stored = one.json()
-    assert stored["format"] == "ap2-v0.2" and stored["mandate_type"] == "checkout"
+    assert stored["format"] == "ap2-v0.2"
+    assert stored["mandate_type"] == "checkout"
     assert stored["open_mandate_hash"] == presented.open_mandate_hash
     assert stored["transaction_id"] == H(presented.cj)
     assert stored["reference"] == presented.reference
     assert stored["reference_sdk"] == presented.reference_sdk
     assert stored["merchants"] == ["merchant_1"]
-    assert stored["sd_jwt"] is None and stored["vc_jwt"] is None
+    assert stored["sd_jwt"] is None
+    assert stored["vc_jwt"] is None
     assert stored["receipts"] == []
     token = await api.get(f"/api/v1/mandates/{mandate_id}?include=token", headers=tenant.headers)
     assert token.json()["sd_jwt"] == presented.sd_jwt  # verbatim
@@ -90,9 +98,7 @@ async def test_checkout_approved_stored_searchable_and_audited(api, tenant, data
 
     async with database.sessions() as session:
         actions = (
-            await session.scalars(
-                select(AuditLog.action).where(AuditLog.resource_id == mandate_id)
-            )
+            await session.scalars(select(AuditLog.action).where(AuditLog.resource_id == mandate_id))
         ).all()
     assert "mandate.created" in actions
 
@@ -119,18 +125,23 @@ async def test_payment_spent_and_ledger_view(api, tenant, database):
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     body = response.json()
-    assert body["code"] == "invalid_mandate" and body["status"] == 422
+    assert body["code"] == "invalid_mandate"
+    assert body["status"] == 422
     assert "payment.budget" in [v["constraint"] for v in body["violations"]]
     assert body["mandate_id"] is None
-    assert body["ledger"]["spent"] == 39900 and body["ledger"]["occurrences"] == 2
+    assert body["ledger"]["spent"] == 39900
+    assert body["ledger"]["occurrences"] == 2
     error = _receipt_claims(body["receipt"], await _jwks(api))
-    assert error["status"] == "Error" and error["error"] == "invalid_mandate"
-    assert error["error_description"] and error["reference"] == third.reference
+    assert error["status"] == "Error"
+    assert error["error"] == "invalid_mandate"
+    assert error["error_description"]
+    assert error["reference"] == third.reference
 
     ledger = await api.get(f"/api/v1/ap2/ledger/{first.open_mandate_hash}", headers=tenant.headers)
     assert ledger.status_code == 200, ledger.text
     view = ledger.json()
-    assert view["occurrences"] == 2 and view["spent"] == {"USD": 39900}
+    assert view["occurrences"] == 2
+    assert view["spent"] == {"USD": 39900}
     assert view["remaining"] == {"USD": 10100}
     assert view["max_occurrences"] == 5
     assert view["family"] == "payment"
@@ -201,21 +212,23 @@ async def test_dry_run_same_verdict_no_change(api, tenant, database):
     dry = await api.post(URL, json=first.body(dry_run=True), headers=tenant.headers)
     assert dry.status_code == 200, dry.text
     body = dry.json()
-    assert body["result"] == "approved" and body["mandate_id"] is None
+    assert body["result"] == "approved"
+    assert body["mandate_id"] is None
     assert body["receipt"] is None
-    assert body["ledger"]["occurrences"] == 0 and body["ledger"]["spent"] == 0
+    assert body["ledger"]["occurrences"] == 0
+    assert body["ledger"]["spent"] == 0
     assert await count(database, Mandate) == 0
     assert await count(database, Ap2Ledger) == 0
     assert await count(database, AuditLog, AuditLog.action.like("mandate.%")) == 0
-    missing = await api.get(
-        f"/api/v1/ap2/ledger/{first.open_mandate_hash}", headers=tenant.headers
-    )
-    assert missing.status_code == 404 and missing.json()["code"] == "ledger_not_found"
+    missing = await api.get(f"/api/v1/ap2/ledger/{first.open_mandate_hash}", headers=tenant.headers)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "ledger_not_found"
     # For real, then a dry run of an over-budget leaf: same verdict as for real, no change.
     assert (await api.post(URL, json=first.body(), headers=tenant.headers)).status_code == 200
     over = next_leaf(first, NOW_TS, amount=19900)
     dry = await api.post(URL, json=over.body(dry_run=True), headers=tenant.headers)
-    assert dry.status_code == 422 and dry.json()["code"] == "invalid_mandate"
+    assert dry.status_code == 422
+    assert dry.json()["code"] == "invalid_mandate"
     assert dry.json()["receipt"] is None
     assert dry.json()["ledger"]["spent"] == 19900
     real = await api.post(URL, json=over.body(), headers=tenant.headers)
@@ -223,7 +236,8 @@ async def test_dry_run_same_verdict_no_change(api, tenant, database):
     assert real.json()["violations"] == dry.json()["violations"]
     # A dry run of the approved leaf again: replay, as for real.
     dry_replay = await api.post(URL, json=first.body(dry_run=True), headers=tenant.headers)
-    assert dry_replay.status_code == 422 and dry_replay.json()["code"] == "invalid_mandate"
+    assert dry_replay.status_code == 422
+    assert dry_replay.json()["code"] == "invalid_mandate"
     assert await count(database, Ap2Approval) == 1
 
 
@@ -235,19 +249,21 @@ async def test_revoked_open_mandate_refuses_later_presentations(api, tenant, dat
     assert refused.status_code == 403
     revoked = await api.post(path, json={"reason": "user withdrew"}, headers=tenant.headers)
     assert revoked.status_code == 200, revoked.text
-    assert revoked.json()["revoked_at"] and revoked.json()["revocation_reason"] == "user withdrew"
+    assert revoked.json()["revoked_at"]
+    assert revoked.json()["revocation_reason"] == "user withdrew"
     second = next_leaf(first, NOW_TS)
     response = await api.post(URL, json=second.body(), headers=tenant.headers)
-    assert response.status_code == 422 and response.json()["code"] == "invalid_mandate"
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_mandate"
     assert "revoked" in response.json()["violations"][0]["reason"]
     dry = await api.post(URL, json=second.body(dry_run=True), headers=tenant.headers)
     assert dry.status_code == 422
-    # Revoking a root never presented: its first presentation is refused too.
+    # A root never presented has no ledger to revoke.
     fresh = payment_chain(NOW_TS, cons=recurring())
     path = f"/api/v1/ap2/ledger/{fresh.open_mandate_hash}/revoke"
-    assert (await api.post(path, json={"reason": "x"}, headers=tenant.headers)).status_code == 200
-    response = await api.post(URL, json=fresh.body(), headers=tenant.headers)
-    assert response.status_code == 422 and response.json()["code"] == "invalid_mandate"
+    missing = await api.post(path, json={"reason": "x"}, headers=tenant.headers)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "ledger_not_found"
     assert await count(database, Ap2Approval) == 1
 
 
@@ -257,7 +273,9 @@ async def test_tenant_isolation(api, tenant, database):
     mandate_id = response.json()["mandate_id"]
     ledger = f"/api/v1/ap2/ledger/{presented.open_mandate_hash}"
     assert (await api.get(ledger, headers=tenant.other)).status_code == 404
-    assert (await api.get(f"/api/v1/mandates/{mandate_id}", headers=tenant.other)).status_code == 404
+    assert (
+        await api.get(f"/api/v1/mandates/{mandate_id}", headers=tenant.other)
+    ).status_code == 404
     found = await api.get(
         "/api/v1/mandates",
         params={"open_mandate_hash": presented.open_mandate_hash},
@@ -269,7 +287,8 @@ async def test_tenant_isolation(api, tenant, database):
     # Tenant B does not trust the provider: the same kind of chain does not verify there.
     other = checkout_chain(NOW_TS)
     response = await api.post(URL, json=other.body(), headers=tenant.other)
-    assert response.status_code == 422 and response.json()["code"] == "invalid_credential"
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_credential"
     assert response.json()["ledger"] is None
 
 
@@ -277,4 +296,5 @@ async def test_permissions(api, tenant):
     presented = checkout_chain(NOW_TS)
     assert (await api.post(URL, json=presented.body())).status_code == 401
     response = await api.post(URL, json=presented.body(), headers=tenant.readonly)
-    assert response.status_code == 403 and response.json()["code"] == "permission_denied"
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
