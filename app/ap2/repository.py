@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, literal_column, or_, select, update
+from sqlalchemy import delete, exists, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,13 +52,15 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
         )
         return await self.session.scalar(query)
 
-    async def lock(self, open_mandate_hash: str, family: str | None, now: datetime) -> Ap2Ledger:
+    async def lock(
+        self, open_mandate_hash: str, family: str | None, now: datetime
+    ) -> tuple[Ap2Ledger, bool]:
         """The ledger row, made if new, locked until the transaction ends.
 
         PostgreSQL: INSERT ... ON CONFLICT DO NOTHING then SELECT ... FOR UPDATE, so
         concurrent presentations under one root queue on that row and each reads what
         the one before committed. SQLite: the writer's BEGIN IMMEDIATE already holds
-        the database's single write lock.
+        the database's single write lock. Also says whether this call made the row.
         """
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
@@ -71,7 +73,8 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
             "updated_at": now,
         }
         self.owns(values)
-        await self.session.execute(_INSERT_LEDGER[self._dialect()], values)
+        inserted = await self.session.execute(_INSERT_LEDGER[self._dialect()], values)
+        created = bool(getattr(inserted, "rowcount", 0))
         query = (
             self.base()
             .where(Ap2Ledger.open_mandate_hash == open_mandate_hash)
@@ -81,7 +84,11 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
         row = await self.session.scalar(query)
         if row is None:  # pragma: no cover - inserted or present just above
             raise RuntimeError("the ledger row vanished under its lock")
-        return row
+        return row, created
+
+    async def forget(self, ledger: Ap2Ledger) -> None:
+        """Remove a ledger row this transaction made for a presentation that was refused."""
+        await self.session.execute(delete(Ap2Ledger).where(self.scope(), Ap2Ledger.id == ledger.id))
 
     async def record(
         self,

@@ -234,10 +234,13 @@ class Ap2Service:
         chain = verify_chain(request.sd_jwt, context, await self.root_keys(), now)
         if isinstance(chain, Rejection):
             return await self._refused_early(chain, request, now)
+        created = False
         if request.dry_run:
             ledger = await self.ledgers.find(chain.open_mandate_hash)
         else:
-            ledger = await self.ledgers.lock(chain.open_mandate_hash, chain.family.value, now)
+            ledger, created = await self.ledgers.lock(
+                chain.open_mandate_hash, chain.family.value, now
+            )
         before = _state(ledger, await self.approvals.leaf_approved(chain.leaf_jwt_hash))
         decision = evaluate(chain, before, now)
         if ledger is not None and ledger.revoked_at is not None:
@@ -248,6 +251,8 @@ class Ap2Service:
                 decision.reference,
             )
         if not decision.approved:
+            if created and ledger is not None:
+                await self.ledgers.forget(ledger)  # a refusal leaves no ledger behind
             return await self._refused(chain, decision, before, request, now)
         if request.dry_run:
             return self._outcome(chain, decision, before, None, None)
@@ -556,7 +561,7 @@ class Ap2Service:
         now = self.clock.now()
         if await self.ledgers.find(open_mandate_hash) is None:
             raise NotFound("no ledger under this open mandate hash", code="ledger_not_found")
-        row = await self.ledgers.lock(open_mandate_hash, None, now)
+        row, _ = await self.ledgers.lock(open_mandate_hash, None, now)
         if row.revoked_at is None:
             await self.ledgers.revoke(row, reason, now)
             await record(
