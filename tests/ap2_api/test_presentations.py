@@ -6,7 +6,7 @@ import jwt
 from sqlalchemy import select
 
 from app.models import Ap2Approval, Ap2Ledger, AuditLog, Mandate
-from tests.ap2.minting import H
+from tests.ap2.minting import H, Hop, chain
 from tests.ap2.scenarios import (
     M1,
     NOW_TS,
@@ -168,7 +168,14 @@ async def test_replay_of_the_same_closed_mandate_is_refused(api, tenant, databas
     assert again.status_code == 422
     assert again.json()["code"] == "invalid_mandate"
     assert "replay" in again.json()["violations"][0]["reason"]
-    # The same leaf with fewer disclosures of an earlier hop is the same closed mandate.
+    # The same leaf JWT with its disclosures in another order is the same closed mandate.
+    leaf = presented.hops[-1]
+    reordered = Hop(leaf.jwt, list(reversed(leaf.disclosures)))
+    assert reordered.text != leaf.text
+    body = {**presented.body(), "sd_jwt": chain(presented.root, reordered)}
+    again = await api.post(URL, json=body, headers=tenant.headers)
+    assert again.status_code == 422
+    assert "replay" in again.json()["violations"][0]["reason"]
     assert await count(database, Mandate) == 1
     assert await count(database, Ap2Approval) == 1
     ledger = await api.get(
