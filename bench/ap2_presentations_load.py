@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from argparse import Namespace
+from pathlib import Path
 from typing import Any
 
 from ap2_bench_common import (
@@ -38,7 +39,8 @@ LOADGEN_PATH = ROOT.parent / "shared" / "tools" / "loadgen.py"
 
 def _loadgen() -> Any:
     spec = importlib.util.spec_from_file_location("loadgen", LOADGEN_PATH)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {LOADGEN_PATH}")
     module = importlib.util.module_from_spec(spec)
     sys.modules["loadgen"] = module
     spec.loader.exec_module(module)
@@ -89,7 +91,7 @@ def main() -> None:
             httpx.post(
                 base + "/api/v1/issuers",
                 headers={"X-API-Key": _admin},
-                json={"did": "did:web:localhost", "jwks": json.loads(open(jwks).read())},
+                json={"did": "did:web:localhost", "jwks": json.loads(Path(jwks).read_text())},
             ).raise_for_status()
             baseline = _run(
                 loadgen,
