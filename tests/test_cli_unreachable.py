@@ -47,12 +47,18 @@ ARGUMENTS: dict[str, list[str]] = {
     "mandates import": ["{jsonl}", "--tenant", str(uuid.uuid4())],
     "mandates sweep": [],
     "worker": ["--once"],
+    "audit seal": [],
+    "audit checkpoint": [],
+    "audit verify": [],
+    "audit worker": [],
+    "audit rotate-key": [],
 }
 NO_DATABASE = {
     "serve": "keeps serving and reports the database through /readyz (tests/test_cli.py)",
     "db history": "lists the migration files; it never connects",
     "demo keygen": "makes a key file; no database (tests/test_tutorial.py)",
     "demo mint": "signs a token from key files; no database (tests/test_tutorial.py)",
+    "evidence verify": "checks a pack file offline (tests/evidence/test_pack_api.py)",
 }
 
 

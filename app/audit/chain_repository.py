@@ -7,13 +7,15 @@ design. Core statements only: these run for every row sealed or verified.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,7 +42,7 @@ CHECKPOINTS = table_of(AuditCheckpoint)
 ANCHORS = table_of(AuditAnchor)
 SEAL_BATCH = 2000
 CHECKPOINT_MAX_ROWS = 1024
-VERIFY_PAGE = 5000
+VERIFY_PAGE = 10000
 
 _RECORD_COLUMNS = (
     LOG.c.chain_id,
@@ -82,6 +84,14 @@ _SEAL_UPDATE = (
         row_hash=bindparam("new_hash"),
         sealed_at=bindparam("now"),
     )
+)
+
+
+_PG_SEAL_UPDATE = text(
+    "UPDATE audit_log AS a SET seq = v.seq, prev_hash = v.prev, row_hash = v.hash, "
+    "sealed_at = :now FROM unnest(CAST(:ids AS BIGINT[]), CAST(:seqs AS BIGINT[]), "
+    "CAST(:prevs AS VARCHAR[]), CAST(:hashes AS VARCHAR[])) AS v(id, seq, prev, hash) "
+    "WHERE a.id = v.id AND a.seq IS NULL"
 )
 
 
@@ -187,7 +197,19 @@ async def seal_pending(
                 "last_checkpoint_seq": 0,
             }
         )
-    if updates:
+    if updates and dialect == "postgresql":
+        # One statement for the whole pass (an executemany would be one round trip a row).
+        await connection.execute(
+            _PG_SEAL_UPDATE,
+            {
+                "ids": [u["row_id"] for u in updates],
+                "seqs": [u["new_seq"] for u in updates],
+                "prevs": [u["new_prev"] for u in updates],
+                "hashes": [u["new_hash"] for u in updates],
+                "now": now,
+            },
+        )
+    elif updates:
         await connection.execute(_SEAL_UPDATE, updates)
     for values in new_heads:
         statement = _upsert(dialect).values(**values)
@@ -197,6 +219,11 @@ async def seal_pending(
         )
         await connection.execute(statement)
     return result
+
+
+async def any_unsealed(connection: AsyncConnection) -> bool:
+    query = select(LOG.c.id).where(LOG.c.seq.is_(None)).limit(1)
+    return (await connection.execute(query)).first() is not None
 
 
 async def unsealed_count(connection: AsyncConnection) -> int:
@@ -253,6 +280,9 @@ async def checkpoint_chain(
         return []
     made: list[MadeCheckpoint] = []
     last = stored.last_checkpoint_seq
+    anchor = await newest_anchor(connection, chain)
+    if anchor is not None and anchor.last_seq > last:
+        last = anchor.last_seq  # rows up to the anchor are gone: the next batch starts after it
     while last < stored.seq:
         first, end = last + 1, min(stored.seq, last + max_rows)
         hashes = list(
@@ -337,6 +367,98 @@ def _audit_row(row: Any) -> AuditRow:
     return AuditRow._make(values)
 
 
+_PG_SEALED_ROWS = (
+    "SELECT chain_id, seq, timestamp, actor_type, action, actor_id, actor_role, "
+    "resource_type, resource_id, outcome, request_id, ip_address, details::text, "
+    "prev_hash, row_hash FROM audit_log "
+    "WHERE chain_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
+)
+
+
+async def _pg_sealed_rows(
+    connection: AsyncConnection, chain: str, after: int, upto: int, page: int
+) -> AsyncIterator[list[AuditRow]]:
+    """The same read straight through asyncpg: no per-row type processing, JSONB as
+    text decoded by orjson (the verifier's fetch must not cost more than its hashing)."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    loads, make = orjson.loads, AuditRow._make
+    while after < upto:
+        records = await driver.fetch(_PG_SEALED_ROWS, chain, after, upto, page)
+        if not records:
+            return
+        rows = []
+        for record in records:
+            values = list(record)
+            values[12] = loads(values[12])
+            rows.append(make(values))
+        yield rows
+        after = rows[-1].seq
+        if len(rows) < page:
+            return
+
+
+_PG_CHECKPOINTS = (
+    "SELECT seq, jws FROM audit_checkpoints WHERE chain_id = $1 AND seq > $2 AND seq <= $3 "
+    "ORDER BY seq"
+)
+Page = tuple[list[AuditRow], list[StoredCheckpoint]]
+
+
+async def _pg_pages(
+    connection: AsyncConnection, chain: str, after: int, upto: int, page: int
+) -> AsyncIterator[Page]:
+    """Pages of rows with the checkpoints filed within them; the next page is fetched
+    while the caller checks this one (the database works while we hash)."""
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    loads, make = orjson.loads, AuditRow._make
+
+    async def load(start: int) -> Page | None:
+        records = await driver.fetch(_PG_SEALED_ROWS, chain, start, upto, page)
+        if not records:
+            return None
+        rows = []
+        for record in records:
+            values = list(record)
+            values[12] = loads(values[12])
+            rows.append(make(values))
+        found = await driver.fetch(_PG_CHECKPOINTS, chain, start, rows[-1].seq)
+        return rows, [StoredCheckpoint(int(r[0]), str(r[1])) for r in found]
+
+    pending: asyncio.Future[Page | None] | None = asyncio.ensure_future(load(after))
+    try:
+        while pending is not None:
+            result = await pending
+            pending = None
+            if result is None:
+                return
+            rows = result[0]
+            if len(rows) == page and rows[-1].seq < upto:
+                pending = asyncio.ensure_future(load(rows[-1].seq))
+            yield result
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+
+async def pages_with_checkpoints(
+    connection: AsyncConnection, chain: str, *, after: int, upto: int, page: int = VERIFY_PAGE
+) -> AsyncGenerator[Page, None]:
+    """(rows, checkpoints filed after the previous page up to this page's last seq)."""
+    if connection.dialect.name == "postgresql":
+        async for item in _pg_pages(connection, chain, after, upto, page):
+            yield item
+        return
+    start = after
+    async for rows in sealed_rows(connection, chain, after=after, upto=upto, page=page):
+        found = await stored_checkpoints(connection, chain, after=start, upto=rows[-1].seq)
+        start = rows[-1].seq
+        yield rows, found
+
+
 async def sealed_rows(
     connection: AsyncConnection,
     chain: str,
@@ -346,6 +468,10 @@ async def sealed_rows(
     page: int = VERIFY_PAGE,
 ) -> AsyncIterator[list[AuditRow]]:
     """The chain's sealed rows after seq `after` up to `upto`, in seq order, page by page."""
+    if connection.dialect.name == "postgresql":
+        async for rows in _pg_sealed_rows(connection, chain, after, upto, page):
+            yield rows
+        return
     while after < upto:
         query = (
             select(*_SEALED_COLUMNS)
@@ -378,17 +504,16 @@ async def rows_of_resource(
     connection: AsyncConnection, chain: str, resource_type: str, resource_id: str
 ) -> list[AuditRow]:
     """A resource's sealed rows in its chain, in seq order (an evidence pack's events)."""
-    query = (
-        select(*_SEALED_COLUMNS)
-        .where(
-            LOG.c.chain_id == chain,
-            LOG.c.resource_type == resource_type,
-            LOG.c.resource_id == resource_id,
-            LOG.c.seq.is_not(None),
-        )
-        .order_by(LOG.c.seq)
+    query = select(*_SEALED_COLUMNS).where(
+        LOG.c.chain_id == chain,
+        LOG.c.resource_type == resource_type,
+        LOG.c.resource_id == resource_id,
     )
-    return [_audit_row(row) for row in (await connection.execute(query)).all()]
+    # Filtered and sorted here: `seq IS NOT NULL` or ORDER BY seq would tempt the planner
+    # (stale statistics right after a big sealing run) to walk the whole chain by
+    # (chain_id, seq) instead of taking the resource's few rows by idx_audit_log_resource.
+    rows = [_audit_row(row) for row in (await connection.execute(query)).all()]
+    return sorted((row for row in rows if row.seq is not None), key=lambda row: row.seq)
 
 
 async def unsealed_of_resource(
@@ -419,6 +544,41 @@ async def covering_checkpoint(
     )
     row = (await connection.execute(query)).first()
     return None if row is None else (int(row.first_seq), int(row.seq), str(row.jws))
+
+
+async def covering_checkpoints(
+    connection: AsyncConnection, chain: str, seqs: Sequence[int]
+) -> list[tuple[int, int, str]]:
+    """(first_seq, seq, jws) of every checkpoint whose batch holds one of `seqs`, in one query."""
+    if not seqs:
+        return []
+    holds = or_(
+        *(and_(CHECKPOINTS.c.first_seq <= seq, CHECKPOINTS.c.seq >= seq) for seq in set(seqs))
+    )
+    query = (
+        select(CHECKPOINTS.c.first_seq, CHECKPOINTS.c.seq, CHECKPOINTS.c.jws)
+        .where(CHECKPOINTS.c.chain_id == chain, holds)
+        .order_by(CHECKPOINTS.c.seq)
+    )
+    return [
+        (int(row.first_seq), int(row.seq), str(row.jws))
+        for row in (await connection.execute(query)).all()
+    ]
+
+
+async def batches_hashes(
+    connection: AsyncConnection, chain: str, ranges: Sequence[tuple[int, int]]
+) -> dict[int, str]:
+    """seq -> row_hash over several seq ranges: one index range scan each (an OR of
+    ranges in one statement leads the planner astray)."""
+    found: dict[int, str] = {}
+    for first, last in ranges:
+        query = select(LOG.c.seq, LOG.c.row_hash).where(
+            LOG.c.chain_id == chain, LOG.c.seq >= first, LOG.c.seq <= last
+        )
+        for row in (await connection.execute(query)).all():
+            found[int(row.seq)] = str(row.row_hash)
+    return found
 
 
 async def batch_hashes(connection: AsyncConnection, chain: str, first: int, last: int) -> list[str]:

@@ -99,10 +99,13 @@ def worker() -> None:
     """Run the sealer, checkpoints and scheduled verification in the foreground."""
 
     async def job(settings: Any) -> None:
+        from app.audit.vault_keys import load_keyring
         from app.audit.worker import AuditWorker
 
         async with open_database(settings) as database:
-            audit = AuditWorker(database, settings)
+            # Fails at once (exit 4) when the database cannot be reached at start.
+            keyring = await load_keyring(database, settings)
+            audit = AuditWorker(database, settings, keyring=keyring)
             try:
                 await audit.run()
             finally:

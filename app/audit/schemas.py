@@ -29,8 +29,8 @@ class AuditQuery(BaseModel):
     since: datetime | None = Field(default=None, description="Rows at or after this time.")
     until: datetime | None = Field(default=None, description="Rows before this time.")
     limit: int = Field(default=50, ge=1, le=200)
-    cursor: Annotated[str, Field(max_length=32, pattern=r"^[0-9]{1,19}$")] | None = Field(
-        default=None, description="`next_cursor` of the previous page."
+    cursor: Annotated[str, Field(max_length=512), STORABLE] | None = Field(
+        default=None, description="`next_cursor` of the previous page (signed, opaque)."
     )
 
     @field_validator("since", "until")

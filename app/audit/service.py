@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.chain import chain_id_for
 from app.audit.repository import insert_rows
-from app.core.actor import Actor
+from app.core.actor import CLIENT_IP, Actor
 
 
 def audit_values(
@@ -39,7 +39,7 @@ def audit_values(
         "resource_id": str(resource_id) if resource_id is not None else None,
         "outcome": outcome,
         "request_id": context.get("request_id"),
-        "ip_address": context.get("client_ip"),
+        "ip_address": CLIENT_IP.get(),
         "details": details or {},
     }
 

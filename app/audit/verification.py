@@ -7,6 +7,7 @@ checkpoints of each page fed before its rows (app.audit.verify.ChainVerifier).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -43,34 +44,37 @@ async def verify_stored_chain(
     fed = start
     checked = 0
     complete = True
-    async for page in store.sealed_rows(connection, chain, after=start, upto=upto):
-        page_end = page[-1].seq
-        pending = await store.stored_checkpoints(connection, chain, after=fed, upto=page_end)
-        fed = page_end
-        index = 0
-        stop = False
-        for row in page:
-            while index < len(pending) and pending[index].seq <= row.seq:
-                verifier.add_checkpoint(pending[index])
-                index += 1
-            if not verifier.add_row(row):
-                stop = True
-                break
-        for checkpoint in pending[index:]:
+    pages = store.pages_with_checkpoints(connection, chain, after=start, upto=upto)
+    async with contextlib.aclosing(pages):
+        async for page, pending in pages:
+            page_end = page[-1].seq
+            fed = page_end
+            index = 0
+            stop = False
+            for row in page:
+                while index < len(pending) and pending[index].seq <= row.seq:
+                    verifier.add_checkpoint(pending[index])
+                    index += 1
+                if not verifier.add_row(row):
+                    stop = True
+                    break
+            for checkpoint in pending[index:]:
+                if stop:
+                    break
+                verifier.add_checkpoint(checkpoint)
+            checked += len(page)
+            if progress is not None:
+                progress(len(page))
             if stop:
                 break
-            verifier.add_checkpoint(checkpoint)
-        checked += len(page)
-        if progress is not None:
-            progress(len(page))
-        if stop:
-            break
-        if row_budget is not None and checked >= row_budget and page_end < upto:
-            complete = False
-            break
-    else:
-        for checkpoint in await store.stored_checkpoints(connection, chain, after=fed, upto=None):
-            verifier.add_checkpoint(checkpoint)
+            if row_budget is not None and checked >= row_budget and page_end < upto:
+                complete = False
+                break
+        else:
+            # Up to the head read first: a checkpoint signed since belongs to the next run.
+            tail = await store.stored_checkpoints(connection, chain, after=fed, upto=upto)
+            for checkpoint in tail:
+                verifier.add_checkpoint(checkpoint)
     return verifier.finish(complete=complete or verifier.done)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.audit import chain_repository as store
 from app.audit.report import ChainReport
@@ -64,8 +64,21 @@ STUCK_CHAINS = Gauge(
 VERIFICATION_FAILED_HOOKS: list[Callable[[ChainReport], None]] = []
 
 
+def _probe_engine(database: Database) -> AsyncEngine:
+    """Where to look whether there is work: on SQLite a reader (deferred BEGIN), so an
+    idle sealer never takes the write lock; on PostgreSQL the primary (no replica lag)."""
+    if database.backend == "sqlite" and database.read_engine is not None:
+        return database.read_engine
+    return database.write_engine
+
+
 async def seal_once(database: Database, clock: Clock = SYSTEM_CLOCK) -> store.SealResult:
-    """One sealing transaction (at most SEAL_BATCH rows)."""
+    """One sealing transaction (at most SEAL_BATCH rows); none when nothing is pending."""
+    async with _probe_engine(database).connect() as probe:
+        pending = await store.any_unsealed(probe)
+        await probe.rollback()
+    if not pending:
+        return store.SealResult()
     async with database.write_engine.begin() as connection:
         result = await store.seal_pending(connection, clock.now())
     for lag in result.lags:
@@ -98,7 +111,7 @@ async def checkpoint_once(
 ) -> list[store.MadeCheckpoint]:
     """Sign the heads of the chains that are due (all with new rows when `force`)."""
     now = clock.now()
-    async with database.write_engine.connect() as connection:
+    async with _probe_engine(database).connect() as connection:
         due = await store.checkpoint_due(
             connection,
             now,

@@ -3,7 +3,8 @@
 Sealed audit rows older than AUDIT_RETENTION_DAYS are removed per chain as a
 prefix BY SEQ (rows seq <= S, S the last seq whose row and every row before it
 are past the cutoff), so a hash chain loses its beginning, never a piece of
-its middle; unsealed rows are never removed. Each batch is its own short
+its middle; unsealed rows, and rows after the chain's newest signed checkpoint,
+are never removed. Each batch is its own short
 transaction, which also records in `audit_anchors` the newest removed row of
 the chain (chain, seq, row_hash, timestamp, count): the first kept row's
 `prev_hash` is that row_hash, so verification starts from the anchor.
@@ -36,7 +37,7 @@ from app.core.actor import Actor
 from app.core.config import Settings
 from app.core.database import Database
 from app.core.logging import get_logger
-from app.models import AuditAnchor, AuditLog, Mandate, WebhookDelivery
+from app.models import AuditAnchor, AuditChainHead, AuditLog, Mandate, WebhookDelivery
 from app.models.base import UTCDateTime
 
 log = get_logger(__name__)
@@ -99,8 +100,15 @@ async def _chains_to_cut(
                 )
             ).scalar_one()
             boundary = int(newest or 0) + 1
-        if oldest is not None and boundary - 1 >= oldest:
-            cuts[chain] = (int(oldest), int(boundary) - 1)
+        # Never past the chain's newest checkpoint: every removed row was signed first.
+        signed = (
+            await connection.execute(
+                select(AuditChainHead.last_checkpoint_seq).where(AuditChainHead.chain_id == chain)
+            )
+        ).scalar_one_or_none()
+        last = min(int(boundary) - 1, int(signed or 0))
+        if oldest is not None and last >= oldest:
+            cuts[chain] = (int(oldest), last)
     return cuts
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ap2.evidence import pack_files as ap2_pack_files
 from app.audit import chain_repository as store
-from app.audit.chain import AuditRow, chain_id_for
+from app.audit.chain import chain_id_for
 from app.audit.checkpoint import parse_checkpoint_payload
 from app.audit.service import record
 from app.audit.vault_keys import load_keyring
@@ -47,6 +47,7 @@ from app.keys import InvalidKeyMaterial, TrustSnapshot, b64url_decode
 from app.mandates.repository import MandateRepository
 from app.mandates.verification import referenced_issuers, verify_token
 from app.models import Mandate
+from app.signing import Keyring
 
 log = get_logger(__name__)
 
@@ -93,7 +94,7 @@ class EvidenceService:
             raise NotFound("mandate not found")
         return mandate
 
-    async def _bring_under_checkpoint(self, mandate_id: str) -> None:
+    async def _bring_under_checkpoint(self, mandate_id: str, keyring: Keyring) -> None:
         """Seal and checkpoint this chain now when the mandate's rows need it."""
         async with self.database.write_engine.connect() as connection:
             unsealed = await store.unsealed_of_resource(
@@ -108,7 +109,6 @@ class EvidenceService:
         try:
             if unsealed:
                 await seal_once(self.database, self.clock)
-            keyring = await load_keyring(self.database, self.settings)
             await checkpoint_once(
                 self.database, keyring, self.settings, self.clock, force=True, chains=[self.chain]
             )
@@ -116,35 +116,29 @@ class EvidenceService:
             log.warning("evidence_checkpoint_failed", error=type(error).__name__)
 
     async def _proven_rows(self, mandate_id: str) -> tuple[list[ProvenRow], list[str]]:
+        """The mandate's rows with inclusion proofs: three queries whatever the row count."""
         async with self.database.write_engine.connect() as connection:
             rows = await store.rows_of_resource(connection, self.chain, "mandate", mandate_id)
-            proven: list[ProvenRow] = []
-            checkpoints: list[str] = []
-            groups: dict[int, tuple[int, str, list[AuditRow]]] = {}
-            unproven: list[AuditRow] = []
-            for row in rows:
-                covering = None
-                for seq, (first, _jws, _members) in groups.items():
-                    if first <= row.seq <= seq:
-                        covering = seq
-                if covering is None:
-                    found = await store.covering_checkpoint(connection, self.chain, row.seq)
-                    if found is None or found[0] > row.seq:
-                        unproven.append(row)
-                        continue
-                    groups[found[1]] = (found[0], found[2], [])
-                    covering = found[1]
-                groups[covering][2].append(row)
-            for seq, (first, jws, members) in sorted(groups.items()):
-                hashes = await store.batch_hashes(connection, self.chain, first, seq)
-                checkpoint = parse_checkpoint_payload(verify_jws_payload(jws))
-                try:
-                    proven += prove_rows(members, checkpoint, hashes)
-                    checkpoints.append(jws)
-                except ValueError:
-                    unproven += members  # the batch lost rows (retention): hash only
+            found = await store.covering_checkpoints(connection, self.chain, [r.seq for r in rows])
+            hashes = await store.batches_hashes(
+                connection, self.chain, [(first, seq) for first, seq, _jws in found]
+            )
             await connection.rollback()
-        proven += [ProvenRow(row=row) for row in unproven]
+        proven: list[ProvenRow] = []
+        checkpoints: list[str] = []
+        placed: set[int] = set()
+        for first, seq, jws in found:
+            members = [row for row in rows if first <= row.seq <= seq]
+            if not members:
+                continue
+            batch = [hashes.get(n) for n in range(first, seq + 1)]
+            checkpoint = parse_checkpoint_payload(verify_jws_payload(jws))
+            if None in batch or checkpoint.first_seq != first or checkpoint.seq != seq:
+                continue  # the batch lost rows (retention): these rows get no proof
+            proven += prove_rows(members, checkpoint, [h for h in batch if h is not None])
+            checkpoints.append(jws)
+            placed.update(row.seq for row in members)
+        proven += [ProvenRow(row=row) for row in rows if row.seq not in placed]
         proven.sort(key=lambda p: p.row.seq)
         return proven, checkpoints
 
@@ -175,7 +169,7 @@ class EvidenceService:
         # this tenant's chain, so an unknown id finds nothing there and is a 404 below.
         keyring = await load_keyring(self.database, self.settings)
         key = str(mandate_id)
-        await self._bring_under_checkpoint(key)
+        await self._bring_under_checkpoint(key, keyring)
         rows, checkpoints = await self._proven_rows(key)
         mandate = await self.mandate(mandate_id)
         token = mandate.vc_jwt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from app.audit.repository import AuditTrail, TrailFilter
 from app.audit.schemas import AuditPage, AuditQuery, ExportQuery, entry
 from app.audit.vault_keys import load_keyring, published_jwks
 from app.audit.verification import verify_stored_chain
+from app.core.cursor import CursorCodec
 from app.tenancy.deps import CanReadAudit, TenantId
 from app.web.sessions import ReadSessionDep
 from app.web.state import ClockDep, DatabaseDep, SettingsDep
@@ -22,6 +24,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 well_known = APIRouter(tags=["audit"])
 VERIFY_ROW_BUDGET = 500_000
 EXPORT_PAGE = 1000
+CURSOR_SORT = "-id"
 EXPORT_EXAMPLE = '{"seq":1,"prev_hash":"…","row_hash":"…","record":{"v":1,"chain":"…","seq":1,…}}\n'
 
 
@@ -31,6 +34,7 @@ async def list_audit(
     _: CanReadAudit,
     tenant_id: TenantId,
     session: ReadSessionDep,
+    settings: SettingsDep,
 ) -> AuditPage:
     """This tenant's audit rows, newest first; follow `next_cursor` for the next page."""
     where = TrailFilter(
@@ -42,15 +46,20 @@ async def list_audit(
         since=params.since,
         until=params.until,
     )
-    before = int(params.cursor) if params.cursor is not None else None
+    # The shared signed keyset cursor (app.core.cursor): the row id rides in its id field.
+    codec = CursorCodec(settings.secret_key.get_secret_value())
+    before = None
+    if params.cursor is not None:
+        before = codec.decode(params.cursor, CURSOR_SORT).id.int
     rows = await AuditTrail(session, tenant_id).page(
         where, before_id=before, limit=params.limit + 1
     )
     page = rows[: params.limit]
-    more = len(rows) > params.limit
-    return AuditPage(
-        items=[entry(row) for row in page], next_cursor=str(page[-1].id) if more else None
-    )
+    cursor = None
+    if len(rows) > params.limit:
+        last = page[-1]
+        cursor = codec.encode(CURSOR_SORT, last.timestamp, uuid.UUID(int=last.id))
+    return AuditPage(items=[entry(row) for row in page], next_cursor=cursor)
 
 
 def _line(row: Any) -> bytes:

@@ -16,6 +16,7 @@ from fastapi.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.actor import CLIENT_IP
 from app.core.errors import AppError, PayloadTooLarge, UnsupportedMediaType
 from app.core.logging import get_logger
 from app.web.problems import database_outage, problem_response, respond_to_scope
@@ -45,6 +46,8 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        client = scope.get("client")
+        CLIENT_IP.set(str(client[0])[:64] if client else None)
         started = time.perf_counter()
         status = 500
         started_response = False

@@ -267,7 +267,10 @@ AUDIT_ENTRY = {
     "row_hash": "1b7e" + "0" * 60,
 }
 SCHEMA_EXAMPLES["AuditEntry"] = AUDIT_ENTRY
-SCHEMA_EXAMPLES["AuditPage"] = {"items": [AUDIT_ENTRY], "next_cursor": "4711"}
+SCHEMA_EXAMPLES["AuditPage"] = {
+    "items": [AUDIT_ENTRY],
+    "next_cursor": "WyItaWQiLCIyMDI2LTEyLTAxVDA5OjMwOjAwKzAwOjAwIiwiMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDEyNjciXQ",
+}
 CHAIN_REPORT = {
     "chain": TENANT,
     "status": "intact",

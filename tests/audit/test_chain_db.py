@@ -19,17 +19,19 @@ from app.audit.worker import checkpoint_once, seal_all, verify_all
 from app.core.actor import Actor
 from app.core.database import Database
 from app.dbops.retention import run_retention
+from app.models import Tenant
 from app.signing import Keyring, generate_signing_key
-from app.tenancy import service
 from tests.conftest import make_settings
 
 ACTOR = Actor("api_key", str(uuid.uuid4()), "customer_admin")
 
 
 async def tenant(database: Database, name: str = "T") -> uuid.UUID:
+    """A tenant row without its `tenant.created` audit row: these chains hold only test rows."""
     async with database.sessions.begin() as session:
-        row = await service.create_tenant(session, name, email=f"{uuid.uuid4().hex[:8]}@x.example")
-        return row.id
+        row = Tenant(name=name, slug=f"t-{uuid.uuid4().hex[:10]}")
+        session.add(row)
+    return row.id
 
 
 async def write(database: Database, tenant_id: uuid.UUID, n: int, at: datetime | None = None):
@@ -274,3 +276,22 @@ async def test_retention_anchors_and_a_raw_prefix_delete_is_a_warning(db, chain_
     assert cut.ok, cut.summary()
     assert cut.retention_cut is not None
     assert cut.retention_cut.oldest_kept_seq == 16
+
+
+async def test_retention_never_cuts_rows_past_the_newest_checkpoint(db, chain_settings):
+    tenant_id = await tenant(db)
+    await write(db, tenant_id, 6, at=datetime.now(UTC) - timedelta(days=400))
+    await seal_all(db)
+    report = await run_retention(db)
+    assert report["audit_log"]["deleted"] == 0  # sealed, not yet signed
+    keyring = await load_keyring(db, chain_settings)
+    await checkpoint_once(db, keyring, chain_settings, force=True)
+    assert (await run_retention(db))["audit_log"]["deleted"] == 6
+    # The chain goes on after the anchor: the next checkpoint starts right after it.
+    await write(db, tenant_id, 3)
+    await seal_all(db)
+    made = await checkpoint_once(db, keyring, chain_settings, force=True)
+    assert [(m.first_seq, m.seq) for m in made if m.chain_id == str(tenant_id)] == [(7, 9)]
+    verified = await report_of(db, chain_settings, str(tenant_id))
+    assert verified.ok, verified.summary()
+    assert verified.anchor_seq == 6

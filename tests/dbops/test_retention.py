@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select
 
-from app.audit.worker import seal_all
+from app.audit.vault_keys import load_keyring
+from app.audit.worker import checkpoint_once, seal_all
 from app.core.database import Database
 from app.dbops.retention import next_run, run_retention
 from app.models import Alert, AuditAnchor, AuditLog, Mandate, Tenant
@@ -22,7 +23,7 @@ NOW = datetime.now(UTC)
 
 async def chained_log(database: Database, tenants: list[uuid.UUID], ages_days: list[int]) -> None:
     """One audit row per age, round-robin over tenants, committed unsealed and then
-    sealed into each tenant's chain (seq, prev_hash = previous row_hash)."""
+    sealed into each tenant's chain (seq, prev_hash = previous row_hash) and checkpointed."""
     rows = [
         audit_row(tenants[i % len(tenants)], NOW - timedelta(days=age))
         for i, age in enumerate(ages_days)
@@ -30,6 +31,9 @@ async def chained_log(database: Database, tenants: list[uuid.UUID], ages_days: l
     async with database.sessions() as session, session.begin():
         await session.execute(insert(AuditLog), rows)
     await seal_all(database)
+    # Retention only cuts rows under a signed checkpoint.
+    keyring = await load_keyring(database, database.settings)
+    await checkpoint_once(database, keyring, database.settings, force=True)
 
 
 async def make_tenants(database: Database, n: int) -> list[uuid.UUID]:

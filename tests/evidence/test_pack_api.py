@@ -187,7 +187,13 @@ async def test_reading_the_trail_filters_pages_and_permissions(client, world):
     assert (
         await client.get("/api/v1/audit", headers=world.a["customer_user"].key())
     ).status_code == 403
-    for field, value in (("since", "yesterday"), ("limit", "0"), ("actor_type", "robot")):
+    bad_values = (
+        ("since", "yesterday"),
+        ("limit", "0"),
+        ("actor_type", "robot"),
+        ("cursor", "forged"),
+    )
+    for field, value in bad_values:
         bad = await client.get("/api/v1/audit", params={field: value}, headers=readonly)
         assert bad.status_code == 422, (field, bad.text)
         assert field in bad.text

@@ -13,6 +13,9 @@ def settings(database_url):
         database_url,
         rate_limit_login_per_minute=10_000,
         rate_limit_ip_per_minute=10_000,
+        # No background sealer: these tests run CLI processes from the app's own event
+        # loop, which a sealing pass holding SQLite's write lock would then block.
+        audit_seal_interval=0,
     )
 
 
@@ -25,7 +28,11 @@ def make_client(database_url):
 
     @asynccontextmanager
     async def factory(**overrides):
-        values = {"rate_limit_login_per_minute": 10_000, "rate_limit_ip_per_minute": 10_000}
+        values = {
+            "rate_limit_login_per_minute": 10_000,
+            "rate_limit_ip_per_minute": 10_000,
+            "audit_seal_interval": 0,
+        }
         values.update(overrides)
         async for client in app_client(make_settings(database_url, **values)):
             yield client

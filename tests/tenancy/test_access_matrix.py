@@ -119,6 +119,19 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
         {ADMIN, CADMIN, CUSER},
         200,
     ),
+    ("GET", "/api/v1/mandates/{mandate_id}/audit"): (
+        Permission.AUDIT_READ,
+        {ADMIN, CADMIN, RO},
+        200,
+    ),
+    ("GET", "/api/v1/mandates/{mandate_id}/evidence"): (
+        Permission.AUDIT_READ,
+        {ADMIN, CADMIN, RO},
+        200,
+    ),
+    ("GET", "/api/v1/audit"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
+    ("GET", "/api/v1/audit/export"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
+    ("GET", "/api/v1/audit/verify"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
 }
 # Outside /api: open by design (probes, docs, the dashboard's own pages).
 OUTSIDE_API = {
@@ -130,6 +143,7 @@ OUTSIDE_API = {
     "/redoc",
     "/openapi.json",
     "/static",
+    "/.well-known/jwks.json",  # the vault's public keys, for anyone checking its signatures
 }
 # Routes whose effect does not depend on a tenant ("other tenant" means nothing there).
 TENANTLESS = {
@@ -251,6 +265,8 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         return await issuer_call(method, path, database, tenant_id, unique)
     if path.startswith("/api/v1/ap2") or path.endswith("/dispute-check"):
         return await ap2_call(path, database, tenant_id, unique)
+    if path.startswith("/api/v1/audit"):
+        return Call(path)
     if path.startswith("/api/v1/mandates"):
         return await mandate_call(method, path, database, tenant_id)
     raise AssertionError(f"no request builder for {key}")
