@@ -23,6 +23,9 @@ from app.webhooks.catalogue import Event, EventType, build_event
 from app.webhooks.event_data import EventData
 
 _TARGETED_ONLY = frozenset({EventType.WEBHOOK_TEST})
+# Set on a session whose transaction wrote deliveries; a worker in the same
+# process listens for its commit (app.events.worker) to start a round at once.
+PENDING_DELIVERIES = "outbox_pending_deliveries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,5 +75,6 @@ async def emit(
         ]
     if targets:
         await DeliveryRepository(session, tenant_id).insert_for_event(event, targets, now)
+        session.info[PENDING_DELIVERIES] = True
     EVENTS_EMITTED.labels(event.type.value).inc()
     return Emitted(event, tuple(targets))

@@ -304,14 +304,17 @@ class DeliveryQueue:
         failures: int,
         last_status_code: int | None,
     ) -> None:
-        """Fold one batch's results into the endpoint's streak (a success ends it)."""
-        values: dict[str, Any] = {}
-        if succeeded_at is not None and failed_at is None:
+        """One round's results for an endpoint: a success ends its failing streak;
+        failures alone extend it (`failing_since` kept from the first one)."""
+        values: dict[str, Any]
+        if succeeded_at is not None:
             values = {
                 "failing_since": None,
                 "consecutive_failures": 0,
                 "last_success_at": succeeded_at,
             }
+            if failed_at is not None:
+                values.update(last_failure_at=failed_at, last_status_code=last_status_code)
         elif failed_at is not None:
             values = {
                 "failing_since": func.coalesce(Webhook.failing_since, failed_at),
@@ -319,19 +322,14 @@ class DeliveryQueue:
                 "last_failure_at": failed_at,
                 "last_status_code": last_status_code,
             }
-            if succeeded_at is not None:  # both in one batch: the streak starts after the success
-                values.update(
-                    failing_since=failed_at,
-                    consecutive_failures=failures,
-                    last_success_at=succeeded_at,
-                )
-        if values:
-            await self.session.execute(
-                update(Webhook)
-                .where(Webhook.id == webhook_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        else:
+            return
+        await self.session.execute(
+            update(Webhook)
+            .where(Webhook.id == webhook_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     async def disable(
         self, webhook_id: uuid.UUID, reason: str, at: datetime

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from app.events.deps import WebhookServiceDep
 from app.events.schemas import (
@@ -117,7 +117,7 @@ async def list_deliveries(
 @router.post("/{webhook_id}/recover", response_model=Recovered)
 async def recover_webhook(
     webhook_id: uuid.UUID,
-    since: Annotated[AwareDatetime, Query(description="Requeue failed deliveries since then.")],
+    since: Annotated[datetime, Query(description="Requeue failed deliveries since then.")],
     _: CanManageWebhooks,
     webhooks: WebhookServiceDep,
 ) -> Recovered:

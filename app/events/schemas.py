@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,7 +27,8 @@ from app.webhooks.catalogue import CATALOGUE, EventType
 RawUrl = Annotated[str, StringConstraints(min_length=1, max_length=8192), STORABLE]
 Description = Annotated[str, StringConstraints(max_length=500), STORABLE]
 SecretText = Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
-EventTypes = Annotated[list[str], Field(max_length=len(CATALOGUE))]
+EventTypeName = Annotated[str, StringConstraints(min_length=1, max_length=64), STORABLE]
+EventTypes = Annotated[list[EventTypeName], Field(max_length=len(CATALOGUE))]
 _SUBSCRIBABLE = sorted(t.value for t in CATALOGUE if t is not EventType.WEBHOOK_TEST)
 
 
@@ -141,10 +141,17 @@ class DeliveryQuery(BaseModel):
 
     status: DeliveryStatus | None = None
     event_type: EventType | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    cursor: Annotated[str, StringConstraints(max_length=512), STORABLE] | None = None
     limit: PageLimit = 50
+
+    @field_validator("since", "until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("a time with a zone, e.g. 2026-12-01T00:00:00Z")
+        return value
 
 
 class Recovered(BaseModel):

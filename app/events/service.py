@@ -8,8 +8,6 @@ every attempt. Secrets are sealed with SecretBox; reading one is audited.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +18,7 @@ from app.audit.service import record
 from app.core.actor import Actor
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.core.cursor import CursorCodec
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.secretbox import SecretBox
 from app.events.outbox import emit
@@ -106,21 +105,7 @@ def delivery_read(row: WebhookDelivery) -> DeliveryRead:
     )
 
 
-def encode_cursor(row: WebhookDelivery) -> str:
-    text = f"{row.created_at.isoformat()}|{row.id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, row_id = text.partition("|")
-        when = datetime.fromisoformat(created)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, uuid.UUID(row_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Unprocessable("the cursor is not one this API gave", code="invalid_cursor") from None
+DELIVERY_SORT = "-created_at"
 
 
 class WebhookService:
@@ -143,6 +128,7 @@ class WebhookService:
         self.policy = url_policy(settings)
         self.repo = WebhookRepository(session, tenant_id)
         self.deliveries = DeliveryRepository(session, tenant_id)
+        self.cursors = CursorCodec(settings.secret_key.get_secret_value())
 
     async def _audit(self, action: str, resource_id: Any, **details: Any) -> None:
         await record(
@@ -295,7 +281,8 @@ class WebhookService:
 
     async def delivery_log(self, webhook_id: uuid.UUID, query: DeliveryQuery) -> DeliveryPage:
         await self.get(webhook_id)
-        after = decode_cursor(query.cursor) if query.cursor else None
+        position = self.cursors.decode(query.cursor, DELIVERY_SORT) if query.cursor else None
+        after = (position.value, position.id) if position is not None else None
         filters = DeliveryFilter(
             status=query.status.value if query.status else None,
             event_type=query.event_type.value if query.event_type else None,
@@ -306,7 +293,11 @@ class WebhookService:
         page, more = rows[: query.limit], len(rows) > query.limit
         return DeliveryPage(
             items=[delivery_read(r) for r in page],
-            next_cursor=encode_cursor(page[-1]) if more and page else None,
+            next_cursor=(
+                self.cursors.encode(DELIVERY_SORT, page[-1].created_at, page[-1].id)
+                if more and page
+                else None
+            ),
         )
 
     async def resend(self, delivery_id: uuid.UUID) -> WebhookDelivery:
@@ -331,6 +322,10 @@ class WebhookService:
     async def recover(self, webhook_id: uuid.UUID, since: datetime) -> int:
         row = await self.get(webhook_id)
         now = self.clock.now()
+        if since.tzinfo is None:
+            raise Unprocessable(
+                "since needs a time zone, e.g. 2026-12-01T00:00:00Z", code="invalid_since"
+            )
         if since > now:
             raise Unprocessable("since is in the future", code="invalid_since")
         count = await self.deliveries.requeue_failed_since(row.id, since, now)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
@@ -34,6 +36,7 @@ from app.core.database import Database
 from app.core.logging import get_logger
 from app.core.secretbox import SecretBox, SecretUnreadable
 from app.events.metrics import ATTEMPT_SECONDS, DELIVERIES_FINISHED, DELIVERY_ATTEMPTS
+from app.events.outbox import PENDING_DELIVERIES
 from app.events.repository import (
     FAILED,
     PENDING,
@@ -49,12 +52,20 @@ from app.webhooks.resolve import Resolver, SystemResolver
 from app.webhooks.results import AttemptOutcome, AttemptResult
 from app.webhooks.retry import Decision, RetryPolicy, Verdict, decide
 from app.webhooks.rotation import StoredSecrets, signing_keys
-from app.webhooks.signing import message_id_for
+from app.webhooks.signing import SigningKey, message_id_for
 from app.webhooks.transport import build_delivery_client
 from app.webhooks.urls import UrlPolicy
 
 log = get_logger(__name__)
 _MAX_BACKOFF = 10.0
+_POOL_SIZE = 8
+_OPENED_MAX = 10_000
+
+
+def _shards(concurrency: int) -> list[int]:
+    """Pool sizes adding up to `concurrency`, none above _POOL_SIZE."""
+    full, rest = divmod(concurrency, _POOL_SIZE)
+    return [_POOL_SIZE] * full + ([rest] if rest else [])
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -107,19 +118,48 @@ class DeliveryWorker:
         self.batch = settings.webhook_worker_batch
         self.lease = timedelta(seconds=settings.webhook_lease_seconds)
         self._own_client = client is None
-        self.client = client or build_delivery_client(
-            limits=httpx.Limits(
-                max_connections=settings.webhook_worker_concurrency,
-                max_keepalive_connections=settings.webhook_worker_concurrency,
-                keepalive_expiry=30.0,
-            )
+        # httpcore's pool walks every connection it holds on each request, so one
+        # pool of 50 costs several times what 7 pools of 8 do: the attempts are
+        # spread over small pools (each still keeps its connections alive).
+        self.clients = (
+            [client]
+            if client is not None
+            else [
+                build_delivery_client(
+                    limits=httpx.Limits(
+                        max_connections=size,
+                        max_keepalive_connections=size,
+                        keepalive_expiry=30.0,
+                    )
+                )
+                for size in _shards(settings.webhook_worker_concurrency)
+            ]
         )
+        self._next_client = 0
+        self._opened: dict[tuple[StoredSecrets, bool], tuple[SigningKey, ...]] = {}
         self._slots = asyncio.Semaphore(settings.webhook_worker_concurrency)
         self._wake = asyncio.Event()
 
     async def aclose(self) -> None:
         if self._own_client:
-            await self.client.aclose()
+            for client in self.clients:
+                await client.aclose()
+
+    def _keys(self, item: Claimed) -> tuple[SigningKey, ...]:
+        """The endpoint's live signing keys; opened secrets are kept (Fernet costs ~15 us)."""
+        stored = StoredSecrets(item.secret, item.secret_previous, item.secret_previous_expires_at)
+        cache_key = (stored, stored.in_rotation(self.clock.now()))
+        keys = self._opened.get(cache_key)
+        if keys is None:
+            keys = signing_keys(self.box, stored, now=self.clock.now())
+            if len(self._opened) >= _OPENED_MAX:
+                self._opened.clear()
+            self._opened[cache_key] = keys
+        return keys
+
+    def _client(self) -> httpx.AsyncClient:
+        self._next_client = (self._next_client + 1) % len(self.clients)
+        return self.clients[self._next_client]
 
     def wake(self) -> None:
         """Start the next round now (something was just committed to the outbox)."""
@@ -144,17 +184,11 @@ class DeliveryWorker:
     async def _send(self, item: Claimed) -> Sent:
         async with self._slots:
             try:
-                keys = signing_keys(
-                    self.box,
-                    StoredSecrets(
-                        item.secret, item.secret_previous, item.secret_previous_expires_at
-                    ),
-                    now=self.clock.now(),
-                )
+                keys = self._keys(item)
             except SecretUnreadable as error:
                 return Sent(item, AttemptResult(AttemptOutcome.BLOCKED, error=str(error)[:500]))
             result = await attempt_delivery(
-                self.client,
+                self._client(),
                 url=item.url,
                 message_id=message_id_for(item.event_id),
                 body=encode_payload(item.payload),
@@ -263,6 +297,7 @@ class DeliveryWorker:
         poll = self.settings.webhook_worker_poll_seconds
         log.info("webhook_worker_started", worker=self.worker_id)
         while not stop.is_set():
+            self._wake.clear()  # a wake during the round below starts the next at once
             try:
                 sent = await self.run_once()
                 backoff = 0.5
@@ -274,7 +309,6 @@ class DeliveryWorker:
                 backoff = min(backoff * 2, _MAX_BACKOFF)
                 continue
             if sent < self.batch:
-                self._wake.clear()
                 await _wait_any(stop, self._wake, poll)
         log.info("webhook_worker_stopped", worker=self.worker_id)
 
@@ -288,7 +322,7 @@ async def _fold_health(
     await queue.record_health(
         webhook_id,
         succeeded_at=now if succeeded else None,
-        failed_at=now if failed and not succeeded else None,
+        failed_at=now if failed else None,
         failures=len(failed),
         last_status_code=failed[-1].status_code if failed else None,
     )
@@ -317,10 +351,23 @@ async def worker_in_server(
         yield None
         return
     worker = DeliveryWorker(database, settings, clock=clock)
+
+    def committed(session: Session) -> None:
+        # A request of this process committed deliveries: send them now, not at the next poll.
+        if session.info.pop(PENDING_DELIVERIES, False):
+            worker.wake()
+
+    def rolled_back(session: Session) -> None:
+        session.info.pop(PENDING_DELIVERIES, None)
+
+    event.listen(Session, "after_commit", committed)
+    event.listen(Session, "after_rollback", rolled_back)
     task = asyncio.create_task(worker.run(), name="webhook-worker")
     try:
         yield worker
     finally:
+        event.remove(Session, "after_commit", committed)
+        event.remove(Session, "after_rollback", rolled_back)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.events.repository import WebhookRepository
 from app.models import Webhook
 from tests.mandates.conftest import clock, mandates, session, tenant_id, trust  # noqa: F401
+from tests.mandates.test_jwks_url import jwks_server, url_setup  # noqa: F401
 
 SEALED = "not-a-real-sealed-secret"
 

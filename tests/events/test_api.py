@@ -310,12 +310,17 @@ async def test_test_resend_recover(client, world, database):
         f"{path}/recover", params={"since": "2000-01-01T00:00:00Z"}, headers=admin(world)
     )
     assert recovered.json() == {"requeued": 1}
-    for since in ("not-a-time", "2026-13-40T00:00:00Z", "2000-01-01T00:00:00", ""):
+    for since, code in [
+        ("not-a-time", "validation_error"),
+        ("2026-13-40T00:00:00Z", "validation_error"),
+        ("", "validation_error"),
+        ("2000-01-01T00:00:00", "invalid_since"),  # no zone
+    ]:
         response = await client.post(
             f"{path}/recover", params={"since": since}, headers=admin(world)
         )
         assert response.status_code == 422, (since, response.text)
-        assert response.json()["code"] == "validation_error"
+        assert response.json()["code"] == code
     future = await client.post(
         f"{path}/recover", params={"since": "2999-01-01T00:00:00Z"}, headers=admin(world)
     )

@@ -99,6 +99,37 @@ async def test_the_server_delivers_a_mandates_events_and_counts_them(database_ur
         await database.dispose()
 
 
+async def test_a_commit_in_the_server_wakes_its_worker(database_url):
+    """With a poll far longer than the test, only the commit's wake-up can deliver."""
+    settings = hook_settings(
+        database_url, webhook_worker_in_server=True, webhook_worker_poll_seconds=60
+    )
+    database = Database(settings)
+    try:
+        world = await build_world(database, settings)
+        headers = world.a["customer_admin"].key()
+        app = create_app(settings)
+        with Receiver() as receiver:
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                    await asyncio.sleep(0.3)  # the worker's first round found nothing
+                    created = await client.post(
+                        "/api/v1/webhooks", json={"url": receiver.url()}, headers=headers
+                    )
+                    webhook_id = created.json()["id"]
+                    started = time.monotonic()
+                    sent = await client.post(f"/api/v1/webhooks/{webhook_id}/test", headers=headers)
+                    assert sent.status_code == 202
+                    while not receiver.requests and time.monotonic() - started < 10:
+                        await asyncio.sleep(0.01)
+                    assert receiver.requests, "the commit did not wake the worker"
+                    assert time.monotonic() - started < 5
+                    assert receiver.requests[0].headers["webhook-id"] == sent.json()["message_id"]
+    finally:
+        await database.dispose()
+
+
 async def test_queue_gauges_count_what_waits(database_url):
     settings = hook_settings(database_url)
     database = Database(settings)

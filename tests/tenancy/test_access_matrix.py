@@ -19,6 +19,9 @@ from fastapi.routing import APIRoute, _iter_included_route_candidates
 from app.ap2.schemas import PresentationRequest
 from app.ap2.service import Ap2Service
 from app.core.actor import Actor as AuditActor
+from app.core.clock import SYSTEM_CLOCK
+from app.events.schemas import WebhookCreate
+from app.events.service import WebhookService
 from app.issuers.schemas import IssuerCreate
 from app.issuers.service import IssuerService
 from app.issuers.trust import TrustLoader
@@ -132,6 +135,23 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
     ("GET", "/api/v1/audit"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
     ("GET", "/api/v1/audit/export"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
     ("GET", "/api/v1/audit/verify"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
+    ("GET", "/api/v1/event-types"): (Permission.SELF_READ, EVERYONE, 200),
+    **{
+        (method, path): (Permission.WEBHOOKS_MANAGE, {ADMIN, CADMIN}, success)
+        for method, path, success in [
+            ("POST", "/api/v1/webhooks", 201),
+            ("GET", "/api/v1/webhooks", 200),
+            ("GET", "/api/v1/webhooks/{webhook_id}", 200),
+            ("PATCH", "/api/v1/webhooks/{webhook_id}", 200),
+            ("DELETE", "/api/v1/webhooks/{webhook_id}", 204),
+            ("GET", "/api/v1/webhooks/{webhook_id}/secret", 200),
+            ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret", 200),
+            ("POST", "/api/v1/webhooks/{webhook_id}/test", 202),
+            ("GET", "/api/v1/webhooks/{webhook_id}/deliveries", 200),
+            ("POST", "/api/v1/webhooks/{webhook_id}/recover", 200),
+            ("POST", "/api/v1/webhook-deliveries/{delivery_id}/resend", 202),
+        ]
+    },
 }
 # Outside /api: open by design (probes, docs, the dashboard's own pages).
 OUTSIDE_API = {
@@ -153,6 +173,7 @@ TENANTLESS = {
     ("POST", "/api/v1/auth/password"),
     ("POST", "/api/v1/customers"),
     ("GET", "/api/v1/customers"),
+    ("GET", "/api/v1/event-types"),
 }
 
 
@@ -269,6 +290,10 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         return Call(path)
     if path.startswith("/api/v1/mandates"):
         return await mandate_call(method, path, database, tenant_id)
+    if path == "/api/v1/event-types":
+        return Call(path)
+    if path.startswith(("/api/v1/webhooks", "/api/v1/webhook-deliveries")):
+        return await webhook_call(method, path, database, tenant_id)
     raise AssertionError(f"no request builder for {key}")
 
 
@@ -324,6 +349,25 @@ async def ap2_call(path: str, database, tenant_id, unique: str) -> Call:
         return Call(path.replace("{mandate_id}", str(answer.mandate_id)))
     concrete = path.replace("{open_mandate_hash}", presented.open_mandate_hash)
     return Call(concrete, {"reason": "matrix"} if path.endswith("/revoke") else None)
+
+
+# A public address, so no DNS is needed to register it.
+HOOK_URL = "https://93.184.216.34/hook"
+
+
+async def webhook_call(method: str, path: str, database, tenant_id) -> Call:
+    if path == "/api/v1/webhooks":
+        return Call(path, {"url": HOOK_URL} if method == "POST" else None)
+    async with database.sessions.begin() as session:
+        webhooks = WebhookService(session, tenant_id, SYSTEM, database.settings, SYSTEM_CLOCK)
+        row, _ = await webhooks.create(WebhookCreate(url=HOOK_URL))
+        sent = await webhooks.send_test(row.id)
+    if path.endswith("/resend"):
+        return Call(f"/api/v1/webhook-deliveries/{sent.delivery_id}/resend")
+    concrete = path.replace("{webhook_id}", str(row.id))
+    if path.endswith("/recover"):
+        return Call(concrete + "?since=2026-01-01T00:00:00Z")
+    return Call(concrete, {"description": "renamed"} if method == "PATCH" else None)
 
 
 async def mandate_call(method: str, path: str, database, tenant_id) -> Call:
