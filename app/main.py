@@ -85,6 +85,8 @@ def create_app(
         from app.alerts.chain_alerts import register as alert_on_broken_chains
         from app.alerts.jobs import alert_sweeper
         from app.alerts.publish import publish_raised
+        from app.ap2.deps import VAULT_SIGNERS
+        from app.ap2.signer import VaultSigners
         from app.audit.worker import audit_worker
         from app.dbops.metrics import DatabaseMetrics, instrument
         from app.dbops.retention import start_schedule
@@ -109,6 +111,7 @@ def create_app(
             log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
         await _ensure_signing_key(db, settings)
+        VAULT_SIGNERS.set(app, VaultSigners(db, settings))
         http = httpx.AsyncClient(headers={"User-Agent": f"mandate-vault/{__version__}"})
         HTTP_CLIENT.set(app, http)
         jwks = JwksClient(http, settings, now)
@@ -192,6 +195,8 @@ def create_app(
         app.add_middleware(RequestMetricsMiddleware)
 
     from app.alerts.router import router as alerts_router
+    from app.ap2.router import disputes_router as ap2_disputes_router
+    from app.ap2.router import router as ap2_router
     from app.dashboard.router import router as dashboard_router
     from app.dbops.router import router as admin_router
     from app.events.router import deliveries_router, event_types_router
@@ -217,6 +222,8 @@ def create_app(
     app.include_router(event_types_router)
     app.include_router(audit_router)
     app.include_router(well_known_router)
+    app.include_router(ap2_router)
+    app.include_router(ap2_disputes_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
     app.include_router(docs_router)

@@ -264,6 +264,8 @@ class Settings(BaseSettings):
     # The vault's ES256 signing key as a PEM file; unset: made on first start and
     # stored in the database sealed under ENCRYPTION_KEYS / SECRET_KEY.
     signing_key_file: str | None = None
+    # The `iss` of the receipts the vault signs for AP2 v0.2 presentations.
+    ap2_receipt_issuer: str = Field(default="did:web:mandate-vault.localhost", min_length=1)
     retention_batch_size: int = Field(default=5000, ge=1, le=100_000)
     retention_schedule_enabled: bool = True
     retention_run_at: str = "03:00"

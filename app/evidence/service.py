@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ap2.evidence import pack_files as ap2_pack_files
 from app.audit import chain_repository as store
 from app.audit.chain import chain_id_for
 from app.audit.checkpoint import parse_checkpoint_payload
@@ -32,7 +33,13 @@ from app.core.config import Settings
 from app.core.database import Database
 from app.core.errors import NotFound
 from app.core.logging import get_logger
-from app.evidence.builder import PackContents, VerificationRecord, build_pack, prove_rows
+from app.evidence.builder import (
+    PackContents,
+    PackFile,
+    VerificationRecord,
+    build_pack,
+    prove_rows,
+)
 from app.evidence.documents import ProvenRow
 from app.evidence.issuers import IssuerKeys, KeyVersion, StatusChange, issuers_as_of
 from app.issuers.repository import issuers_for_dids, key_history
@@ -173,6 +180,10 @@ class EvidenceService:
             "leeway_seconds": self.settings.verify_leeway_seconds,
             "max_bytes": self.settings.mandate_max_token_bytes,
         }
+        extra = [
+            PackFile(path, data)
+            for path, data in await ap2_pack_files(self.session, self.tenant_id, mandate)
+        ]
         ingest_result = verify_token(token, _snapshot(at_ingest), now=mandate.created_at, **options)
         now_result = verify_token(token, _snapshot(now_issuers), now=now, **options)
         data = build_pack(
@@ -184,6 +195,7 @@ class EvidenceService:
                 now=VerificationRecord(now_result, now, now_issuers),
                 rows=rows,
                 checkpoints=checkpoints,
+                extra_files=extra,
             ),
             keyring,
             created_at=now,

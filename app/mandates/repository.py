@@ -29,7 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute, defer
 from app.core.cursor import Position
 from app.core.repository import TenantScopedRepository
 from app.mandates.search import MandateSearch
-from app.models import IdempotencyKey, Mandate
+from app.models import Ap2Receipt, IdempotencyKey, Mandate
 from app.models.base import table_of
 from app.models.mandate import MandateStatus
 
@@ -121,6 +121,8 @@ class MandateRepository(TenantScopedRepository[Mandate]):
             Mandate.issuer_did: params.issuer_did,
             Mandate.subject_did: params.subject_did,
             Mandate.scope: params.scope,
+            Mandate.transaction_id: params.transaction_id,
+            Mandate.open_mandate_hash: params.open_mandate_hash,
         }
         for attribute, value in equal.items():
             if value is not None:
@@ -159,6 +161,20 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         )
         # Lists never show the raw token: leave it in the table.
         query = query.options(defer(Mandate.vc_jwt)).order_by(*order).limit(params.limit + 1)
+        return list(await self.session.scalars(query))
+
+
+class LinkedReceiptRepository(TenantScopedRepository[Ap2Receipt]):
+    """The AP2 receipts linked to a mandate (shown on GET of one v0.2 mandate)."""
+
+    model = Ap2Receipt
+
+    async def of_mandate(self, mandate_id: Any) -> list[Ap2Receipt]:
+        query = (
+            self.base()
+            .where(Ap2Receipt.mandate_id == mandate_id)
+            .order_by(Ap2Receipt.created_at, Ap2Receipt.id)
+        )
         return list(await self.session.scalars(query))
 
 

@@ -72,6 +72,20 @@ class MandateRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     vc_jwt: str | None = Field(default=None, description="Only with ?include=token")
+    format: str = Field(default="vc-jwt", description="`vc-jwt` or `ap2-v0.2`")
+    open_mandate_hash: str | None = Field(default=None, description="AP2 v0.2: the ledger key")
+    reference: str | None = Field(default=None, description="AP2 v0.2: receipt reference")
+    reference_sdk: str | None = Field(default=None, description="AP2 v0.2: H(leaf JWT)")
+    transaction_id: str | None = Field(
+        default=None, description="AP2 v0.2: transaction_id (payment) or checkout_hash (checkout)"
+    )
+    amount: int | None = Field(default=None, description="AP2 v0.2 payment: minor units")
+    receipts: list[dict[str, Any]] | None = Field(
+        default=None, description="AP2 v0.2, on GET of one mandate: the linked receipts"
+    )
+    sd_jwt: str | None = Field(
+        default=None, description="AP2 v0.2: the chain as presented, only with ?include=token"
+    )
 
 
 class MandatePage(BaseModel):

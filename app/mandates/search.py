@@ -39,12 +39,22 @@ class MandateSearch(BaseModel):
     created_after: datetime | None = None
     amount_min: Annotated[Decimal, Field(ge=0, lt=10**14, allow_inf_nan=False)] | None = None
     amount_max: Annotated[Decimal, Field(ge=0, lt=10**14, allow_inf_nan=False)] | None = None
+    transaction_id: Annotated[str, Field(min_length=1, max_length=64), STORABLE] | None = None
+    open_mandate_hash: Annotated[str, Field(min_length=1, max_length=64), STORABLE] | None = None
     sort: SortKey = "-created_at"
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, Field(max_length=512), STORABLE] | None = None
 
     @field_validator(
-        "issuer_did", "subject_did", "scope", "merchant", "label", "cursor", "verification_status"
+        "issuer_did",
+        "subject_did",
+        "scope",
+        "merchant",
+        "label",
+        "cursor",
+        "verification_status",
+        "transaction_id",
+        "open_mandate_hash",
     )
     @classmethod
     def _printable(cls, value: str | None) -> str | None:

@@ -28,7 +28,12 @@ from app.issuers.repository import IssuerRepository
 from app.issuers.trust import TrustLoader
 from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
 from app.mandates.metrics import Disposition, count_ingested
-from app.mandates.repository import IdempotencyRepository, MandateRepository, due_for_expiry
+from app.mandates.repository import (
+    IdempotencyRepository,
+    LinkedReceiptRepository,
+    MandateRepository,
+    due_for_expiry,
+)
 from app.mandates.schemas import (
     BatchItemResult,
     BatchResult,
@@ -65,8 +70,13 @@ def current_status(mandate: Mandate | SimpleNamespace, now: datetime) -> str:
 
 
 def to_read(
-    mandate: Mandate | SimpleNamespace, now: datetime, *, include_token: bool = False
+    mandate: Mandate | SimpleNamespace,
+    now: datetime,
+    *,
+    include_token: bool = False,
+    receipts: list[dict[str, Any]] | None = None,
 ) -> MandateRead:
+    v02 = getattr(mandate, "format", None) == "ap2-v0.2"
     return MandateRead(
         id=mandate.id,
         mandate_type=mandate.mandate_type,
@@ -92,7 +102,15 @@ def to_read(
         deleted_at=mandate.deleted_at,
         created_at=mandate.created_at,
         updated_at=mandate.updated_at,
-        vc_jwt=mandate.vc_jwt if include_token else None,
+        vc_jwt=mandate.vc_jwt if include_token and not v02 else None,
+        format=getattr(mandate, "format", None) or "vc-jwt",
+        open_mandate_hash=getattr(mandate, "open_mandate_hash", None),
+        reference=getattr(mandate, "reference", None),
+        reference_sdk=getattr(mandate, "reference_sdk", None),
+        transaction_id=getattr(mandate, "transaction_id", None),
+        amount=getattr(mandate, "amount_minor", None),
+        receipts=receipts,
+        sd_jwt=mandate.vc_jwt if include_token and v02 else None,
     )
 
 
@@ -368,10 +386,33 @@ class MandateService:
         return BatchResult(items=results, summary=dict(summary))
 
     def view(
-        self, mandate: Mandate | SimpleNamespace, *, include_token: bool = False
+        self,
+        mandate: Mandate | SimpleNamespace,
+        *,
+        include_token: bool = False,
+        receipts: list[dict[str, Any]] | None = None,
     ) -> MandateRead:
         """The mandate as the API shows it, its status exact at this moment."""
-        return to_read(mandate, self.clock.now(), include_token=include_token)
+        return to_read(mandate, self.clock.now(), include_token=include_token, receipts=receipts)
+
+    async def view_one(self, mandate: Mandate, *, include_token: bool = False) -> MandateRead:
+        """One mandate as GET shows it: an AP2 v0.2 mandate with its linked receipts."""
+        receipts = None
+        if mandate.format == "ap2-v0.2":
+            receipts = [
+                {
+                    "id": str(r.id),
+                    "kind": r.kind,
+                    "status": r.status,
+                    "issuer_did": r.issuer_did,
+                    "reference_form": r.reference_form,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in await LinkedReceiptRepository(self.session, self.tenant_id).of_mandate(
+                    mandate.id
+                )
+            ]
+        return self.view(mandate, include_token=include_token, receipts=receipts)
 
     async def holds_any(self) -> bool:
         return await self.repo.any()

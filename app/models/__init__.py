@@ -2,6 +2,7 @@
 
 from app.models.activity import ActivityHour, ActivityRollup, StatusCount
 from app.models.alert import Alert
+from app.models.ap2 import Ap2Approval, Ap2Ledger, Ap2Receipt
 from app.models.api_key import ApiKey
 from app.models.audit_anchor import AuditAnchor
 from app.models.audit_chain import (
@@ -25,6 +26,9 @@ __all__ = [
     "ActivityHour",
     "ActivityRollup",
     "Alert",
+    "Ap2Approval",
+    "Ap2Ledger",
+    "Ap2Receipt",
     "ApiKey",
     "AuditAnchor",
     "AuditChainHead",

@@ -6,7 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, Money, Timestamps, UTCDateTime, UUIDPrimaryKey
@@ -17,6 +26,12 @@ class MandateType(enum.StrEnum):
     INTENT = "intent"
     CART = "cart"
     PAYMENT = "payment"
+    CHECKOUT = "checkout"  # AP2 v0.2 (payment is shared by v0.1 and v0.2)
+
+
+class MandateFormat(enum.StrEnum):
+    VC_JWT = "vc-jwt"
+    AP2_V02 = "ap2-v0.2"
 
 
 class MandateStatus(enum.StrEnum):
@@ -28,6 +43,7 @@ class MandateStatus(enum.StrEnum):
 
 MANDATE_TYPES = tuple(t.value for t in MandateType)
 MANDATE_STATUSES = tuple(s.value for s in MandateStatus)
+MANDATE_FORMATS = tuple(f.value for f in MandateFormat)
 DEFAULT_RETENTION_DAYS = 90
 
 
@@ -44,6 +60,11 @@ class Mandate(UUIDPrimaryKey, Timestamps, Base):
         Index("idx_mandates_tenant_subject", "tenant_id", "subject_did"),
         Index("idx_mandates_status_expires", "status", "expires_at"),
         Index("idx_mandates_deleted_at", "deleted_at"),
+        Index("idx_mandates_tenant_open_hash", "tenant_id", "open_mandate_hash"),
+        Index("idx_mandates_tenant_transaction", "tenant_id", "transaction_id"),
+        Index("idx_mandates_tenant_reference", "tenant_id", "reference"),
+        Index("idx_mandates_tenant_reference_sdk", "tenant_id", "reference_sdk"),
+        CheckConstraint(f"format IN {MANDATE_FORMATS!r}", name="format"),
         CheckConstraint(f"mandate_type IN {MANDATE_TYPES!r}", name="mandate_type"),
         CheckConstraint(f"status IN {MANDATE_STATUSES!r}", name="status"),
         CheckConstraint("retention_days >= 0", name="retention_days"),
@@ -83,3 +104,12 @@ class Mandate(UUIDPrimaryKey, Timestamps, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # AP2 v0.2 chains (format "ap2-v0.2"): vc_jwt holds the presented chain verbatim.
+    format: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="vc-jwt", server_default="vc-jwt"
+    )
+    open_mandate_hash: Mapped[str | None] = mapped_column(String(64))  # the ledger key
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(64))  # receipt reference, spec form
+    reference_sdk: Mapped[str | None] = mapped_column(String(64))  # H(leaf JWT)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)

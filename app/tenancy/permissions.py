@@ -39,6 +39,7 @@ class Permission(enum.StrEnum):
     SELF_READ = "self:read"
     MANDATES_READ = "mandates:read"
     MANDATES_WRITE = "mandates:write"
+    AP2_PRESENT = "ap2:present"
     ISSUERS_READ = "issuers:read"
     ISSUERS_MANAGE = "issuers:manage"
     AUDIT_READ = "audit:read"
@@ -67,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.API_KEYS_READ,
             Permission.API_KEYS_MANAGE,
             Permission.MANDATES_WRITE,
+            Permission.AP2_PRESENT,
             Permission.ISSUERS_MANAGE,
             Permission.AUDIT_READ,
             Permission.WEBHOOKS_MANAGE,
@@ -75,7 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # Operators acknowledge and resolve the alerts about the mandates they handle.
     Role.CUSTOMER_USER: frozenset(
-        _READ_DATA | {Permission.MANDATES_WRITE, Permission.ALERTS_MANAGE}
+        _READ_DATA | {Permission.MANDATES_WRITE, Permission.ALERTS_MANAGE, Permission.AP2_PRESENT}
     ),
     Role.READONLY: frozenset(_READ_DATA | {Permission.AUDIT_READ}),
 }

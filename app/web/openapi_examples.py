@@ -455,3 +455,88 @@ OWN_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("GET", "/api/v1/mandates"): {422: "`invalid_cursor`: the cursor is not one this search gave."},
     ("GET", "/api/v1/admin/db"): {403: "`platform_admin_only`."},
 }
+
+# AP2 v0.2 (app/ap2): examples and the refusals of its own.
+_AP2_HASH = "x9Rk2vQeX0rV6w3yq1mJkPZ3c0oYtM8Jp2Hq5ZfVd3A"
+_AP2_LEDGER = {
+    "open_mandate_hash": _AP2_HASH,
+    "spent": 19900,
+    "currency": "USD",
+    "occurrences": 1,
+}
+_AP2_RECEIPT = TOKEN
+SCHEMA_EXAMPLES["PresentationAnswer"] = {
+    "result": "approved",
+    "code": None,
+    "violations": [],
+    "mandate_id": MANDATE,
+    "ledger": _AP2_LEDGER,
+    "receipt": _AP2_RECEIPT,
+    "dry_run": False,
+}
+SCHEMA_EXAMPLES["LedgerRead"] = {
+    "open_mandate_hash": _AP2_HASH,
+    "family": "payment",
+    "occurrences": 1,
+    "spent": {"USD": 19900},
+    "remaining": {"USD": 30100},
+    "max_occurrences": 12,
+    "last_approval_at": WHEN,
+    "next_allowed_at": "2027-01-01T09:30:00Z",
+    "revoked_at": None,
+    "revocation_reason": None,
+    "approvals": [{"mandate_id": MANDATE, "amount": 19900, "currency": "USD", "approved_at": WHEN}],
+}
+SCHEMA_EXAMPLES["LedgerRevoke"] = {"reason": "the user withdrew the open mandate"}
+SCHEMA_EXAMPLES["ReceiptRead"] = {
+    "id": "5b6c7d8e-9f0a-4b1c-8d2e-3f4a5b6c7d8e",
+    "mandate_id": MANDATE,
+    "kind": "payment",
+    "status": "Success",
+    "issuer_did": "did:web:processor.example",
+    "reference_form": "spec",
+}
+SCHEMA_EXAMPLES["DisputeResult"] = {
+    "mandate_id": MANDATE,
+    "result": "consistent",
+    "steps": [
+        {"step": "chain", "ok": True, "reason": None},
+        {"step": "receipt", "ok": True, "reason": None},
+        {"step": "checkout_mandate", "ok": True, "reason": None},
+        {"step": "payment_reference", "ok": True, "reason": None},
+    ],
+}
+AP2_PRESENTATION_EXAMPLE = {
+    "sd_jwt": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImFwLTEifQ.eyJkZWxlZ2F0ZV9wYXlsb2FkIjpbXX0.c2ln~WyJzYWx0Il0~~"
+    "eyJhbGciOiJFUzI1NiIsInR5cCI6ImtiK3NkLWp3dCJ9.eyJpYXQiOjF9.c2ln~WyJzYWx0Il0~",
+    "audience": "https://verifier.example",
+    "nonce": "n-0S6_WzA2Mj",
+    "checkout_jwt_hash": _AP2_HASH,
+    "open_checkout_hash": _AP2_HASH,
+    "dry_run": False,
+}
+AP2_RECEIPT_EXAMPLE = {"receipt": TOKEN}
+_AP2_CODES = (
+    "`invalid_credential`, `mandates_not_supported`, `invalid_mandate` or "
+    "`unresolved_constraint`: the presentation is rejected (the body carries `violations`, "
+    "`ledger` and the vault's Error `receipt`)."
+)
+_AP2_BODY = {
+    400: "`invalid_request`: the body is not the presentation object.",
+    413: "`payload_too_large`: the body is over MAX_BODY_BYTES (1 MiB).",
+    415: "`unsupported_media_type`: a JSON body must be UTF-8 (`body_not_utf8`).",
+}
+OWN_ERRORS[("POST", "/api/v1/ap2/presentations")] = {**_AP2_BODY, 422: _AP2_CODES}
+OWN_ERRORS[("POST", "/api/v1/ap2/receipts")] = {
+    413: _AP2_BODY[413],
+    415: _AP2_BODY[415],
+    422: "`invalid_receipt`: the receipt does not verify against the truststore, or lacks "
+    "what its status and kind need.",
+    404: "`mandate_not_found`: no stored closed mandate has the receipt's `reference`.",
+}
+OWN_ERRORS[("GET", "/api/v1/ap2/ledger/{open_mandate_hash}")] = {
+    404: "`ledger_not_found`: nothing was ever recorded under this open mandate hash."
+}
+OWN_ERRORS[("POST", "/api/v1/mandates/{mandate_id}/dispute-check")] = {
+    422: "`mandates_not_supported`: the mandate is not an AP2 v0.2 mandate."
+}

@@ -7,6 +7,7 @@ without an entry here fails `test_every_route_has_a_matrix_entry`.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from datetime import timedelta
 import pytest
 from fastapi.routing import APIRoute, _iter_included_route_candidates
 
+from app.ap2.schemas import PresentationRequest
+from app.ap2.service import Ap2Service
 from app.core.actor import Actor as AuditActor
 from app.core.clock import SYSTEM_CLOCK
 from app.events.schemas import WebhookCreate
@@ -29,6 +32,8 @@ from app.models import Alert, Tenant, User
 from app.tenancy import auth_service, service, tokens
 from app.tenancy.deps import route_permission
 from app.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
+from tests.ap2.minting import party
+from tests.ap2_api.helpers import checkout_chain, receipt_jwt
 from tests.conftest import make_settings
 from tests.mandates.minting import MintingIssuer
 from tests.world import PASSWORD, World, add_identity
@@ -99,11 +104,37 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
         {ADMIN, CADMIN, CUSER},
         200,
     ),
+    ("POST", "/api/v1/ap2/presentations"): (Permission.AP2_PRESENT, {ADMIN, CADMIN, CUSER}, 200),
+    ("GET", "/api/v1/ap2/ledger/{open_mandate_hash}"): (Permission.MANDATES_READ, EVERYONE, 200),
+    ("POST", "/api/v1/ap2/ledger/{open_mandate_hash}/revoke"): (
+        Permission.AP2_PRESENT,
+        {ADMIN, CADMIN, CUSER},
+        200,
+    ),
+    ("POST", "/api/v1/ap2/receipts"): (Permission.AP2_PRESENT, {ADMIN, CADMIN, CUSER}, 201),
+    ("POST", "/api/v1/mandates/{mandate_id}/dispute-check"): (
+        Permission.MANDATES_READ,
+        EVERYONE,
+        200,
+    ),
     ("POST", "/api/v1/mandates/{mandate_id}/verify"): (
         Permission.MANDATES_WRITE,
         {ADMIN, CADMIN, CUSER},
         200,
     ),
+    ("GET", "/api/v1/mandates/{mandate_id}/audit"): (
+        Permission.AUDIT_READ,
+        {ADMIN, CADMIN, RO},
+        200,
+    ),
+    ("GET", "/api/v1/mandates/{mandate_id}/evidence"): (
+        Permission.AUDIT_READ,
+        {ADMIN, CADMIN, RO},
+        200,
+    ),
+    ("GET", "/api/v1/audit"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
+    ("GET", "/api/v1/audit/export"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
+    ("GET", "/api/v1/audit/verify"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
     ("GET", "/api/v1/alerts"): (Permission.ALERTS_READ, EVERYONE, 200),
     ("GET", "/api/v1/alert-types"): (Permission.ALERTS_READ, EVERYONE, 200),
     ("GET", "/api/v1/alerts/{alert_id}"): (Permission.ALERTS_READ, EVERYONE, 200),
@@ -134,19 +165,6 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
             ("POST", "/api/v1/webhook-deliveries/{delivery_id}/resend", 202),
         ]
     },
-    ("GET", "/api/v1/mandates/{mandate_id}/audit"): (
-        Permission.AUDIT_READ,
-        {ADMIN, CADMIN, RO},
-        200,
-    ),
-    ("GET", "/api/v1/mandates/{mandate_id}/evidence"): (
-        Permission.AUDIT_READ,
-        {ADMIN, CADMIN, RO},
-        200,
-    ),
-    ("GET", "/api/v1/audit"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
-    ("GET", "/api/v1/audit/export"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
-    ("GET", "/api/v1/audit/verify"): (Permission.AUDIT_READ, {ADMIN, CADMIN, RO}, 200),
 }
 # Outside /api: open by design (probes, docs, the dashboard's own pages).
 OUTSIDE_API = {
@@ -168,8 +186,8 @@ TENANTLESS = {
     ("POST", "/api/v1/auth/password"),
     ("POST", "/api/v1/customers"),
     ("GET", "/api/v1/customers"),
-    ("GET", "/api/v1/alert-types"),
     ("GET", "/api/v1/event-types"),
+    ("GET", "/api/v1/alert-types"),
 }
 
 
@@ -280,6 +298,8 @@ async def build_call(key, database, world: World, tenant_id, actor_user_id) -> C
         return Call(path)
     if path.startswith("/api/v1/issuers"):
         return await issuer_call(method, path, database, tenant_id, unique)
+    if path.startswith("/api/v1/ap2") or path.endswith("/dispute-check"):
+        return await ap2_call(path, database, tenant_id, unique)
     if path.startswith("/api/v1/audit"):
         return Call(path)
     if path.startswith("/api/v1/mandates"):
@@ -316,6 +336,41 @@ async def issuer_call(method: str, path: str, database, tenant_id, unique: str) 
     if path.endswith("/{kid}"):
         return Call(concrete + "/keys/k2")
     return Call(concrete, {"name": "Renamed"} if method == "PATCH" else None)
+
+
+async def ap2_call(path: str, database, tenant_id, unique: str) -> Call:
+    """AP2 v0.2 calls: a fresh root issuer per call, chains minted on the real clock."""
+    now_ts = int(time.time())
+    root_key = party(f"k{unique}")
+    did = f"did:web:{unique}.example"
+    async with database.sessions.begin() as session:
+        await IssuerService(session, tenant_id, SYSTEM, None).create(
+            IssuerCreate(did=did, jwks={"keys": [root_key.public_jwk()]})
+        )
+    presented = checkout_chain(now_ts, issuer=root_key)
+    if path == "/api/v1/ap2/presentations":
+        return Call(path, presented.body())
+    async with database.sessions.begin() as session:
+        ap2 = Ap2Service(session, tenant_id, SYSTEM, TrustLoader(None), database.settings)
+        answer = (await ap2.present(PresentationRequest(**presented.body()))).answer
+    assert answer.mandate_id is not None, answer
+    if path == "/api/v1/ap2/receipts":
+        receipt = receipt_jwt(
+            root_key,
+            root_key.kid or "",
+            {
+                "iss": did,
+                "iat": now_ts,
+                "reference": presented.reference,
+                "status": "Success",
+                "order_id": "o-1",
+            },
+        )
+        return Call(path, {"receipt": receipt})
+    if path.endswith("/dispute-check"):
+        return Call(path.replace("{mandate_id}", str(answer.mandate_id)))
+    concrete = path.replace("{open_mandate_hash}", presented.open_mandate_hash)
+    return Call(concrete, {"reason": "matrix"} if path.endswith("/revoke") else None)
 
 
 # A public address, so no DNS is needed to register it.
