@@ -13,14 +13,14 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.conditions import SPECS
-from app.alerts.schemas import AlertSearch, AlertState
+from app.alerts.schemas import AlertPage, AlertSearch, AlertState
 from app.alerts.service import AlertService
 from app.core.cursor import CursorCodec
-from app.core.errors import AppError, NotFound
+from app.core.errors import NotFound
 from app.core.types import ShortText
 from app.dashboard import panels
 from app.dashboard.deps import Requires, Viewer
-from app.dashboard.forms import validate
+from app.dashboard.forms import query_values, search_with
 from app.dashboard.render import page, redirect
 from app.dashboard.services import issuer_scope
 from app.tenancy.permissions import Permission
@@ -48,29 +48,16 @@ def alert_service(request: Request, viewer: Viewer, session: AsyncSession) -> Al
     )
 
 
-def _filters(request: Request) -> dict[str, str]:
-    values = {}
-    for name in FILTERS:
-        value = request.query_params.get(name)
-        if value is not None and value.strip():
-            values[name] = value.strip()
-    values.setdefault("state", AlertState.UNRESOLVED.value)
-    return values
-
-
 @router.get("")
 async def list_page(request: Request, viewer: CanRead) -> Response:
-    values = _filters(request)
-    params, errors = validate(AlertSearch, {**values, "limit": "50"})
-    results = None
-    if params is not None:
-        try:
-            async with DATABASE.get(request).read_sessions() as session:
-                results = await alert_service(request, viewer, session).search(params)
-        except AppError as error:
-            if error.code != "invalid_cursor":
-                raise
-            errors = {"cursor": "This page link no longer fits the filter; start again."}
+    values = query_values(request.query_params, FILTERS)
+    values.setdefault("state", AlertState.UNRESOLVED.value)
+
+    async def search(params: AlertSearch) -> AlertPage:
+        async with DATABASE.get(request).read_sessions() as session:
+            return await alert_service(request, viewer, session).search(params)
+
+    results, errors = await search_with(AlertSearch, {**values, "limit": "50"}, search)
     base = {k: v for k, v in values.items() if k != "cursor"}
     return page(
         "alerts/list.html",

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from app.audit.schemas import AuditQuery, ExportQuery
-from app.core.errors import AppError, NotFound
+from app.core.errors import NotFound
 from app.core.types import ShortText
 from app.dashboard import panels
 from app.dashboard.deps import Requires, Viewer
-from app.dashboard.forms import validate
+from app.dashboard.forms import query_values, search_with, validate
 from app.dashboard.render import page
 from app.evidence.service import EvidenceService
 from app.tenancy.permissions import Permission
@@ -36,27 +36,12 @@ def trail_service(request: Request, viewer: Viewer) -> TrailService:
     )
 
 
-def _filters(request: Request) -> dict[str, str]:
-    values = {}
-    for name in (*FILTERS, "cursor"):
-        value = request.query_params.get(name)
-        if value is not None and value.strip():
-            values[name] = value.strip()
-    return values
-
-
 @router.get("/audit")
 async def trail_page(request: Request, viewer: CanRead) -> Response:
-    values = _filters(request)
-    params, errors = validate(AuditQuery, {**values, "limit": "50"})
-    results = None
-    if params is not None:
-        try:
-            results = await trail_service(request, viewer).page(params)
-        except AppError as error:
-            if error.code != "invalid_cursor":
-                raise
-            errors = {"cursor": "This page link no longer fits the filter; start again."}
+    values = query_values(request.query_params, (*FILTERS, "cursor"))
+    results, errors = await search_with(
+        AuditQuery, {**values, "limit": "50"}, trail_service(request, viewer).page
+    )
     base = {k: v for k, v in values.items() if k != "cursor"}
     return page(
         "audit/list.html",
@@ -84,7 +69,7 @@ async def verify_page(request: Request, viewer: CanRead) -> Response:
 
 @router.get("/audit/export.jsonl")
 async def export(request: Request, viewer: CanRead) -> Response:
-    values = {k: v for k, v in _filters(request).items() if k == "since"}
+    values = query_values(request.query_params, ("since",))
     params, errors = validate(ExportQuery, values)
     if params is None:
         raise NotFound("no such export")  # the page builds this link; a forged one is refused

@@ -4,13 +4,16 @@ the errors keyed by field (shown next to it), and safe redirect targets."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from app.core.errors import AppError
+
 Model = TypeVar("Model", bound=BaseModel)
+Result = TypeVar("Result")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9/_\-.~%?=&:+]*$")
 
 
@@ -54,3 +57,33 @@ def validate(
         return model.model_validate(dict(data)), {}
     except ValidationError as error:
         return None, field_errors(error, aliases)
+
+
+def query_values(query: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """A filter form's values as given in the query string (empty ones left out;
+    an opaque `cursor` kept exactly)."""
+    values = {}
+    for name in names:
+        value = query.get(name)
+        if value is not None and value.strip():
+            values[name] = value if name == "cursor" else value.strip()
+    return values
+
+
+async def search_with(
+    model: type[Model],
+    values: Mapping[str, Any],
+    search: Callable[[Model], Awaitable[Result]],
+) -> tuple[Result | None, dict[str, str]]:
+    """Validate a filter form into the service's schema and run its search: the
+    results, or the errors keyed by field (a cursor that no longer fits the filter
+    is one of them, not an error page)."""
+    params, errors = validate(model, values)
+    if params is None:
+        return None, errors
+    try:
+        return await search(params), {}
+    except AppError as error:
+        if error.code != "invalid_cursor":
+            raise
+        return None, {"cursor": "This page link no longer fits the filter; start again."}
