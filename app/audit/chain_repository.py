@@ -516,20 +516,26 @@ async def rows_of_resource(
     return sorted((row for row in rows if row.seq is not None), key=lambda row: row.seq)
 
 
-async def unsealed_of_resource(
-    connection: AsyncConnection, chain: str, resource_type: str, resource_id: str
-) -> int:
-    query = (
-        select(func.count())
-        .select_from(LOG)
-        .where(
-            LOG.c.chain_id == chain,
-            LOG.c.resource_type == resource_type,
-            LOG.c.resource_id == resource_id,
-            LOG.c.seq.is_(None),
-        )
-    )
-    return int((await connection.execute(query)).scalar_one())
+async def resource_position(
+    connection: AsyncConnection,
+    chain: str,
+    resource_type: str,
+    resource_id: str,
+    *,
+    skip_action: str | None = None,
+) -> tuple[int, int | None]:
+    """(rows not sealed yet, newest sealed seq) of a resource's rows in its chain,
+    leaving out the rows of `skip_action`."""
+    where = [
+        LOG.c.chain_id == chain,
+        LOG.c.resource_type == resource_type,
+        LOG.c.resource_id == resource_id,
+    ]
+    if skip_action is not None:
+        where.append(LOG.c.action != skip_action)
+    query = select(func.count().filter(LOG.c.seq.is_(None)), func.max(LOG.c.seq)).where(*where)
+    unsealed, newest = (await connection.execute(query)).one()
+    return int(unsealed or 0), None if newest is None else int(newest)
 
 
 async def covering_checkpoint(

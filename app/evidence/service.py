@@ -50,6 +50,7 @@ from app.models import Mandate
 from app.signing import Keyring
 
 log = get_logger(__name__)
+EXPORTED = "mandate.evidence_exported"  # the audit row each export writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +96,19 @@ class EvidenceService:
         return mandate
 
     async def _bring_under_checkpoint(self, mandate_id: str, keyring: Keyring) -> None:
-        """Seal and checkpoint this chain now when the mandate's rows need it."""
+        """Seal and checkpoint this chain now when the mandate's history needs it: a
+        row of it not sealed yet, or sealed after the chain's last checkpoint. Earlier
+        exports' own rows do not count (see `_proven_rows`), so exporting a mandate
+        again costs no new checkpoint."""
         async with self.database.write_engine.connect() as connection:
-            unsealed = await store.unsealed_of_resource(
-                connection, self.chain, "mandate", mandate_id
+            unsealed, newest = await store.resource_position(
+                connection, self.chain, "mandate", mandate_id, skip_action=EXPORTED
             )
             head = await store.read_heads(connection, [self.chain])
             await connection.rollback()
         stored = head.get(self.chain)
-        behind = stored is not None and stored.seq > stored.last_checkpoint_seq
-        if not unsealed and not behind:
+        covered = stored is not None and (newest or 0) <= stored.last_checkpoint_seq
+        if not unsealed and (newest is None or covered):
             return
         try:
             if unsealed:
@@ -138,7 +142,12 @@ class EvidenceService:
             proven += prove_rows(members, checkpoint, [h for h in batch if h is not None])
             checkpoints.append(jws)
             placed.update(row.seq for row in members)
-        proven += [ProvenRow(row=row) for row in rows if row.seq not in placed]
+        # A row not under a checkpoint yet goes in without a proof (a warning), except
+        # an earlier export's own row: it is proven in the packs made after the next
+        # checkpoint, and is no part of the mandate's history.
+        proven += [
+            ProvenRow(row=row) for row in rows if row.seq not in placed and row.action != EXPORTED
+        ]
         proven.sort(key=lambda p: p.row.seq)
         return proven, checkpoints
 
@@ -205,7 +214,7 @@ class EvidenceService:
             self.session,
             tenant_id=self.tenant_id,
             actor=self.actor,
-            action="mandate.evidence_exported",
+            action=EXPORTED,
             resource_type="mandate",
             resource_id=mandate.id,
             details={"rows": len(rows), "proven": proven, "bytes": len(data)},

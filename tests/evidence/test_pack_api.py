@@ -234,3 +234,31 @@ async def test_the_vault_publishes_its_public_keys(client, path):
     keys = (await client.get(path)).json()["keys"]
     assert keys
     assert all(set(k) == {"kty", "crv", "x", "y", "kid", "alg", "use"} for k in keys)
+
+
+async def test_exporting_again_signs_no_new_checkpoint_and_every_row_in_the_pack_is_proven(
+    client, world, database
+):
+    from sqlalchemy import func, select
+
+    from app.audit.worker import seal_all
+    from app.models import AuditCheckpoint
+
+    mandate_id = await ingest(client, world, MintingIssuer())
+    first = await pack_of(client, world, mandate_id)
+    await seal_all(database)  # the first export's own row is linked, not checkpointed
+    async with database.sessions() as session:
+        before = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
+    second = await pack_of(client, world, mandate_id)
+    async with database.sessions() as session:
+        after = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
+    assert after == before  # the mandate's history was already under a checkpoint
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+    for data in (first, second):
+        report = verify_pack(data, jwks)
+        assert report.ok, report
+        assert not [f for f in report.findings if f.severity is Severity.WARNING]
+    rows = json.loads(zipfile.ZipFile(io.BytesIO(second)).read("audit/rows.json"))
+    actions = [row["record"]["action"] for row in rows["rows"]]
+    assert "mandate.created" in actions
+    assert "mandate.evidence_exported" not in actions  # not under a checkpoint yet
