@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, String
 
 from app.core.types import STORABLE
 
-Context = Annotated[StrictStr, StringConstraints(min_length=1, max_length=2048), STORABLE]
-Hash = Annotated[StrictStr, StringConstraints(max_length=2048), STORABLE]
+# The verifier's own identifiers: any non-empty text a database can store (the chain must match).
+Context = Annotated[StrictStr, StringConstraints(min_length=1, max_length=65536), STORABLE]
+Hash = Annotated[StrictStr, StringConstraints(max_length=65536), STORABLE]
 
 
 class PresentationRequest(BaseModel):
