@@ -21,13 +21,16 @@ from app.ap2.schemas import (
     ReceiptRead,
 )
 from app.core.errors import PROBLEM_JSON, BadRequest, Unprocessable
+from app.core.types import STORABLE
 from app.tenancy.deps import CanPresentAp2, CanReadMandates
 from app.web.openapi_examples import AP2_PRESENTATION_EXAMPLE, AP2_RECEIPT_EXAMPLE
 
 router = APIRouter(prefix="/api/v1/ap2", tags=["ap2"])
 disputes_router = APIRouter(prefix="/api/v1/mandates", tags=["ap2"])
 
-LedgerHash = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+LedgerHash = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$"), STORABLE
+]
 
 PRESENT = """Verify an AP2 v0.2 Delegate SD-JWT chain against this tenant's truststore,
 evaluate every constraint, and record the approval in the spend ledger of its root
@@ -90,7 +93,10 @@ async def present(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSO
     outcome = await ap2.present(body)
     if outcome.status == 200:
         return JSONResponse(outcome.body(), 200)
-    return _problem(request, outcome.status, outcome.body())
+    answer = outcome.body()
+    if outcome.status == 422:  # a refusal is about the chain presented: name it
+        answer["errors"] = [{"field": "body.sd_jwt", "message": str(answer.get("detail", ""))}]
+    return _problem(request, outcome.status, answer)
 
 
 @router.get("/ledger/{open_mandate_hash}", response_model=LedgerRead)
@@ -125,11 +131,20 @@ async def store_receipt(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) 
     data = await _json_body(request)
     try:
         body = ReceiptCreate.model_validate(data, strict=True)
-    except ValidationError:
+    except ValidationError as error:
         raise Unprocessable(
-            'the body must be {"receipt": "<compact JWS>"}', code="invalid_receipt"
+            'the body must be {"receipt": "<compact JWS>"}',
+            code="invalid_receipt",
+            errors=[
+                {"field": ".".join(("body", *map(str, e["loc"]))), "message": e["msg"]}
+                for e in error.errors()[:5]
+            ],
         ) from None
-    status, read = await ap2.store_receipt(body.receipt)
+    try:
+        status, read = await ap2.store_receipt(body.receipt)
+    except Unprocessable as error:
+        error.extra.setdefault("errors", [{"field": "body.receipt", "message": error.detail}])
+        raise
     return JSONResponse(read.model_dump(mode="json"), status)
 
 

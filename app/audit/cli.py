@@ -96,9 +96,13 @@ def verify(
 
 @audit_app.command("worker")
 def worker() -> None:
-    """Run the sealer, checkpoints and scheduled verification in the foreground."""
+    """Run the sealer, checkpoints and scheduled verification in the foreground
+    (SIGTERM or Ctrl-C: the round in flight finishes, then it exits)."""
 
     async def job(settings: Any) -> None:
+        import asyncio
+        import signal
+
         from app.audit.vault_keys import load_keyring
         from app.audit.worker import AuditWorker
 
@@ -106,6 +110,9 @@ def worker() -> None:
             # Fails at once (exit 4) when the database cannot be reached at start.
             keyring = await load_keyring(database, settings)
             audit = AuditWorker(database, settings, keyring=keyring)
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):  # finish the round, then exit 0
+                loop.add_signal_handler(signum, audit.stop)
             try:
                 await audit.run()
             finally:

@@ -35,6 +35,7 @@ from app.core.metrics import REGISTRY
 from app.signing import Keyring
 
 log = get_logger(__name__)
+STOP_GRACE_SECONDS = 10.0  # a round in flight at shutdown gets this long to finish
 AUDIT_LOCK_KEY = 0x4D564155  # "MVAU": one sealer per PostgreSQL database
 
 SEAL_LAG = Histogram(
@@ -236,9 +237,15 @@ class AuditWorker:
     clock: Clock = SYSTEM_CLOCK
     keyring: Keyring | None = None
     _lock: _Lock = field(init=False)
+    _stop: asyncio.Event = field(init=False)
 
     def __post_init__(self) -> None:
         self._lock = _Lock(self.database)
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the round in flight, then return from `run`."""
+        self._stop.set()
 
     async def _keyring(self) -> Keyring:
         if self.keyring is not None:  # given by the caller (tests, the CLI's first read)
@@ -259,7 +266,7 @@ class AuditWorker:
         loop = asyncio.get_running_loop()
         next_verify = loop.time() + verify_every if verify_every > 0 else None
         failing = False
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.round()
                 failing = False
@@ -275,7 +282,8 @@ class AuditWorker:
                 if not failing:
                     log.warning("audit_worker_failed", error=f"{type(error).__name__}: {error}")
                 failing = True
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
 
     async def close(self) -> None:
         await self._lock.release()
@@ -294,7 +302,13 @@ async def audit_worker(
     try:
         yield worker
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # A round cancelled inside its transaction could leave SQLite's write lock
+        # with a connection nobody closes: let it finish, cancel only if it hangs.
+        worker.stop()
+        try:
+            await asyncio.wait_for(task, timeout=STOP_GRACE_SECONDS)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await worker.close()

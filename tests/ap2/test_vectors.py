@@ -14,6 +14,9 @@ from app.keys import TrustedIssuer
 from tests.ap2.memory_ledger import MemoryLedger
 
 VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors"
+if not (VECTORS / "ap2_v02_vectors.py").exists():
+    # A lone clone: the project's own AP2 cases (tests/ap2_api) still run.
+    pytest.skip(f"shared AP2 vector generator not found in {VECTORS}", allow_module_level=True)
 sys.path.insert(0, str(VECTORS))
 from ap2_v02_vectors import build  # noqa: E402
 
