@@ -56,12 +56,13 @@ SELECT gen_random_uuid(), $1, 'x.y.z', md5(g::text) || md5((g * 7)::text),
 FROM generate_series(1, $3) AS g
 """
 FILL_AUDIT = """
-INSERT INTO audit_log (tenant_id, timestamp, actor_type, actor_id, action, resource_type,
-    resource_id, outcome, details)
-SELECT tenant_id, created_at, 'api_key', 'api_key:bench', 'mandate.created', 'mandate',
-    id::text, 'VALID', '{}'::jsonb FROM mandates
+INSERT INTO audit_log (tenant_id, chain_id, timestamp, actor_type, actor_id, action,
+    resource_type, resource_id, outcome, details)
+SELECT tenant_id, tenant_id::text, created_at, 'api_key', 'api_key:bench', 'mandate.created',
+    'mandate', id::text, 'VALID', '{}'::jsonb FROM mandates
 UNION ALL
-SELECT $1, now() - interval '7 days' + g * interval '30 seconds', 'api_key', 'api_key:bench',
+SELECT $1::uuid, $1::uuid::text, now() - interval '7 days' + g * interval '30 seconds', 'api_key',
+    'api_key:bench',
     'mandate.rejected', 'mandate', NULL,
     (ARRAY['SIG_INVALID', 'EXPIRED', 'ISSUER_UNKNOWN', 'KEY_NOT_FOUND'])[1 + g % 4], '{}'::jsonb
 FROM generate_series(1, 20000) AS g
