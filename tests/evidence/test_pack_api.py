@@ -237,23 +237,26 @@ async def test_the_vault_publishes_its_public_keys(client, path):
 
 
 async def test_exporting_again_signs_no_new_checkpoint_and_every_row_in_the_pack_is_proven(
-    client, world, database
+    database_url, world, database
 ):
     from sqlalchemy import func, select
 
     from app.audit.worker import seal_all
     from app.models import AuditCheckpoint
+    from tests.conftest import app_client, make_settings
 
-    mandate_id = await ingest(client, world, MintingIssuer())
-    first = await pack_of(client, world, mandate_id)
-    await seal_all(database)  # the first export's own row is linked, not checkpointed
-    async with database.sessions() as session:
-        before = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
-    second = await pack_of(client, world, mandate_id)
-    async with database.sessions() as session:
-        after = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
-    assert after == before  # the mandate's history was already under a checkpoint
-    jwks = (await client.get("/.well-known/jwks.json")).json()
+    # No background sealer: only the exports themselves may seal or sign here.
+    async for client in app_client(make_settings(database_url, audit_seal_interval=0)):
+        mandate_id = await ingest(client, world, MintingIssuer())
+        first = await pack_of(client, world, mandate_id)
+        await seal_all(database)  # the first export's own row is linked, not checkpointed
+        async with database.sessions() as session:
+            before = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
+        second = await pack_of(client, world, mandate_id)
+        async with database.sessions() as session:
+            after = await session.scalar(select(func.count()).select_from(AuditCheckpoint))
+        assert after == before  # the mandate's history was already under a checkpoint
+        jwks = (await client.get("/.well-known/jwks.json")).json()
     for data in (first, second):
         report = verify_pack(data, jwks)
         assert report.ok, report
