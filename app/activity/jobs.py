@@ -7,9 +7,7 @@ processes take turns on the mark's row lock.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from app.activity.repository import (
@@ -21,6 +19,7 @@ from app.activity.service import floor_hour
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.database import Database
 from app.core.logging import get_logger
+from app.core.periodic import periodic
 
 log = get_logger(__name__)
 # An event is counted in the hour of its timestamp; a transaction that began
@@ -44,31 +43,14 @@ async def roll_up(database: Database, now: datetime) -> int:
         return await roll_up_every_tenant(session, start, end, oldest)
 
 
-async def _loop(database: Database, interval: float, clock: Clock) -> None:
-    while True:
-        try:
-            written = await roll_up(database, clock.now())
-            if written:
-                log.info("activity_rollup", rows=written)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the next round tries again
-            log.warning("activity_rollup_failed", error=type(error).__name__)
-        await asyncio.sleep(interval)
-
-
-@contextlib.asynccontextmanager
-async def activity_rollup(
+def activity_rollup(
     database: Database, interval: float, clock: Clock = SYSTEM_CLOCK
-) -> AsyncIterator[None]:
-    """Run the roll-up loop for the lifetime of the context (the app's lifespan)."""
-    if interval <= 0:
-        yield
-        return
-    task = asyncio.create_task(_loop(database, interval, clock), name="activity-rollup")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Run the roll-up every `interval` seconds for the lifetime of the context."""
+
+    async def round() -> None:
+        written = await roll_up(database, clock.now())
+        if written:
+            log.info("activity_rollup", rows=written)
+
+    return periodic("activity_rollup", interval, round)

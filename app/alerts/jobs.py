@@ -4,9 +4,7 @@ one failing detector does not hold back the others."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 from app.alerts.metrics import SWEEP_FAILURES
 from app.alerts.repository import claim_sweep_step
@@ -23,6 +21,7 @@ from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
 from app.core.database import Database
 from app.core.logging import get_logger
+from app.core.periodic import periodic
 
 log = get_logger(__name__)
 EXPIRY_STEP, PURGE_STEP = 100, 101
@@ -52,32 +51,16 @@ async def sweep_all(
     return report
 
 
-async def _loop(database: Database, settings: Settings, publish: Publisher, clock: Clock) -> None:
-    while True:
-        try:
-            report = await sweep_all(database, settings, publish, clock)
-            if report.raised or report.resolved or report.purged:
-                log.info("alert_sweep", **report.as_dict())
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the next round tries again
-            SWEEP_FAILURES.inc()
-            log.warning("alert_sweep_failed", error=type(error).__name__)
-        await asyncio.sleep(settings.alert_sweep_seconds)
-
-
-@contextlib.asynccontextmanager
-async def alert_sweeper(
+def alert_sweeper(
     database: Database, settings: Settings, publish: Publisher, clock: Clock = SYSTEM_CLOCK
-) -> AsyncIterator[None]:
-    """Run the sweep loop for the lifetime of the context (the app's lifespan)."""
-    if settings.alert_sweep_seconds <= 0:
-        yield
-        return
-    task = asyncio.create_task(_loop(database, settings, publish, clock), name="alert-sweep")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Run the sweep every ALERT_SWEEP_SECONDS for the lifetime of the context."""
+
+    async def round() -> None:
+        report = await sweep_all(database, settings, publish, clock)
+        if report.raised or report.resolved or report.purged:
+            log.info("alert_sweep", **report.as_dict())
+
+    return periodic(
+        "alert_sweep", settings.alert_sweep_seconds, round, on_failure=SWEEP_FAILURES.inc
+    )

@@ -6,13 +6,12 @@ Runs inside the server every EXPIRY_SWEEP_SECONDS (0 turns it off) and from
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.database import Database
 from app.core.logging import get_logger
+from app.core.periodic import periodic
 from app.mandates.service import sweep_expired
 
 log = get_logger(__name__)
@@ -30,31 +29,14 @@ async def sweep_all(database: Database, batch: int = BATCH, clock: Clock = SYSTE
             return total
 
 
-async def _loop(database: Database, interval: float, clock: Clock) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            expired = await sweep_all(database, clock=clock)
-            if expired:
-                log.info("expiry_sweep", expired=expired)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # the next round tries again
-            log.warning("expiry_sweep_failed", error=type(error).__name__)
-
-
-@contextlib.asynccontextmanager
-async def expiry_sweeper(
+def expiry_sweeper(
     database: Database, interval: float, clock: Clock = SYSTEM_CLOCK
-) -> AsyncIterator[None]:
-    """Run the sweep loop for the lifetime of the context (the app's lifespan)."""
-    if interval <= 0:
-        yield
-        return
-    task = asyncio.create_task(_loop(database, interval, clock), name="expiry-sweep")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Run the sweep every `interval` seconds for the lifetime of the context."""
+
+    async def round() -> None:
+        expired = await sweep_all(database, clock=clock)
+        if expired:
+            log.info("expiry_sweep", expired=expired)
+
+    return periodic("expiry_sweep", interval, round, wait_first=True)
