@@ -145,6 +145,9 @@ def create_app(
         version=__version__,
         debug=False,
         lifespan=lifespan,
+        # Metrics are Prometheus' (app.web.request_metrics); FastAPI's OpenTelemetry
+        # hooks would cost a provider lookup on every request for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         # The docs pages are the service's own (app.web.docs): local assets, strict CSP.
         docs_url=None,
         redoc_url=None,

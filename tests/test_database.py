@@ -236,3 +236,52 @@ async def test_unix_socket_url_form_connects(database_url):
         assert over_socket is True
     finally:
         await database.dispose()
+
+
+async def _backend_pid(database: Database) -> int:
+    async with database.sessions() as session:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    """Close a backend from a connection of its own (not the pool's)."""
+    other = Database(make_settings(database_url))
+    try:
+        async with other.write_engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(200):  # the backend exits a moment after the signal
+                gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+                if (await connection.execute(gone, {"pid": pid})).scalar() == 0:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await other.dispose()
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_an_idle_pooled_connection_is_tested_and_replaced(database_url):
+    """A connection idle past DB_POOL_PRE_PING_IDLE_SECONDS is pinged on checkout;
+    the server closed it, so the pool opens another and the query succeeds."""
+    database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=0.2))
+    try:
+        first = await _backend_pid(database)
+        await _terminate(database_url, first)
+        await asyncio.sleep(0.3)
+        assert await _backend_pid(database) != first
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_a_connection_in_steady_use_skips_the_ping(database_url):
+    """Within the idle bound no ping is spent: a connection the server closed a
+    moment ago fails its query (the request would answer 503) and is dropped."""
+    database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=60))
+    try:
+        first = await _backend_pid(database)
+        await _terminate(database_url, first)
+        with pytest.raises(Exception, match="closed|terminat"):
+            await _backend_pid(database)
+        assert await _backend_pid(database) != first
+    finally:
+        await database.dispose()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantScopedRepository, execute_core
 from app.models import AuditLog
 from app.models.base import table_of
 
@@ -30,7 +30,11 @@ class TrailFilter:
 
 async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Rows already carry their tenant and chain (see `audit_values`); nothing is read here."""
-    if rows:
+    if not rows:
+        return
+    if isinstance(target, AsyncSession):
+        await execute_core(target, _INSERT, rows)
+    else:
         await target.execute(_INSERT, rows)
 
 

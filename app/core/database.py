@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from app.core import jsoncodec
 from app.core.config import SSL_MODES, Settings, backend_of, get_settings
 
 
@@ -52,6 +53,36 @@ def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> N
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Test a pooled connection before use when it sat idle `idle_seconds` or more.
+
+    SQLAlchemy's own pre-ping tests every checkout: three round trips on
+    PostgreSQL (BEGIN, a query, ROLLBACK) on every request. A connection that
+    was in use a moment ago is almost never dead, and when it is (the server
+    restarted under load) the statement fails, the request answers 503 with
+    Retry-After and the pool drops every connection opened before the failure.
+    A failed ping raises DisconnectionError: the pool replaces the connection and
+    checks out again.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # fresh from connect, or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"pooled connection failed its ping: {error}") from error
 
 
 def pg_ssl_mode(url: URL) -> str | None:
@@ -82,20 +113,28 @@ def pg_ssl_argument(url: URL, settings: Settings) -> tuple[URL, Any]:
 
 
 def create_engine_for(
-    url: URL, settings: Settings, *, writer: bool = True, pooled: bool = True
+    url: URL,
+    settings: Settings,
+    *,
+    writer: bool = True,
+    pooled: bool = True,
+    ping_idle_seconds: float | None = None,
 ) -> AsyncEngine:
     """An async engine with the pool settings; SQLite gets its pragmas.
 
     `pooled=False` (one-off jobs: backup, copy, retention) opens a connection
-    per use and keeps none.
+    per use and keeps none. `ping_idle_seconds` overrides
+    DB_POOL_PRE_PING_IDLE_SECONDS (the replica's engine tests every checkout).
     """
+    idle = (
+        settings.db_pool_pre_ping_idle_seconds if ping_idle_seconds is None else ping_idle_seconds
+    )
     options: dict[str, Any] = (
         {
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
             "pool_timeout": settings.db_pool_timeout,
             "pool_recycle": settings.db_pool_recycle,
-            "pool_pre_ping": settings.db_pool_pre_ping,
         }
         if pooled
         else {"poolclass": NullPool}
@@ -103,10 +142,14 @@ def create_engine_for(
     # Statement parameters (emails, token hashes, labels) never appear in an
     # exception's text, so no log line or traceback can carry them.
     options["hide_parameters"] = True
+    options["json_serializer"] = jsoncodec.dumps
+    options["json_deserializer"] = jsoncodec.loads
     if backend_of(url) == "sqlite":
         options["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
         engine = create_async_engine(url, **options)
         _sqlite_hooks(engine, settings, writer=writer)
+        if pooled and settings.db_pool_pre_ping:
+            _ping_when_idle(engine, idle)
         return engine
     url, ssl_argument = pg_ssl_argument(url, settings)
     options["connect_args"] = {
@@ -115,7 +158,10 @@ def create_engine_for(
     }
     if ssl_argument is not None:
         options["connect_args"]["ssl"] = ssl_argument
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    if pooled and settings.db_pool_pre_ping:
+        _ping_when_idle(engine, idle)
+    return engine
 
 
 def pool_figures(engine: AsyncEngine) -> dict[str, int]:
@@ -135,6 +181,15 @@ def pool_figures(engine: AsyncEngine) -> dict[str, int]:
     return figures
 
 
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` in autocommit on PostgreSQL (the same pool; asyncpg sets the mode
+    without a round trip); SQLite's engines stay as they are, their transactions
+    being what WAL readers need."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 # Failures that mean "this server cannot be reached", as opposed to a bad query.
 UNREACHABLE = (OSError, TimeoutError, ConnectionError, exc.OperationalError, exc.InterfaceError)
 
@@ -143,6 +198,10 @@ class Database:
     """The write engine, the optional read engine and their session factories.
 
     `read_sessions()` opens a session on the replica when `READ_DB_URL` is set.
+    On PostgreSQL read sessions (and `primary_reads()`, reads that must see the
+    primary) run in autocommit: each statement sees the latest committed data
+    and no BEGIN/COMMIT round trips are spent on reads; code that writes uses
+    `sessions()`.
     When the replica cannot be reached the session is opened on the primary
     instead, `on_read_fallback` hooks are told (the metrics count it), and the
     replica is left alone for `READ_DB_RETRY_SECONDS` before it is tried again.
@@ -153,8 +212,10 @@ class Database:
         self.write_engine = create_engine_for(settings.database, settings, writer=True)
         read_url = settings.read_database
         if read_url is not None:
+            # Every checkout of a replica connection is tested: a replica that went
+            # away is noticed before a read is sent to it, and reads fall back.
             self.read_engine: AsyncEngine | None = create_engine_for(
-                read_url, settings, writer=False
+                read_url, settings, writer=False, ping_idle_seconds=0
             )
         elif settings.backend == "sqlite":
             # WAL lets readers run beside the writer; give them their own
@@ -164,6 +225,7 @@ class Database:
         else:
             self.read_engine = None
         self.sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._primary_reads = _autocommit(self.write_engine)
         self._replica_down_until = 0.0
         self.read_fallbacks = 0
         self.on_read_fallback: list[Callable[[str], None]] = []
@@ -180,11 +242,13 @@ class Database:
     @asynccontextmanager
     async def read_sessions(self) -> AsyncIterator[AsyncSession]:
         """A session for reads that tolerate replica lag (primary when no replica answers)."""
-        engine = self.read_engine or self.write_engine
         if not self.has_replica:
+            engine = self.read_engine or self._primary_reads
             async with AsyncSession(engine, expire_on_commit=False) as session:
                 yield session
             return
+        assert self.read_engine is not None
+        engine = _autocommit(self.read_engine)
         connection = None
         if time.monotonic() >= self._replica_down_until:
             try:
@@ -195,7 +259,7 @@ class Database:
         else:
             self._fell_back("replica_marked_down")
         if connection is None:
-            async with AsyncSession(self.write_engine, expire_on_commit=False) as session:
+            async with self.primary_reads() as session:
                 yield session
             return
         try:
@@ -203,6 +267,12 @@ class Database:
                 yield session
         finally:
             await connection.close()
+
+    @asynccontextmanager
+    async def primary_reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads on the primary (autocommit on PostgreSQL)."""
+        async with AsyncSession(self._primary_reads, expire_on_commit=False) as session:
+            yield session
 
     @property
     def backend(self) -> str:

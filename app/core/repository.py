@@ -11,8 +11,22 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Executable, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def execute_core(session: AsyncSession, statement: Executable, params: Any = None) -> Any:
+    """Run a Core statement on the session's connection, in its transaction.
+
+    `session.execute` sends every statement through the ORM's execution path
+    (compile state, identity map hooks), which a Core insert or a column select
+    does not need: on the hot paths that is a sizeable share of a request.
+    Pending ORM changes are flushed first, so statements keep their order.
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    return await connection.execute(statement, params)  # a CursorResult
 
 
 class TenantOwned(Protocol):

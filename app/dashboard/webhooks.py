@@ -22,7 +22,7 @@ from app.dashboard import panels
 from app.dashboard.deps import Requires, Viewer
 from app.dashboard.forms import form_text, validate
 from app.dashboard.render import page, redirect
-from app.events.deps import resolver
+from app.events.deps import resolver_of
 from app.events.schemas import DeliveryQuery, WebhookCreate, WebhookUpdate
 from app.events.service import WebhookService, delivery_read, to_read
 from app.models.webhook import DeliveryStatus
@@ -52,7 +52,7 @@ def webhook_service(request: Request, viewer: Viewer, session: AsyncSession) -> 
         viewer.principal.actor,
         SETTINGS.get(request),
         CLOCK.get(request),
-        resolver(request),
+        resolver_of(request),
     )
 
 

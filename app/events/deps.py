@@ -16,8 +16,13 @@ WEBHOOK_RESOLVER: Slot[Resolver] = Slot("webhook_resolver")
 _SYSTEM_RESOLVER = SystemResolver()
 
 
-def resolver(request: Request) -> Resolver:
+def resolver_of(request: Request) -> Resolver:
+    """The resolver a test or drill put in place, or the system's."""
     return WEBHOOK_RESOLVER.find(request) or _SYSTEM_RESOLVER
+
+
+async def resolver(request: Request) -> Resolver:
+    return resolver_of(request)
 
 
 async def webhook_service(

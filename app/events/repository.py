@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantScopedRepository, execute_core
 from app.models import Webhook, WebhookDelivery
 from app.models.base import table_of
 from app.models.webhook import DeliveryStatus
@@ -43,8 +43,9 @@ class WebhookRepository(TenantScopedRepository[Webhook]):
     model = Webhook
 
     async def enabled_subscriptions(self) -> list[tuple[uuid.UUID, list[str]]]:
-        rows = await self.session.execute(
-            select(Webhook.id, Webhook.event_types).where(self.scope(), Webhook.is_active)
+        rows = await execute_core(
+            self.session,
+            select(Webhook.id, Webhook.event_types).where(self.scope(), Webhook.is_active),
         )
         return [(row[0], list(row[1] or [])) for row in rows]
 
@@ -93,7 +94,7 @@ class DeliveryRepository(TenantScopedRepository[WebhookDelivery]):
         ]
         for row in rows:
             self.owns(row)
-        await self.session.execute(insert(_DELIVERIES), rows)
+        await execute_core(self.session, insert(_DELIVERIES), rows)
 
     async def for_event(self, event_id: uuid.UUID, webhook_id: uuid.UUID) -> WebhookDelivery | None:
         row: WebhookDelivery | None = await self.session.scalar(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantScopedRepository, execute_core
 from app.keys import IssuerStatus
 from app.models import Issuer, IssuerKeyHistory, IssuerStatusHistory
 
@@ -82,8 +82,8 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
         """The issuers a tenant trusts under these DIDs (own and global)."""
         if not dids:
             return []
-        result = await self.session.execute(
-            _VISIBLE_BY_DIDS, {"dids": list(dids), "tenant_id": self.tenant_id}
+        result = await execute_core(
+            self.session, _VISIBLE_BY_DIDS, {"dids": list(dids), "tenant_id": self.tenant_id}
         )
         return [IssuerRecord(*row) for row in result]
 

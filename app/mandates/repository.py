@@ -24,10 +24,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, defer
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.cursor import Position
-from app.core.repository import TenantScopedRepository
+from app.core.repository import TenantScopedRepository, execute_core
 from app.mandates.search import MandateSearch
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
 from app.models.base import table_of
@@ -42,6 +42,10 @@ _INSERT_NEW = {
 }
 
 
+# What a list shows of a mandate: everything but the raw token.
+_LISTED = [column for column in table_of(Mandate).c if column.name != "vc_jwt"]
+
+
 class MandateRepository(TenantScopedRepository[Mandate]):
     model = Mandate
 
@@ -53,7 +57,7 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         """
         self.owns(values)
         statement = _INSERT_NEW[self._dialect()]
-        inserted = await self.session.execute(statement, values)
+        inserted = await execute_core(self.session, statement, values)
         return inserted.first() is not None
 
     async def by_token_hash(self, token_sha256: str) -> Mandate | None:
@@ -111,10 +115,12 @@ class MandateRepository(TenantScopedRepository[Mandate]):
 
     async def search(
         self, params: MandateSearch, now: datetime, position: Position | None
-    ) -> list[Mandate]:
+    ) -> list[Any]:
         """A page in the sort's order, from `position` on (or back from it, in
-        reverse order, when the position points before a page)."""
-        query = self.base().where(self._status(params.status, now))
+        reverse order, when the position points before a page): Core rows with
+        every column but the raw token (lists never show it), read without the
+        ORM's identity map, which a page of 50 read-only rows does not need."""
+        query = select(*_LISTED).where(self.scope(), self._status(params.status, now))
         equal: dict[InstrumentedAttribute[Any], str | None] = {
             Mandate.verification_status: params.verification_status,
             Mandate.mandate_type: params.mandate_type,
@@ -159,9 +165,8 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         order = (
             (column.desc(), Mandate.id.desc()) if descending else (column.asc(), Mandate.id.asc())
         )
-        # Lists never show the raw token: leave it in the table.
-        query = query.options(defer(Mandate.vc_jwt)).order_by(*order).limit(params.limit + 1)
-        return list(await self.session.scalars(query))
+        query = query.order_by(*order).limit(params.limit + 1)
+        return list(await execute_core(self.session, query))
 
 
 class LinkedReceiptRepository(TenantScopedRepository[Ap2Receipt]):

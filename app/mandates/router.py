@@ -11,7 +11,7 @@ from pydantic import StringConstraints
 
 from app.core.errors import PROBLEM_JSON
 from app.core.types import STORABLE
-from app.mandates.deps import MandateServiceDep, ReadMandateServiceDep
+from app.mandates.deps import MandateServiceDep, OneMandateServiceDep, ReadMandateServiceDep
 from app.mandates.idempotency import IdempotentRequest
 from app.mandates.schemas import (
     BatchResult,
@@ -103,7 +103,7 @@ async def search_mandates(
 async def get_mandate(
     mandate_id: uuid.UUID,
     _: CanReadMandates,
-    mandates: MandateServiceDep,
+    mandates: OneMandateServiceDep,
     include: Annotated[Literal["token"] | None, Query()] = None,
 ) -> MandateRead:
     """One mandate; `?include=token` adds the raw token (and writes an audit row)."""

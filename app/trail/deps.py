@@ -11,7 +11,7 @@ from app.trail.service import TrailService
 from app.web.state import ClockDep, DatabaseDep, SettingsDep
 
 
-def trail_service(
+async def trail_service(
     tenant_id: TenantId, database: DatabaseDep, settings: SettingsDep, clock: ClockDep
 ) -> TrailService:
     return TrailService(database, tenant_id, settings, clock)

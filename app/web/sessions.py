@@ -4,16 +4,19 @@ or a session for reads that tolerate replica lag."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.web.state import DatabaseDep
+from app.core.database import Database
+from app.web.state import DATABASE
 
 
-async def write_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    """Committed when the handler returns, rolled back when it raises."""
+@asynccontextmanager
+async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
+    """A session on the primary, committed when the block ends, rolled back when it raises."""
     async with database.sessions() as session:
         try:
             yield session
@@ -23,8 +26,20 @@ async def write_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
             raise
 
 
-async def read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    async with database.read_sessions() as session:
+async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Committed when the handler returns, rolled back when it raises."""
+    async with unit_of_work(DATABASE.get(request)) as session:
+        yield session
+
+
+async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with DATABASE.get(request).read_sessions() as session:
+        yield session
+
+
+async def primary_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Reads that must see the primary's latest commit (autocommit on PostgreSQL)."""
+    async with DATABASE.get(request).primary_reads() as session:
         yield session
 
 
@@ -32,3 +47,4 @@ async def read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
 # never reported to the client as a success.
 SessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
+PrimaryReadSessionDep = Annotated[AsyncSession, Depends(primary_read_session, scope="function")]

@@ -45,8 +45,9 @@ class Slot(Generic[T]):
         value: T | None = getattr(connection.app.state, self.name, None)
         return value
 
-    def __call__(self, connection: HTTPConnection) -> T:
-        """The slot as a FastAPI dependency."""
+    async def __call__(self, connection: HTTPConnection) -> T:
+        """The slot as a FastAPI dependency (a coroutine: FastAPI would run a plain
+        function in its thread pool, a thread hop on every request)."""
         return self.get(connection)
 
 
