@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     auth_cache_ttl_seconds: float = Field(default=5.0, ge=0, le=60)
+    # How long a process reuses the issuer rows it read for a tenant; a change
+    # made through this process clears them at its commit (0: read every time).
+    trust_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     # Rate limits: requests per minute (0 switches one off).
     rate_limit_enabled: bool = True
     # Machine clients submit in bulk: high enough not to throttle a busy integration.

@@ -17,12 +17,21 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.held import TimedRows, forget_on_change, pending
 from app.events.metrics import EVENTS_EMITTED
 from app.events.repository import DeliveryRepository, WebhookRepository
+from app.models import Webhook
 from app.webhooks.catalogue import Event, EventType, build_event
 from app.webhooks.event_data import EventData
 
 _TARGETED_ONLY = frozenset({EventType.WEBHOOK_TEST})
+# Each tenant's enabled endpoints and their filters, reused for a short time: an
+# ingest then costs no endpoint query. An endpoint created, changed or disabled
+# through this process is seen from its commit on; through another process,
+# within SUBSCRIPTIONS_SECONDS. Deliveries are only sent to enabled endpoints.
+SUBSCRIPTIONS_SECONDS = 2.0
+_SUBSCRIPTIONS = TimedRows(SUBSCRIPTIONS_SECONDS)
+forget_on_change(Webhook, _SUBSCRIPTIONS)
 # Set on a session whose transaction wrote deliveries; a worker in the same
 # process listens for its commit (app.events.worker) to start a round at once.
 PENDING_DELIVERIES = "outbox_pending_deliveries"
@@ -70,7 +79,7 @@ async def emit(
     else:
         targets = [
             webhook_id
-            for webhook_id, event_types in await endpoints.enabled_subscriptions()
+            for webhook_id, event_types in await _subscriptions(endpoints)
             if webhook_id != exclude_webhook_id and subscribes(event_types, event.type)
         ]
     if targets:
@@ -78,3 +87,14 @@ async def emit(
         session.info[PENDING_DELIVERIES] = True
     EVENTS_EMITTED.labels(event.type.value).inc()
     return Emitted(event, tuple(targets))
+
+
+async def _subscriptions(endpoints: WebhookRepository) -> list[tuple[uuid.UUID, list[str]]]:
+    """The tenant's enabled endpoints: held ones, unless this transaction changed some."""
+    fresh = pending(endpoints.session, Webhook)
+    if not fresh and (held := _SUBSCRIPTIONS.get(endpoints.tenant_id)) is not None:
+        return list(held)
+    rows = await endpoints.enabled_subscriptions()
+    if not fresh:
+        _SUBSCRIPTIONS.put(endpoints.tenant_id, rows)
+    return rows

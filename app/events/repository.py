@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.held import changed
 from app.core.repository import TenantScopedRepository, execute_core
 from app.models import Webhook, WebhookDelivery
 from app.models.base import table_of
@@ -352,6 +353,7 @@ class DeliveryQueue:
     ) -> tuple[uuid.UUID, datetime | None, int | None] | None:
         """Disable an enabled endpoint; its (tenant, failing_since, last status), or None
         when it was disabled already."""
+        changed(self.session, Webhook)
         row = (
             await self.session.execute(
                 update(Webhook)

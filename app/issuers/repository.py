@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, insert, or_, select, update
 
+from app.core.held import changed
 from app.core.repository import TenantScopedRepository, execute_core
 from app.keys import IssuerStatus
 from app.models import Issuer, IssuerKeyHistory, IssuerStatusHistory
@@ -91,6 +92,7 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
         self, issuer_id: uuid.UUID, jwks: dict[str, Any], fetched_at: datetime
     ) -> None:
         """Keys fetched from a visible issuer's jwks_url (a global one included)."""
+        changed(self.session, Issuer)
         await self.session.execute(
             update(Issuer)
             .where(Issuer.id == issuer_id, self._visible_clause())

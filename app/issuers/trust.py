@@ -1,8 +1,11 @@
 """The truststore as the verification engine sees it: prepared keys, by DID.
 
-Issuer rows are read per request (so a revoked or suspended issuer takes
-effect at once) with one small Core query; turning key material into prepared
-public keys is the expensive part, and is cached by row version.
+Issuer rows are read with one small Core query and reused by this process for
+TRUST_CACHE_SECONDS (2 s): a change made through this process (an issuer added,
+suspended, revoked, its keys replaced or fetched) clears them when its
+transaction commits, so it takes effect at once here and within that bound in
+other server processes. Turning key material into prepared public keys is the
+expensive part, and is cached by row version.
 
 Keys behind a `jwks_url` are fetched in `resolve`, which the mandate service
 calls before its unit of work opens: the rows are read in a short session of
@@ -22,11 +25,13 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Set
 
 from app.core.database import Database
+from app.core.held import TimedRows, forget_on_change, pending
 from app.core.logging import get_logger
 from app.issuers.events import emit_keys_refresh_failed
 from app.issuers.jwks import JwksClient, JwksFetchError
 from app.issuers.repository import IssuerRecord, IssuerRepository
 from app.keys import InvalidKeyMaterial, IssuerStatus, TrustedIssuer, TrustSnapshot, keys_from_did
+from app.models import Issuer
 
 log = get_logger(__name__)
 _CACHE_SIZE = 4096
@@ -68,6 +73,9 @@ class TrustLoader:
     def __init__(self, jwks: JwksClient | None, database: Database | None = None) -> None:
         self.jwks = jwks
         self.database = database
+        # (tenant, DIDs) -> the issuer rows read for them, for TRUST_CACHE_SECONDS
+        self._rows = TimedRows(database.settings.trust_cache_seconds if database else 0.0)
+        forget_on_change(Issuer, self._rows)
         self._prepared: OrderedDict[tuple[object, ...], TrustedIssuer] = OrderedDict()
         self._background: dict[tuple[uuid.UUID, frozenset[str]], asyncio.Task[None]] = {}
         self._known: dict[tuple[uuid.UUID, str], tuple[float, IssuerRecord | None]] = {}
@@ -220,10 +228,18 @@ class TrustLoader:
     async def snapshot(self, issuers: IssuerRepository, dids: Iterable[str]) -> TrustView:
         """The issuers a token names, as this tenant trusts them now (no network)."""
         wanted = sorted(dids)
-        rows = prefer_own(await issuers.records_for_dids(wanted))
+        rows = prefer_own(await self._records(issuers, wanted))
         if self.jwks is not None and issuers.tenant_id is not None:
             self._remember(self.jwks, issuers.tenant_id, wanted, rows)
         return TrustView(TrustSnapshot(self.prepare(row) for row in rows.values()), rows)
+
+    async def _records(self, issuers: IssuerRepository, dids: list[str]) -> list[IssuerRecord]:
+        key = (issuers.tenant_id, tuple(dids))
+        if (held := self._rows.get(key)) is not None and not pending(issuers.session, Issuer):
+            return list(held)
+        records = await issuers.records_for_dids(dids)
+        self._rows.put(key, records)
+        return records
 
     async def aclose(self) -> None:
         """Cancel background refreshes (shutdown)."""

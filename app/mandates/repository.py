@@ -60,6 +60,12 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         inserted = await execute_core(self.session, statement, values)
         return inserted.first() is not None
 
+    async def read(self, mandate_id: Any) -> Any | None:
+        """One mandate as a Core row (every column), for showing it: no ORM
+        identity map or instance is built for a read-only answer."""
+        query = select(*table_of(Mandate).c).where(self.scope(), Mandate.id == mandate_id)
+        return (await execute_core(self.session, query)).first()
+
     async def by_token_hash(self, token_sha256: str) -> Mandate | None:
         return await self.session.scalar(self.base().where(Mandate.token_sha256 == token_sha256))
 

@@ -109,7 +109,7 @@ async def get_mandate(
     """One mandate; `?include=token` adds the raw token (and writes an audit row)."""
     if include == "token":
         return await mandates.view_one(await mandates.read_token(mandate_id), include_token=True)
-    return await mandates.view_one(await mandates.get(mandate_id))
+    return await mandates.view_one(await mandates.read(mandate_id))
 
 
 @router.patch("/{mandate_id}", response_model=MandateRead)

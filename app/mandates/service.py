@@ -395,7 +395,7 @@ class MandateService:
         """The mandate as the API shows it, its status exact at this moment."""
         return to_read(mandate, self.clock.now(), include_token=include_token, receipts=receipts)
 
-    async def view_one(self, mandate: Mandate, *, include_token: bool = False) -> MandateRead:
+    async def view_one(self, mandate: Any, *, include_token: bool = False) -> MandateRead:
         """One mandate as GET shows it: an AP2 v0.2 mandate with its linked receipts."""
         receipts = None
         if mandate.format == "ap2-v0.2":
@@ -416,6 +416,13 @@ class MandateService:
 
     async def holds_any(self) -> bool:
         return await self.repo.any()
+
+    async def read(self, mandate_id: uuid.UUID) -> Any:
+        """The mandate as a read-only row (GET shows it; nothing changes it)."""
+        row = await self.repo.read(mandate_id)
+        if row is None:
+            raise NotFound("mandate not found")
+        return row
 
     async def get(self, mandate_id: uuid.UUID) -> Mandate:
         mandate = await self.repo.get(mandate_id)
