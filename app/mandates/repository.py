@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -42,6 +43,11 @@ _INSERT_NEW = {
 }
 
 
+# Built once: GET of one mandate is a hot path (no statement building per request).
+_READ_ONE = select(*table_of(Mandate).c).where(
+    table_of(Mandate).c.tenant_id == bindparam("tenant_id"),
+    table_of(Mandate).c.id == bindparam("id"),
+)
 # What a list shows of a mandate: everything but the raw token.
 _LISTED = [column for column in table_of(Mandate).c if column.name != "vc_jwt"]
 
@@ -63,8 +69,10 @@ class MandateRepository(TenantScopedRepository[Mandate]):
     async def read(self, mandate_id: Any) -> Any | None:
         """One mandate as a Core row (every column), for showing it: no ORM
         identity map or instance is built for a read-only answer."""
-        query = select(*table_of(Mandate).c).where(self.scope(), Mandate.id == mandate_id)
-        return (await execute_core(self.session, query)).first()
+        found = await execute_core(
+            self.session, _READ_ONE, {"tenant_id": self.tenant_id, "id": mandate_id}
+        )
+        return found.first()
 
     async def by_token_hash(self, token_sha256: str) -> Mandate | None:
         return await self.session.scalar(self.base().where(Mandate.token_sha256 == token_sha256))
