@@ -213,19 +213,21 @@ def create_app(
     from app.trail.router import well_known as well_known_router
     from app.web.docs import router as docs_router
 
+    # Routes are matched in order, one by one: the hot paths (ingest, reads,
+    # presentations) come first. No two routers share a path and method.
+    app.include_router(mandates_router)
+    app.include_router(ap2_router)
     app.include_router(health_router)
     for router in tenancy_routers:
         app.include_router(router)
     app.include_router(issuers_router)
     app.include_router(evidence_router)
-    app.include_router(mandates_router)
     app.include_router(alerts_router)
     app.include_router(webhooks_router)
     app.include_router(deliveries_router)
     app.include_router(event_types_router)
     app.include_router(audit_router)
     app.include_router(well_known_router)
-    app.include_router(ap2_router)
     app.include_router(ap2_disputes_router)
     app.include_router(admin_router)
     app.include_router(dashboard_router)
