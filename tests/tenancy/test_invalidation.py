@@ -171,4 +171,3 @@ async def test_the_subscriber_comes_back_after_a_redis_outage(redis_settings, ca
     text_out = logged.out + logged.err
     assert "auth_invalidation_unavailable" in text_out
     assert "auth_invalidation_not_sent" in text_out
-    assert "auth_invalidation_listening_again" in text_out
