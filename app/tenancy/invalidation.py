@@ -118,8 +118,12 @@ class RedisInvalidation:
                 # Changes made while we were not listening were not heard.
                 self.cache.forget()
                 self.listening.set()
-                if failing:
-                    log.info("auth_invalidation_listening_again")
+                log.info(
+                    "auth_invalidation_listening_again"
+                    if failing
+                    else "auth_invalidation_listening",
+                    channel=self.channel,
+                )
                 failing, delay = False, FIRST_RETRY_SECONDS
                 while True:
                     message = await pubsub.get_message(timeout=POLL_SECONDS)

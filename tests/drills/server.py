@@ -45,10 +45,19 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def start(database_url: str, *args: str, **extra: str) -> Server:
-    """`mandate-vault serve ARGS` on a free port, not yet answering (see `wait_ready`)."""
+def start(database_url: str, *args: str, settings_file: bool = False, **extra: str) -> Server:
+    """`mandate-vault serve ARGS` on a free port, not yet answering (see `wait_ready`).
+    With `settings_file`, SECRET_KEY and DATABASE_URL are in a settings file
+    (MANDATE_VAULT_ENV_FILE) instead of the environment."""
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="mv-drill-")) / "server.log"
+    env = server_env(database_url, **extra)
+    if settings_file:
+        file = log.with_name("settings.env")
+        file.write_text(
+            "".join(f"{name}={env.pop(name)}\n" for name in ("SECRET_KEY", "DATABASE_URL"))
+        )
+        env["MANDATE_VAULT_ENV_FILE"] = str(file)
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
@@ -62,7 +71,7 @@ def start(database_url: str, *args: str, **extra: str) -> Server:
                 str(port),
                 *args,
             ],
-            env=server_env(database_url, **extra),
+            env=env,
             cwd=ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -94,9 +103,11 @@ def stop(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def serve(database_url: str, *args: str, **extra: str) -> Iterator[Server]:
+def serve(
+    database_url: str, *args: str, settings_file: bool = False, **extra: str
+) -> Iterator[Server]:
     """The server on `database_url`, its stdout and stderr in a log file; stopped after."""
-    server = start(database_url, *args, **extra)
+    server = start(database_url, *args, settings_file=settings_file, **extra)
     try:
         wait_ready(server)
         yield server
