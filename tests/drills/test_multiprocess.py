@@ -38,7 +38,7 @@ from tests.conftest import (
     run_cli,
 )
 from tests.drills.server import ROOT, Server, serve, serve_several, server_env
-from tests.world import World, build_world
+from tests.world import PASSWORD, World, build_world
 
 REDIS_URL = "redis://127.0.0.1:6379/5"
 PROMPT = 1.0  # seconds: "at once" through Redis
@@ -179,6 +179,45 @@ def test_signing_out_through_one_process_ends_the_session_in_the_other(redis_pai
     assert out.status_code == 204
     elapsed, answer = _refused_within(pair.b, user.bearer(), PROMPT)
     assert (answer.status_code, answer.json()["code"]) == (401, "session_revoked")
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+HTML = {"accept": "text/html"}
+
+
+def _csrf(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def test_signing_out_of_the_dashboard_in_one_process_ends_it_in_the_other(redis_pair):
+    pair = redis_pair
+    person = pair.world.a["customer_admin"]
+    with (
+        httpx.Client(base_url=pair.a.base, timeout=5, headers=HTML) as a,
+        httpx.Client(base_url=pair.b.base, timeout=5, headers=HTML) as b,
+    ):
+        form = a.get("/login")
+        signed_in = a.post(
+            "/login",
+            data={"csrf_token": _csrf(form.text), "email": person.email, "password": PASSWORD},
+        )
+        assert signed_in.status_code in (302, 303)
+        b.cookies = a.cookies  # the same browser, balanced onto the other process
+        assert httpx.get(pair.b.base + "/audit", headers=HTML).status_code == 303  # no cookie
+        for _ in range(2):
+            assert b.get("/audit").status_code == 200
+        overview = a.get("/")
+        assert overview.status_code == 200
+        out = a.post("/logout", data={"csrf_token": _csrf(overview.text)})
+        assert (out.status_code, out.headers["location"]) == (303, "/login?reason=signed_out")
+        started = time.monotonic()
+        while (page := b.get("/audit")).status_code == 200:
+            assert time.monotonic() - started < PROMPT, "the other process still serves it"
+            time.sleep(0.05)
+        assert page.status_code in (302, 303)
+        assert page.headers["location"].startswith("/login")
 
 
 def test_deactivating_a_user_holds_in_the_other_process(redis_pair):
