@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -518,6 +519,18 @@ def test_serve_with_two_workers_answers_on_one_port_from_two_processes(pg_databa
                 connection.close()
         assert all(served.values()), served
         assert sum(served.values()) == len(held)
+        # A worker that dies is replaced; the port answers throughout.
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            now = _children(server.process.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            assert httpx.get(server.base + "/healthz", timeout=5).status_code == 200
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(0.1)
+        assert workers[1] in now
+        assert len(now) == 2
 
 
 def test_reload_and_several_workers_are_refused():
