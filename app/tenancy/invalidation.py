@@ -24,11 +24,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.logging import get_logger
+from app.core.metrics import REGISTRY
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +45,19 @@ POLL_SECONDS = 1.0
 # Redis is asked about an idle subscription this often, so a dead connection
 # (no RST from a vanished peer) is noticed and replaced.
 HEALTH_CHECK_SECONDS = 5
+
+
+SUBSCRIBED = Gauge(
+    "mandate_vault_auth_invalidation_subscribed",
+    "1 while this process hears other processes' auth changes on Redis",
+    registry=REGISTRY,
+)
+MESSAGES = Counter(
+    "mandate_vault_auth_invalidations_total",
+    "Auth changes told to other processes, heard from them, or not sent",
+    ["outcome"],
+    registry=REGISTRY,
+)
 
 
 def channel(settings: Settings) -> str:
@@ -96,7 +111,9 @@ class RedisInvalidation:
         self._due.clear()
         try:
             await self._redis.publish(self.channel, self.origin)
+            MESSAGES.labels("sent").inc()
         except Exception as error:
+            MESSAGES.labels("not_sent").inc()
             log.warning(
                 "auth_invalidation_not_sent",
                 error=type(error).__name__,
@@ -118,6 +135,7 @@ class RedisInvalidation:
                 # Changes made while we were not listening were not heard.
                 self.cache.forget()
                 self.listening.set()
+                SUBSCRIBED.set(1)
                 log.info(
                     "auth_invalidation_listening_again"
                     if failing
@@ -129,11 +147,13 @@ class RedisInvalidation:
                     message = await pubsub.get_message(timeout=POLL_SECONDS)
                     if message is not None and message.get("data") != self.origin:
                         self.heard += 1
+                        MESSAGES.labels("heard").inc()
                         self.cache.forget()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
                 self.listening.clear()
+                SUBSCRIBED.set(0)
                 if not failing:
                     log.warning(
                         "auth_invalidation_unavailable",
@@ -170,6 +190,7 @@ async def in_server(
         yield invalidation
     finally:
         cache.broadcast = None
+        SUBSCRIBED.set(0)
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -140,6 +140,21 @@ def _refused_within(
             time.sleep(poll)
 
 
+def _metrics(server: Server) -> dict[str, float]:
+    """The process's invalidation figures from its /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found = {"subscribed": 0.0, "sent": 0.0, "heard": 0.0, "not_sent": 0.0}
+    text = httpx.get(server.base + "/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "mandate_vault_auth_invalidation_subscribed":
+                found["subscribed"] = sample.value
+            elif sample.name == "mandate_vault_auth_invalidations_total":
+                found[sample.labels["outcome"]] = sample.value
+    return found
+
+
 def _warm(server: Server, headers: dict[str, str]) -> None:
     """Make `server` hold these credentials in its cache."""
     for _ in range(2):
@@ -170,6 +185,11 @@ def test_key_revoked_through_one_process_is_refused_by_the_other_at_once(redis_p
     elapsed, answer = _refused_within(pair.b, user.key(), PROMPT)
     assert (answer.status_code, answer.json()["code"]) == (401, "api_key_revoked")
     assert elapsed < PROMPT
+    # Each process says so in its own /metrics.
+    told, heard = _metrics(pair.a), _metrics(pair.b)
+    assert told["subscribed"] == heard["subscribed"] == 1
+    assert told["sent"] >= 1
+    assert heard["heard"] >= 1
 
 
 def test_signing_out_through_one_process_ends_the_session_in_the_other(redis_pair):
@@ -484,7 +504,11 @@ def test_serve_with_two_workers_answers_on_one_port_from_two_processes(pg_databa
             time.sleep(0.1)
         assert len(workers) == 2
         # Each started the application once (the banner is the parent's, once).
+        while server.log_text().count("Application startup complete.") < 2:
+            assert time.monotonic() < deadline, "a worker did not finish starting"
+            time.sleep(0.1)
         log = server.log_text()
+        assert log.count("Application startup complete.") == 2
         assert log.count("Dashboard: ") == 1
         assert f"2 server processes on port {port}" in log
         started = {int(p) for p in re.findall(r"\bstartup\b.*\bpid=(\d+)", log)}
@@ -494,31 +518,27 @@ def test_serve_with_two_workers_answers_on_one_port_from_two_processes(pg_databa
         assert len(listening) == 1
         for worker in workers:
             assert listening <= _socket_inodes(worker)
-        # And both answer: keep connections open until each worker holds one.
-        served: dict[int, int] = {}
-        held: list[socket.socket] = []
-        try:
-            for _ in range(20):
-                burst = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(8)]
-                held += burst
-                for connection in burst:
+        # And each answers on it: with the other paused for a moment (SIGSTOP, well
+        # inside uvicorn's worker health check), a connection can only be its.
+        for worker in workers:
+            others = [w for w in workers if w != worker]
+            for other in others:
+                os.kill(other, signal.SIGSTOP)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
                     connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: vault\r\n\r\n")
-                for connection in burst:
                     assert connection.recv(65536).startswith(b"HTTP/1.1 200")
-                ours = {c.getsockname()[1] for c in held}
-                accepted = {
-                    inode
-                    for inode, (state, remote) in _tcp_sockets(port).items()
-                    if state == ESTABLISHED and remote in ours
-                }
-                served = {w: len(accepted & _socket_inodes(w)) for w in workers}
-                if all(served.values()):
-                    break
-        finally:
-            for connection in held:
-                connection.close()
-        assert all(served.values()), served
-        assert sum(served.values()) == len(held)
+                    ours = connection.getsockname()[1]
+                    accepted = {
+                        inode
+                        for inode, (state, remote) in _tcp_sockets(port).items()
+                        if state == ESTABLISHED and remote == ours
+                    }
+                    assert len(accepted) == 1
+                    assert accepted <= _socket_inodes(worker)
+            finally:
+                for other in others:
+                    os.kill(other, signal.SIGCONT)
         # A worker that dies is replaced; the port answers throughout.
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
