@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -96,6 +97,7 @@ def create_app(
         from app.issuers.jwks import JwksClient
         from app.issuers.trust import TrustLoader
         from app.mandates.jobs import expiry_sweeper
+        from app.tenancy import invalidation
 
         db = database or Database(settings)
         alert_on_broken_chains()
@@ -106,7 +108,12 @@ def create_app(
         exporter.add(queue, queue.refresh)
         DATABASE_METRICS.set(app, exporter)
         schedule = start_schedule(db) if settings.retention_schedule_enabled else None
-        log.info("startup", environment=settings.environment.value, database=settings.backend)
+        log.info(
+            "startup",
+            environment=settings.environment.value,
+            database=settings.backend,
+            pid=os.getpid(),
+        )
         for warning in startup_warnings(settings):
             log.error("unsafe_setting", problem=warning)
         await _report_unreachable_database(db, settings)
@@ -120,6 +127,7 @@ def create_app(
         TRUST_LOADER.set(app, trust)
         try:
             async with (
+                invalidation.in_server(auth_cache, settings),
                 expiry_sweeper(db, settings.expiry_sweep_seconds, now),
                 activity_rollup(db, settings.activity_rollup_seconds, now),
                 alert_sweeper(db, settings, publish_raised, now),
@@ -157,8 +165,9 @@ def create_app(
     CLOCK.set(app, now)
     if database is not None:
         DATABASE.set(app, database)
-    AUTH_CACHE.set(app, AuthCache(settings.auth_cache_ttl_seconds))
-    rate_limiter = build_rate_limiter(settings.redis_url)
+    auth_cache = AuthCache(settings.auth_cache_ttl_seconds)
+    AUTH_CACHE.set(app, auth_cache)
+    rate_limiter = build_rate_limiter(settings.redis_url, settings.redis_prefix)
     RATE_LIMITER.set(app, rate_limiter)
     retry_after = max(1, int(settings.db_pool_timeout // 10) or 1)
     install_error_handlers(app, retry_after=retry_after)

@@ -70,10 +70,30 @@ def run_cli(
     return run_command([sys.executable, "-m", "app.cli", *args], env=env, cwd=cwd, stdin=stdin)
 
 
+# TEST_PORTS=8720-8739 keeps the servers the tests start in that range (a machine
+# shared by several test runs); unset, the kernel picks any free port.
+_PORT_RANGE = os.environ.get("TEST_PORTS", "")
+_next_port = [0]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    if not _PORT_RANGE:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    low, _, high = _PORT_RANGE.partition("-")
+    ports = range(int(low), int(high or low) + 1)
+    for _ in ports:
+        port = ports[_next_port[0] % len(ports)]
+        _next_port[0] += 1
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in TEST_PORTS={_PORT_RANGE}")
 
 
 def _asyncpg_dsn(url: str, database: str | None = None) -> str:

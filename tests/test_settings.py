@@ -173,3 +173,22 @@ def test_entry_points_exit_2_with_one_line(env, fragment, command, tmp_path):
     assert len(error_lines) == 1, result.stderr
     assert fragment in error_lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("environment", ["development", "test"])
+def test_one_server_process_unless_deployed(environment):
+    assert settings(environment=environment).worker_processes == 1
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_one_server_process_per_usable_core_when_deployed(environment):
+    assert settings(environment=environment, database_url=PG).worker_processes == len(
+        os.sched_getaffinity(0)
+    )
+
+
+def test_workers_setting_wins():
+    assert settings(workers=3).worker_processes == 3
+    assert settings(environment="production", database_url=PG, workers=1).worker_processes == 1
+    with pytest.raises(SettingsError, match="WORKERS"):
+        settings(workers=0)

@@ -1,8 +1,9 @@
 """The roll-up job: every ACTIVITY_ROLLUP_SECONDS the hours that closed (plus a
 grace period for transactions still committing) are counted into
 `activity_hourly`, and every tenant's mandates are counted by status, in one
-transaction that also moves the mark. Runs inside the server; several
-processes take turns on the mark's row lock.
+transaction that also moves the mark. Runs inside every server process; on
+PostgreSQL a round takes the roll-up's advisory lock first and is skipped while
+another process holds it (the mark's row lock orders them besides).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.activity.repository import (
 from app.activity.service import floor_hour
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.database import Database
+from app.core.locks import Job, claim_round
 from app.core.logging import get_logger
 from app.core.periodic import periodic
 
@@ -35,6 +37,8 @@ async def roll_up(database: Database, now: datetime) -> int:
     end = floor_hour(now - GRACE)
     oldest = end - KEEP
     async with database.sessions() as session, session.begin():
+        if not await claim_round(session, Job.ACTIVITY_ROLLUP):
+            return 0  # another process is rolling up
         mark = await rolled_up_to(session, lock=True)
         await count_statuses_of_every_tenant(session, now)
         start = oldest if mark is None or mark < oldest else mark

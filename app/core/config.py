@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # Idle keep-alive connections are kept this long; longer than the usual
     # load balancer idle timeout (60 s), so the balancer closes first.
     http_keepalive_seconds: int = Field(default=75, ge=1, le=3600)
+    # Server processes behind the one port (`serve --workers`); unset: one per
+    # core in staging and production, one in development and test.
+    workers: int | None = Field(default=None, ge=1, le=256)
 
     db_pool_size: int | None = Field(default=None, ge=1, le=1000)
     db_max_overflow: int | None = Field(default=None, ge=0, le=1000)
@@ -187,6 +190,9 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(default=120, ge=0)
     rate_limit_login_per_minute: int = Field(default=10, ge=0)
     redis_url: str | None = None
+    # Every Redis key and channel of this deployment starts with this (several
+    # deployments, or test runs, may share one Redis).
+    redis_prefix: str = Field(default="mv:", min_length=1, max_length=64)
     # Keys that seal secrets at rest (webhook secrets, the vault's private key):
     # comma-separated Fernet keys, the first seals, all open. Empty: derived
     # from SECRET_KEY. Rotate by putting a new key first.
@@ -332,10 +338,15 @@ class Settings(BaseSettings):
     @field_validator("retention_run_at")
     @classmethod
     def _run_at(cls, value: str) -> str:
-        hour, _, minute = value.partition(":")
-        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        parts = value.split(":")
+        if not (
+            len(parts) in (2, 3)
+            and all(part.isascii() and part.isdigit() for part in parts)
+            and int(parts[0]) < 24
+            and all(int(part) < 60 for part in parts[1:])
+        ):
             raise ValueError("RETENTION_RUN_AT must be HH:MM (UTC), e.g. 03:00")
-        return f"{int(hour):02d}:{int(minute):02d}"
+        return ":".join(f"{int(part):02d}" for part in parts)
 
     @field_validator("webhook_retry_schedule")
     @classmethod
@@ -428,6 +439,15 @@ class Settings(BaseSettings):
         return parse_database_url(self.read_db_url, "READ_DB_URL") if self.read_db_url else None
 
     @property
+    def worker_processes(self) -> int:
+        """WORKERS, or one per usable core when deployed and one otherwise."""
+        if self.workers is not None:
+            return self.workers
+        if not self.environment.is_deployed:
+            return 1
+        return available_cores()
+
+    @property
     def pool_size(self) -> int:
         return self.db_pool_size or POOL_DEFAULTS[self.environment][0]
 
@@ -436,6 +456,14 @@ class Settings(BaseSettings):
         if self.db_max_overflow is not None:
             return self.db_max_overflow
         return POOL_DEFAULTS[self.environment][1]
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as in a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 MAX_RETRY_DELAY_SECONDS = 7 * 86400

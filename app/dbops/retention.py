@@ -428,8 +428,9 @@ def render_report(report: dict[str, Any]) -> str:
 
 
 def next_run(now: datetime, run_at: str) -> datetime:
-    hour, minute = (int(part) for part in run_at.split(":"))
-    candidate = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    parts = [int(part) for part in run_at.split(":")] + [0]  # HH:MM or HH:MM:SS
+    hour, minute, second = parts[0], parts[1], parts[2]
+    candidate = now.astimezone(UTC).replace(hour=hour, minute=minute, second=second, microsecond=0)
     return candidate if candidate > now else candidate + timedelta(days=1)
 
 

@@ -1,7 +1,10 @@
 """Background work of the mandates feature: the expiry sweep.
 
 Runs inside the server every EXPIRY_SWEEP_SECONDS (0 turns it off) and from
-`mandate-vault mandates sweep`. Each batch is its own transaction.
+`mandate-vault mandates sweep`. Each batch is its own transaction; on PostgreSQL
+it holds the expiry sweep's advisory lock, so with several processes one sweeps
+while the others skip the round (and the rows are claimed FOR UPDATE SKIP
+LOCKED besides: a mandate is never expired twice).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import contextlib
 
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.database import Database
+from app.core.locks import Job, claim_round
 from app.core.logging import get_logger
 from app.core.periodic import periodic
 from app.mandates.service import sweep_expired
@@ -19,10 +23,13 @@ BATCH = 500
 
 
 async def sweep_all(database: Database, batch: int = BATCH, clock: Clock = SYSTEM_CLOCK) -> int:
-    """Expire everything that is due, batch by batch; returns how many."""
+    """Expire everything that is due, batch by batch; returns how many (0 when
+    another process is sweeping: it expires them)."""
     total = 0
     while True:
         async with database.sessions() as session, session.begin():
+            if not await claim_round(session, Job.EXPIRY_SWEEP):
+                return total
             count = await sweep_expired(session, now=clock.now(), batch=batch)
         total += count
         if count < batch:

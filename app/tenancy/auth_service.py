@@ -176,7 +176,7 @@ async def refresh(
     if token.used_at is not None or not await lookup.use_refresh_token(token.id, now):
         # Reuse of a rotated token: someone holds a copy. End the whole session.
         await lookup.revoke_session(token.family_id, now)
-        cache.clear()
+        cache.clear(session)
         log.warning("refresh_token_reused", user_id=str(token.user_id))
         return unauthorized(
             "Refresh token already used; the session has been ended.", "refresh_token_reused"
@@ -204,7 +204,7 @@ async def logout(
         token = await lookup.refresh_token(tokens.secret_hash(presented))
         if token is not None and actor.kind == "user" and token.user_id == actor.id:
             await lookup.revoke_session(token.family_id, now)
-    cache.clear()
+    cache.clear(session)
 
 
 async def accept_invite(
@@ -253,7 +253,7 @@ async def change_password(
     await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
     await session.flush()
     await _audit_user(session, user, "user.password_changed")
-    cache.clear()
+    cache.clear(session)
 
 
 # Resolving credentials on every request. Cache hits touch no database.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.core.cli import fail, in_transaction, new_app, parse_uuid
+from app.core.cli import fail, in_transaction, new_app, parse_uuid, settings_or_exit
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,6 +118,7 @@ def users_reset_password(
         return await service.reset_password(session, email, password)
 
     user = in_transaction(job)
+    _announce_change()
     state = "" if user.is_active else " (the user is deactivated: sign-in stays refused)"
     if password_stdin:
         typer.echo(f"password of {user.email} changed{state}")
@@ -178,7 +179,8 @@ def api_keys_create(
 
 @api_keys_app.command("revoke")
 def api_keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> None:
-    """Revoke a key (other processes stop accepting it within AUTH_CACHE_TTL_SECONDS)."""
+    """Revoke a key (servers stop accepting it at once with REDIS_URL set, else
+    within AUTH_CACHE_TTL_SECONDS)."""
     from app.tenancy import service
     from app.tenancy.repository import CredentialLookup
 
@@ -190,4 +192,21 @@ def api_keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")]) -> N
         return await service.revoke_api_key(session, None, tenant_id, parsed, None)
 
     in_transaction(job)
+    _announce_change()
     typer.echo(f"revoked {key_id}")
+
+
+def _announce_change() -> None:
+    """Tell the running servers (through Redis, when configured) that a committed
+    change ended sessions or keys; without it they see it within the cache TTL."""
+    from app.core.cli import run_async
+    from app.tenancy.invalidation import announce
+
+    if not run_async(announce):
+        settings = settings_or_exit()
+        if settings.redis_url:
+            typer.echo(
+                "note: Redis did not answer; running servers see the change within "
+                f"AUTH_CACHE_TTL_SECONDS ({settings.auth_cache_ttl_seconds:g} s)",
+                err=True,
+            )

@@ -82,5 +82,6 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
-def build_rate_limiter(redis_url: str | None) -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def build_rate_limiter(redis_url: str | None, prefix: str = "mv:") -> RateLimiter:
+    """Shared through Redis (keys `{prefix}rl:...`) when a URL is given, else in memory."""
+    return RedisRateLimiter(redis_url, prefix=f"{prefix}rl:") if redis_url else MemoryRateLimiter()

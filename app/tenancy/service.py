@@ -2,7 +2,8 @@
 `app.core.errors` types; changes are flushed, the caller's transaction commits.
 
 `cache` is the process's `AuthCache`; anything that changes who may do what
-clears it so the change holds at once in this process.
+clears it with the change's session, so the change holds at once in this
+process and reaches the others when it commits (`app.tenancy.invalidation`).
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ class NewApiKey:
     secret: str  # shown once: only its hash is stored
 
 
-def _clear(cache: AuthCache | None) -> None:
+def _clear(cache: AuthCache | None, session: AsyncSession) -> None:
     if cache is not None:
-        cache.clear()
+        cache.clear(session)
 
 
 # Tenants
@@ -170,7 +171,7 @@ async def update_tenant(
             setattr(tenant, field, changes[field] if field != "settings" else changes[field] or {})
     if "is_active" in changes and changes["is_active"] is not None:
         if tenant.is_active != changes["is_active"]:
-            _clear(cache)
+            _clear(cache, session)
         tenant.is_active = changes["is_active"]
     await session.flush()
     details: dict[str, Any] = {"changed": sorted(changed)}
@@ -327,7 +328,7 @@ async def update_user(
         _check_grant(actor, role)
         events.append(("user.role_changed", {"from": user.role, "to": role}))
         user.role = role
-        _clear(cache)
+        _clear(cache, session)
     active = changes.get("is_active")
     if active is not None and active != user.is_active:
         _not_self(actor, user, "deactivate")
@@ -335,7 +336,7 @@ async def update_user(
         if not active:
             await CredentialLookup(session).revoke_user_sessions(user.id, utcnow())
         events.append(("user.activated" if active else "user.deactivated", {}))
-        _clear(cache)
+        _clear(cache, session)
     await session.flush()
     for action, details in events:
         await _audit(session, actor, tenant_id, action, "user", user.id, **details)
@@ -359,7 +360,7 @@ async def delete_user(
     await CredentialLookup(session).revoke_user_sessions(user.id, now)
     await session.flush()
     await _audit(session, actor, tenant_id, "user.deleted", "user", user.id)
-    _clear(cache)
+    _clear(cache, session)
 
 
 async def reset_password(session: AsyncSession, email: str, password: str) -> User:
@@ -459,5 +460,5 @@ async def revoke_api_key(
         key.revoked_at = utcnow()
         await session.flush()
         await _audit(session, actor, tenant_id, "api_key.revoked", "api_key", key.id)
-    _clear(cache)
+    _clear(cache, session)
     return key

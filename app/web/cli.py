@@ -1,4 +1,5 @@
-"""`mandate-vault serve`: the API and dashboard under uvicorn."""
+"""`mandate-vault serve`: the API and dashboard under uvicorn, in one process or
+in `--workers N` processes sharing the one listening socket."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import errno
 import json
 import socket
 import urllib.request
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.core.cli import ExitCode, fail, settings_or_exit
+
+if TYPE_CHECKING:
+    from app.core.config import Settings
 
 
 def bind_error(host: str, port: int) -> OSError | None:
@@ -65,6 +69,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default: HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: PORT).")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Server processes behind the one port (default: WORKERS; one per core "
+            "in staging and production, one in development).",
+        ),
+    ] = None,
 ) -> None:
     """Run the API and dashboard."""
     import uvicorn
@@ -72,6 +85,13 @@ def serve(
     settings = settings_or_exit()
     host = host or settings.host
     port = port or settings.port
+    processes = workers or settings.worker_processes
+    if reload and processes > 1:
+        fail(
+            f"--reload runs a single process and cannot serve with {processes} workers: "
+            "drop --reload, or pass --workers 1 (or WORKERS=1)",
+            ExitCode.REFUSED,
+        )
     error = bind_error(host, port)
     if error is not None:
         if getattr(error, "errno", None) == errno.EADDRINUSE:
@@ -80,13 +100,28 @@ def serve(
     base = browsable(host, port)
     metrics = f"   Metrics: {base}/metrics" if settings.metrics_enabled else ""
     typer.echo(f"Dashboard: {base}/   API docs: {base}/docs{metrics}")
+    if processes > 1:
+        typer.echo(f"{processes} server processes on port {port}{_shared_state_note(settings)}")
+    # Each worker process imports `app.main:app` and reads the settings (the
+    # environment and the same settings file) itself.
     uvicorn.run(
         "app.main:app",
         host=host,
         port=port,
         reload=reload,
+        workers=processes if processes > 1 else None,
         access_log=False,
         proxy_headers=True,
         timeout_keep_alive=settings.http_keepalive_seconds,
         log_level=settings.log_level.lower(),
+    )
+
+
+def _shared_state_note(settings: Settings) -> str:
+    """What holds across the processes, said once at start-up."""
+    if settings.redis_url:
+        return "; rate limits and sign-outs/revocations shared through Redis"
+    return (
+        f"; without REDIS_URL rate limits count per process and a revocation reaches "
+        f"the other processes within AUTH_CACHE_TTL_SECONDS ({settings.auth_cache_ttl_seconds:g} s)"
     )
