@@ -1,10 +1,10 @@
-"""Many rows in one INSERT: `unnest` of one array per column on PostgreSQL, an
-executemany (multi-row VALUES) on SQLite.
+"""Many rows in one statement: a binary COPY on PostgreSQL (or, when rows may
+conflict, an INSERT of `unnest`ed column arrays), an executemany on SQLite.
 
-On PostgreSQL the arrays travel in asyncpg's binary format, so a chunk of
-thousands of rows is one statement and one round trip, with no SQL text per row;
-values go through the columns' own bind processing (naive datetimes refused,
-money exact), JSON through orjson. Rows commit with the caller's transaction.
+On PostgreSQL a chunk of thousands of rows is one round trip in asyncpg's binary
+format, with no SQL text per row; values go through the columns' own bind
+processing (naive datetimes refused, money exact), JSON through orjson. Rows
+commit with the caller's transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
+from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -100,18 +101,31 @@ async def insert_many(
             return list((await session.execute(statement, list(rows))).scalars())
         await session.execute(statement, list(rows))
         return []
-    arrays = []
+    processed = []
     for name in columns:
         values = [row[name] for row in rows]
         process = _processor(table, name, dialect)
-        arrays.append(values if process is None else [process(v) for v in values])
+        processed.append(values if process is None else [process(v) for v in values])
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
     if not raw.is_in_transaction():
         # SQLAlchemy's asyncpg adapter opens its transaction at the first statement.
         await connection.exec_driver_sql("SELECT 1")
+    records = list(zip(*processed, strict=True))
+    if conflict is None:
+        await raw.copy_records_to_table(table.name, records=records, columns=list(columns))
+        return [] if returning is None else [row[returning] for row in rows]
+    try:
+        # COPY when no row conflicts (the caller looked first); a row written meanwhile
+        # by a concurrent transaction undoes the COPY and the INSERT below skips it.
+        async with raw.transaction():  # a SAVEPOINT inside the caller's transaction
+            await raw.copy_records_to_table(table.name, records=records, columns=list(columns))
+    except UniqueViolationError:
+        pass
+    else:
+        return [] if returning is None else [row[returning] for row in rows]
     sql = _statement(table, columns, conflict, returning)
     if returning is None:
-        await raw.execute(sql, *arrays)
+        await raw.execute(sql, *processed)
         return []
-    return [record[0] for record in await raw.fetch(sql, *arrays)]
+    return [record[0] for record in await raw.fetch(sql, *processed)]

@@ -14,6 +14,7 @@ Two steps, so a caller can verify the next chunk while it writes this one:
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,18 +110,20 @@ async def store_verified(service: MandateService, verifying: Verifying) -> list[
     tenant_id, now = service.tenant_id, verifying.now
     items, digests = verifying.items, verifying.digests
     repo = BulkMandateRepository(service.session, tenant_id)
-    held = await repo.stored(digests)
-    new_rows: dict[str, dict[str, Any]] = {}
-    for digest, index in verifying.first.items():
-        if digest not in held and results[index].ok:
-            new_rows[digest] = mandate_row(tenant_id, items[index], digest, results[index], now)
+    new_rows = {
+        digest: mandate_row(tenant_id, items[index], digest, results[index], now)
+        for digest, index in verifying.first.items()
+        if results[index].ok
+    }
+    # Stored before (or by a concurrent request that won the race): skipped by the
+    # INSERT, then answered with the stored row, as in `ingest`.
     written = await repo.insert_new(list(new_rows.values()))
     lost = [digest for digest in new_rows if digest not in written]
-    if lost:
-        # Stored meanwhile by a concurrent request that won the race, as in `ingest`.
-        held.update(await repo.stored(lost))
-        if any(digest not in held for digest in lost):  # pragma: no cover - the row vanished
-            raise Conflict("the mandate changed while it was stored; retry", code="ingest_conflict")
+    # A refused token this tenant holds already is answered with the stored row too.
+    refused = [digest for digest, index in verifying.first.items() if not results[index].ok]
+    held = await repo.stored(lost + refused) if lost or refused else {}
+    if any(digest not in held for digest in lost):  # pragma: no cover - the row vanished
+        raise Conflict("the mandate changed while it was stored; retry", code="ingest_conflict")
 
     template = audit_values(
         tenant_id=tenant_id, actor=service.actor, action="", resource_type="mandate"
@@ -165,12 +168,15 @@ async def store_verified(service: MandateService, verifying: Verifying) -> list[
         outcomes.append(outcome)
     await record_bulk(service.session, audit)
     await outbox.flush(now)
+    counts: Counter[tuple[str, Disposition]] = Counter()
     for outcome in outcomes:
         if outcome.created:
             disposition = Disposition.STORED
         else:
             disposition = Disposition.REJECTED if outcome.mandate is None else Disposition.DUPLICATE
-        count_ingested(outcome.result.code.value, disposition)
+        counts[outcome.result.code.value, disposition] += 1
+    for (code, disposition), count in counts.items():
+        count_ingested(code, disposition, count)
     return outcomes
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections.abc import Sequence
@@ -64,6 +65,21 @@ def verify_many(
     ]
 
 
+def _exit_with_parent() -> None:
+    """In a worker: exit when the process that started the pool dies, however it dies
+    (its workers would otherwise wait for work forever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:  # pragma: no cover - not a child
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -74,9 +90,15 @@ def _cores() -> int:
 class VerifierPool:
     """A lazily started pool of verification processes."""
 
-    def __init__(self, workers: int | None = None, chunk: int = CHUNK_TOKENS) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        chunk: int = CHUNK_TOKENS,
+        min_tokens: int = POOL_MIN_TOKENS,
+    ) -> None:
         self.workers = workers or _cores()
         self.chunk = chunk
+        self.min_tokens = min_tokens
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -86,12 +108,21 @@ class VerifierPool:
                 context = multiprocessing.get_context("forkserver")
                 # Workers fork from a server that has imported the engine already.
                 context.set_forkserver_preload([__name__])
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_exit_with_parent
+                )
             return self._executor
 
     @property
     def started(self) -> bool:
         return self._executor is not None
+
+    def start(self) -> list[int]:
+        """Start every worker now; their process ids (benchmarks read their CPU time)."""
+        pool = self._pool()
+        for done in [pool.submit(os.getpid) for _ in range(self.workers)]:
+            done.result()
+        return sorted(pool._processes)
 
     async def verify(
         self,
@@ -103,7 +134,7 @@ class VerifierPool:
         max_bytes: int,
     ) -> list[VerificationResult]:
         """`verify_many` in the pool, in chunks spread over the workers; inline when small."""
-        if len(tokens) < POOL_MIN_TOKENS:
+        if len(tokens) < self.min_tokens:
             return verify_many(tokens, names, trust, now, leeway_seconds, max_bytes)
         size = min(self.chunk, math.ceil(len(tokens) / self.workers))
         loop = asyncio.get_running_loop()
