@@ -12,6 +12,7 @@ This module imports only the engine, so a worker starts in well under a second.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import multiprocessing
 import multiprocessing.connection
@@ -65,9 +66,10 @@ def verify_many(
     ]
 
 
-def _exit_with_parent() -> None:
+def _worker_started() -> None:
     """In a worker: exit when the process that started the pool dies, however it dies
     (its workers would otherwise wait for work forever)."""
+    gc.freeze()  # what the worker imported is never garbage: keep it out of collections
     parent = multiprocessing.parent_process()
     if parent is None or parent.sentinel is None:  # pragma: no cover - not a child
         return
@@ -109,7 +111,7 @@ class VerifierPool:
                 # Workers fork from a server that has imported the engine already.
                 context.set_forkserver_preload([__name__])
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=context, initializer=_exit_with_parent
+                    self.workers, mp_context=context, initializer=_worker_started
                 )
             return self._executor
 
