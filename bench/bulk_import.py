@@ -319,7 +319,7 @@ def main() -> None:
             f"import_lines, {LINES:,} lines: {elapsed:.2f} s = {rate:,.0f} mandates/s; CPU: "
             f"importer {run['main_cpu']:.1f} s, workers {run['workers_cpu']:.1f} s, "
             f"PostgreSQL backends {run['pg_cpu']:.1f} s "
-            f"({(run['main_cpu'] + run['workers_cpu']) * 1e6 / LINES:.0f} us/mandate in the importer)"
+            f"({(run['main_cpu'] + run['workers_cpu'] + run['pg_cpu']) * 1e6 / LINES:.0f} us CPU per mandate in all)"
         )
 
         name = create_database("bulkh_cli")
