@@ -136,6 +136,9 @@ def create_app(
             ):
                 yield
         finally:
+            from app.mandates.verifier_pool import shared_pool
+
+            shared_pool().close()
             await trust.aclose()
             await jwks.aclose()
             await http.aclose()

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.core.multirow import insert_many
 from app.core.repository import TenantScopedRepository, execute_core
 from app.models import AuditLog
 from app.models.base import table_of
@@ -36,6 +37,11 @@ async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[st
         await execute_core(target, _INSERT, rows)
     else:
         await target.execute(_INSERT, rows)
+
+
+async def insert_many_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Thousands of rows (a bulk ingest's) in one statement: `unnest` on PostgreSQL."""
+    await insert_many(session, table_of(AuditLog), rows)
 
 
 class AuditTrail(TenantScopedRepository[AuditLog]):

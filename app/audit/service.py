@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.chain import chain_id_for
-from app.audit.repository import insert_rows
+from app.audit.repository import insert_many_rows, insert_rows
 from app.core.actor import CLIENT_IP, Actor
 
 
@@ -52,3 +52,8 @@ async def record(session: AsyncSession, **values: Any) -> None:
 async def record_many(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Write several audit rows in one statement, in a session's or a connection's transaction."""
     await insert_rows(target, rows)
+
+
+async def record_bulk(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write a bulk ingest's rows (built by `audit_values`) in the session's transaction."""
+    await insert_many_rows(session, rows)

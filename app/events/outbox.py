@@ -12,6 +12,8 @@ An endpoint with an empty `event_types` list receives every type except
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,3 +100,52 @@ async def _subscriptions(endpoints: WebhookRepository) -> list[tuple[uuid.UUID, 
     if not fresh:
         _SUBSCRIPTIONS.put(endpoints.tenant_id, rows)
     return rows
+
+
+class OutboxBatch:
+    """Many events of one unit of work (a bulk ingest): the tenant's endpoints are
+    read once and every delivery goes in one INSERT. What is written is what `emit`
+    writes event by event; an event no endpoint takes is counted, never built."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        subscriptions: list[tuple[uuid.UUID, list[str]]],
+    ) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self._subscriptions = subscriptions
+        self._targets: dict[EventType, list[uuid.UUID]] = {}
+        self._owed: list[tuple[Event, list[uuid.UUID]]] = []
+        self._counts: Counter[str] = Counter()
+
+    @classmethod
+    async def open(cls, session: AsyncSession, tenant_id: uuid.UUID) -> OutboxBatch:
+        subscriptions = await _subscriptions(WebhookRepository(session, tenant_id))
+        return cls(session, tenant_id, subscriptions)
+
+    def add(self, event_type: EventType, data: Callable[[], EventData], now: datetime) -> None:
+        """Queue `event_type`; `data` builds its payload when some endpoint takes it."""
+        targets = self._targets.get(event_type)
+        if targets is None:
+            targets = [
+                webhook_id
+                for webhook_id, event_types in self._subscriptions
+                if subscribes(event_types, event_type)
+            ]
+            self._targets[event_type] = targets
+        if targets:
+            self._owed.append((build_event(event_type, data(), timestamp=now), targets))
+        self._counts[event_type.value] += 1
+
+    async def flush(self, now: datetime) -> None:
+        """Write the queued deliveries in the session's transaction."""
+        if self._owed:
+            await DeliveryRepository(self.session, self.tenant_id).insert_for_events(
+                self._owed, now
+            )
+            self.session.info[PENDING_DELIVERIES] = True
+        for event_type, count in self._counts.items():
+            EVENTS_EMITTED.labels(event_type).inc(count)
+        self._owed, self._counts = [], Counter()

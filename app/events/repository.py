@@ -78,6 +78,12 @@ class DeliveryRepository(TenantScopedRepository[WebhookDelivery]):
     async def insert_for_event(
         self, event: Event, webhook_ids: Sequence[uuid.UUID], now: datetime
     ) -> None:
+        await self.insert_for_events([(event, webhook_ids)], now)
+
+    async def insert_for_events(
+        self, owed: Sequence[tuple[Event, Sequence[uuid.UUID]]], now: datetime
+    ) -> None:
+        """One pending delivery per event and endpoint, all in one statement."""
         rows = [
             {
                 "id": uuid.uuid4(),
@@ -91,11 +97,13 @@ class DeliveryRepository(TenantScopedRepository[WebhookDelivery]):
                 "next_attempt_at": now,
                 "created_at": now,
             }
+            for event, webhook_ids in owed
             for webhook_id in webhook_ids
         ]
         for row in rows:
             self.owns(row)
-        await execute_core(self.session, insert(_DELIVERIES), rows)
+        if rows:
+            await execute_core(self.session, insert(_DELIVERIES), rows)
 
     async def for_event(self, event_id: uuid.UUID, webhook_id: uuid.UUID) -> WebhookDelivery | None:
         row: WebhookDelivery | None = await self.session.scalar(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -96,6 +97,23 @@ class TrustedKey:
     @property
     def algs(self) -> frozenset[str]:
         return frozenset(self.verifiers)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, str | None, tuple[str, ...]]]:
+        """Pickled as its public key's DER (a process pool's workers verify with it)."""
+        der = self.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return _restore_key, (der, self.kid, tuple(sorted(self.verifiers)))
+
+
+@lru_cache(maxsize=1024)
+def _restore_key(der: bytes, kid: str | None, algs: tuple[str, ...]) -> TrustedKey:
+    """A key unpickled again; cached, so a worker loads each key once."""
+    key = prepare_public_key(serialization.load_der_public_key(der), kid=kid)
+    verifiers = {alg: verify for alg, verify in key.verifiers.items() if alg in algs}
+    return TrustedKey(
+        kid=key.kid, kty=key.kty, crv=key.crv, public_key=key.public_key, verifiers=verifiers
+    )
 
 
 def prepare_public_key(

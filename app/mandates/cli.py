@@ -32,9 +32,11 @@ def import_file(
     from app.core.config import Settings
     from app.issuers.trust import TrustLoader
     from app.mandates.importer import ImportSummary, import_lines
+    from app.mandates.verifier_pool import shared_pool
     from app.tenancy.service import require_tenant
 
     tenant_id: uuid.UUID = parse_uuid(tenant, "--tenant")
+    shared_pool().warm()  # the workers start while the file is counted and the database opened
     console = Console(stderr=True)
     with path.open("rb") as counted:
         total = sum(1 for line in counted if line.strip())

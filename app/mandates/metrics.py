@@ -23,5 +23,5 @@ MANDATES_INGESTED = Counter(
 )
 
 
-def count_ingested(code: str, disposition: Disposition) -> None:
-    MANDATES_INGESTED.labels(code, disposition.value).inc()
+def count_ingested(code: str, disposition: Disposition, count: int = 1) -> None:
+    MANDATES_INGESTED.labels(code, disposition.value).inc(count)

@@ -34,6 +34,7 @@ from app.mandates.repository import (
     MandateRepository,
     due_for_expiry,
 )
+from app.mandates.rows import created_event, mandate_row, rejected_event, stored_view
 from app.mandates.schemas import (
     BatchItemResult,
     BatchResult,
@@ -53,7 +54,7 @@ from app.mandates.verification import (
 )
 from app.mandates.verification.amounts import format_amount
 from app.models import IdempotencyKey, Mandate
-from app.models.mandate import DEFAULT_RETENTION_DAYS, MandateStatus
+from app.models.mandate import MandateStatus
 from app.webhooks import event_data as events
 from app.webhooks.catalogue import EventType
 
@@ -250,46 +251,11 @@ class MandateService:
             )
             await self._emit(
                 EventType.MANDATE_VERIFICATION_FAILED,
-                events.MandateVerificationFailed(
-                    token_sha256=digest,
-                    verification_code=result.code.value,
-                    issuer_did=_issuer_of(data.vc_jwt),
-                    failed_at=now,
-                ),
+                rejected_event(digest, result, _issuer_of(data.vc_jwt), now),
                 now,
             )
             return IngestOutcome(result, None, False, digest)
-        fields = result.fields
-        assert fields is not None
-        values = {
-            "id": uuid.uuid4(),
-            "tenant_id": self.tenant_id,
-            "vc_jwt": data.vc_jwt,
-            "token_sha256": digest,
-            "mandate_type": fields.mandate_type,
-            "issuer_did": fields.issuer_did,
-            "subject_did": fields.subject_did,
-            "jti": fields.jti,
-            "scope": fields.scope,
-            "amount_limit": fields.amount_limit,
-            "currency": fields.currency,
-            "merchants": list(fields.merchants),
-            "labels": dict(data.labels or {}),
-            "details": fields.details,
-            "issued_at": fields.issued_at,
-            "not_before": fields.not_before,
-            "expires_at": fields.expires_at,
-            "status": "active",
-            "verification_status": result.code.value,
-            "verification_reason": result.reason,
-            "verification_details": {"alg": fields.alg, "kid": fields.kid},
-            "verified_at": now,
-            "retention_days": (
-                DEFAULT_RETENTION_DAYS if data.retention_days is None else data.retention_days
-            ),
-            "created_at": now,
-            "updated_at": now,
-        }
+        values = mandate_row(self.tenant_id, data, digest, result, now)
         if not await self.repo.insert_new(values):
             # Stored before, or by a concurrent request that won the race.
             existing = await self._already_stored(digest)
@@ -301,24 +267,8 @@ class MandateService:
         await self._audit(
             "mandate.created", values["id"], outcome=result.code.value, token_sha256=digest
         )
-        await self._emit(
-            EventType.MANDATE_CREATED,
-            events.MandateCreated(
-                mandate_id=values["id"],
-                mandate_type=fields.mandate_type,
-                status="active",
-                verification_status=result.code.value,
-                issuer_did=fields.issuer_did,
-                subject_did=fields.subject_did,
-                amount_limit=fields.amount_limit,
-                currency=fields.currency,
-                expires_at=fields.expires_at,
-                created_at=now,
-            ),
-            now,
-        )
-        stored = SimpleNamespace(**values, revoked_at=None, revocation_reason=None, deleted_at=None)
-        return IngestOutcome(result, stored, True, digest)
+        await self._emit(EventType.MANDATE_CREATED, created_event(values), now)
+        return IngestOutcome(result, stored_view(values), True, digest)
 
     async def submit(self, data: MandateCreate, retry: IdempotentRequest | None) -> IngestAnswer:
         """Ingest as `POST /mandates` answers it, honouring an Idempotency-Key.
@@ -365,11 +315,12 @@ class MandateService:
         return IngestAnswer(row.response_status, row.response_body, replayed=True)
 
     async def ingest_batch(self, items: Sequence[MandateCreate]) -> BatchResult:
-        """Each item through `ingest`, answered item by item with a summary by code."""
-        await self.resolve_keys(item.vc_jwt for item in items)
+        """Each item answered as `ingest` would, item by item with a summary by code
+        (verified and written together: app.mandates.bulk)."""
+        from app.mandates.bulk import ingest_many
+
         results, summary = [], Counter[str]()
-        for index, item in enumerate(items):
-            outcome = await self.ingest(item)
+        for index, outcome in enumerate(await ingest_many(self, items)):
             code = outcome.result.code.value
             summary[code] += 1
             if outcome.mandate is None:

@@ -23,6 +23,12 @@ _CURRENCY_SCALE = dict.fromkeys(_ZERO_DECIMAL.split(), 0) | dict.fromkeys(_THREE
 _QUANTUM = {0: Decimal(1), 2: Decimal("0.01"), 3: Decimal("0.001")}
 
 
+# Limits repeat across an issuer's tokens ("500.00" USD): their parsed form is kept
+# (bounded; Decimal is immutable). Only values that passed every check are cached.
+_PARSED: dict[tuple[str, str], Decimal] = {}
+_PARSED_SIZE = 4096
+
+
 def _missing(path: str) -> Rejection:
     return Rejection(Code.MISSING_REQUIRED_FIELD, f"'{path}' is required", field=path)
 
@@ -41,14 +47,21 @@ def parse_currency(value: Any, path: str) -> str:
 
 def parse_amount(value: Any, currency: str, path: str) -> Decimal:
     """A non-negative decimal with at most the currency's minor-unit digits, quantized to them."""
-    scale = _CURRENCY_SCALE.get(currency, 2)
     kind = type(value)
+    if kind is str:
+        cached = _PARSED.get((value, currency))
+        if cached is not None:
+            return cached
+    scale = _CURRENCY_SCALE.get(currency, 2)
     if kind is str and _AMOUNT_RE.fullmatch(value):
         # Already at the currency's scale: nothing to quantize (the common case).
         dot = value.find(".")
         if (dot == -1 and scale == 0) or (dot != -1 and len(value) - dot - 1 == scale):
             amount = Decimal(value)
             if amount < MAX_AMOUNT:
+                if len(_PARSED) >= _PARSED_SIZE:
+                    _PARSED.clear()
+                _PARSED[value, currency] = amount
                 return amount
     if value is None:
         raise _missing(path)

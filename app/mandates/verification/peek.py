@@ -49,10 +49,23 @@ def referenced_issuers(token: Any) -> set[str]:
     return found
 
 
+# Headers repeat across an issuer's tokens: the kid each names is kept (bounded).
+_KIDS: dict[str, str | None] = {}
+_KIDS_SIZE = 1024
+
+
 def _kid(token: Any) -> str | None:
+    segment = token.split(".", 1)[0] if isinstance(token, str) else None
+    if segment is not None and segment in _KIDS:
+        return _KIDS[segment]
     header = _payload(token, 0)
     kid = header.get("kid") if header is not None else None
-    return kid if isinstance(kid, str) else None
+    kid = kid if isinstance(kid, str) else None
+    if segment is not None and len(segment) <= 512:
+        if len(_KIDS) >= _KIDS_SIZE:
+            _KIDS.clear()
+        _KIDS[segment] = kid
+    return kid
 
 
 def referenced_keys(token: Any) -> dict[str, set[str | None]]:
