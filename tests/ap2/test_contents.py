@@ -279,7 +279,8 @@ def test_instrument_and_checkout_merchant_members_stay_open() -> None:
         merchant=M1 | {"logo": "https://m.example/logo.png"},
         cons=[lines(("l", 1, [SHOE])), merchants(M1)],
     ).decide()
-    assert isinstance(decision, Decision) and decision.approved, decision
+    assert isinstance(decision, Decision), decision
+    assert decision.approved, decision
 
 
 @pytest.mark.parametrize(
