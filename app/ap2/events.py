@@ -13,6 +13,7 @@ from app.events.outbox import emit
 from app.models import Ap2Receipt
 from app.webhooks.catalogue import EventType
 from app.webhooks.event_data import (
+    Ap2OpenMandateRevoked,
     Ap2PresentationApproved,
     Ap2PresentationRejected,
     Ap2ReceiptStored,
@@ -91,4 +92,28 @@ async def emit_receipt(
     )
     await emit(
         session, tenant_id=tenant_id, event_type=EventType.AP2_RECEIPT_STORED, data=data, now=now
+    )
+
+
+async def emit_revoked(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    open_mandate_hash: str,
+    reason: str,
+    presented: bool,
+    now: datetime,
+) -> None:
+    data = Ap2OpenMandateRevoked(
+        open_mandate_hash=open_mandate_hash,
+        reason=reason[:1000],
+        presented=presented,
+        revoked_at=now,
+    )
+    await emit(
+        session,
+        tenant_id=tenant_id,
+        event_type=EventType.AP2_OPEN_MANDATE_REVOKED,
+        data=data,
+        now=now,
     )

@@ -112,8 +112,11 @@ async def get_ledger(
 async def revoke_open_mandate(
     open_mandate_hash: LedgerHash, body: LedgerRevoke, _: CanPresentAp2, ap2: Ap2ServiceDep
 ) -> LedgerRead:
-    """Revoke an open mandate (one presented here before): every later presentation
-    under it is refused (`invalid_mandate`). Revoking again changes nothing."""
+    """Revoke an open mandate by its `open_mandate_hash` (H(root JWT), 43 base64url
+    characters), whether or not it was presented here before: every later presentation
+    under its root is refused (`invalid_mandate`). Audited (`ap2.open_mandate.revoked`)
+    and sent as the `ap2.open_mandate.revoked` event. Revoking again changes nothing;
+    a hash that is not 43 characters long answers 404 `ledger_not_found`."""
     return await ap2.revoke_ledger(open_mandate_hash, body.reason)
 
 

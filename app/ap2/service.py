@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ap2.disputes import DisputeService
-from app.ap2.events import emit_approved, emit_receipt, emit_rejected
+from app.ap2.events import emit_approved, emit_receipt, emit_rejected, emit_revoked
 from app.ap2.repository import (
     Ap2MandateRepository,
     ApprovalRepository,
@@ -77,6 +77,7 @@ FORMAT = MandateFormat.AP2_V02.value
 # v0.2 contents need not expire; a stored chain without any `exp` stays active.
 NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
 REJECTED_TITLE = "AP2 presentation rejected"
+LEDGER_HASH_CHARS = 43  # H(s): unpadded base64url of a SHA-256 digest
 
 
 def sha256_hex(text: str) -> str:
@@ -557,12 +558,19 @@ class Ap2Service:
         )
 
     async def revoke_ledger(self, open_mandate_hash: str, reason: str) -> LedgerRead:
-        """Revoke an open mandate: every later presentation under its root is refused."""
+        """Revoke an open mandate: every later presentation under its root is refused.
+
+        The open mandate need not have been presented yet: its ledger row (keyed by
+        H(root JWT), which the issuer or the user can compute from the root they hold)
+        is made revoked, so its first presentation is already refused.
+        """
         now = self.clock.now()
-        if await self.ledgers.find(open_mandate_hash) is None:
+        if len(open_mandate_hash) != LEDGER_HASH_CHARS:
+            # Not H(...) of anything: no root can ever reach this ledger.
             raise NotFound("no ledger under this open mandate hash", code="ledger_not_found")
-        row, _ = await self.ledgers.lock(open_mandate_hash, None, now)
+        row, created = await self.ledgers.lock(open_mandate_hash, None, now)
         if row.revoked_at is None:
+            presented = not created and row.occurrences > 0
             await self.ledgers.revoke(row, reason, now)
             await record(
                 self.session,
@@ -571,7 +579,19 @@ class Ap2Service:
                 action="ap2.open_mandate.revoked",
                 resource_type="ap2_ledger",
                 resource_id=row.id,
-                details={"open_mandate_hash": open_mandate_hash, "reason": reason},
+                details={
+                    "open_mandate_hash": open_mandate_hash,
+                    "reason": reason,
+                    "presented": presented,
+                },
+            )
+            await emit_revoked(
+                self.session,
+                tenant_id=self.tenant_id,
+                open_mandate_hash=open_mandate_hash,
+                reason=reason,
+                presented=presented,
+                now=now,
             )
             row = await self.ledgers.find(open_mandate_hash) or row
         return await self._ledger_read(row)

@@ -178,6 +178,13 @@ class Ap2PresentationRejected(EventData):
     rejected_at: UtcDatetime
 
 
+class Ap2OpenMandateRevoked(EventData):
+    open_mandate_hash: Annotated[str, StringConstraints(max_length=128)]
+    reason: Text | None = None
+    presented: bool = Field(description="Whether anything had been approved under it before.")
+    revoked_at: UtcDatetime
+
+
 class Ap2ReceiptStored(EventData):
     receipt_id: uuid.UUID
     mandate_id: uuid.UUID
