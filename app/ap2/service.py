@@ -54,9 +54,11 @@ from app.ap2.verification import (
     Violation,
     decision_receipt,
     evaluate,
+    header_kid,
     public_jwk,
     reference_form,
     rejection_receipt,
+    root_kid,
     verify_chain,
     verify_receipt,
 )
@@ -205,6 +207,14 @@ class Ap2Service:
         rows = prefer_own(await self.issuers.active_records())
         return RootKeyIndex.from_issuers(self.trust.prepare(row) for row in rows.values())
 
+    async def resolve_keys(self, kid: str | None) -> None:
+        """Fetch jwks_url keys the header `kid` may need (stale, or lacking it) before this
+        unit of work holds a connection; inside one, in the background (as v0.1 ingest)."""
+        if kid is None:
+            return
+        inside = self.session.in_transaction()
+        await self.trust.resolve_kid(self.tenant_id, kid, self.issuers if inside else None)
+
     def _sign(self, payload: dict[str, Any] | None) -> str | None:
         if payload is None or self.signer is None:
             return None
@@ -232,6 +242,7 @@ class Ap2Service:
         context = RequestContext(
             request.audience, request.nonce, request.checkout_jwt_hash, request.open_checkout_hash
         )
+        await self.resolve_keys(root_kid(request.sd_jwt))  # before the first query
         chain = verify_chain(request.sd_jwt, context, await self.root_keys(), now)
         if isinstance(chain, Rejection):
             return await self._refused_early(chain, request, now)
@@ -601,6 +612,7 @@ class Ap2Service:
     async def store_receipt(self, jwt: str) -> tuple[int, ReceiptRead]:
         """Verify a merchant / processor receipt and link it by `reference`."""
         now = self.clock.now()
+        await self.resolve_keys(header_kid(jwt))  # before the first query
         keys = await self.root_keys()
         verified = verify_receipt(jwt, keys, now)
         if isinstance(verified, ReceiptRejection):
