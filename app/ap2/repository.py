@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, literal_column, or_, select, update
+from sqlalchemy import and_, delete, exists, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -15,7 +15,7 @@ from app.core.repository import TenantScopedRepository
 from app.issuers.repository import _COLUMNS, IssuerRecord, IssuerRepository
 from app.keys import IssuerStatus
 from app.mandates.repository import MandateRepository
-from app.models import Ap2Approval, Ap2Ledger, Ap2Receipt, Issuer, Mandate
+from app.models import Ap2Approval, Ap2Ledger, Ap2Receipt, Ap2Rejection, Issuer, Mandate
 from app.models.base import table_of
 from app.models.mandate import MandateFormat
 
@@ -191,3 +191,32 @@ class Ap2MandateRepository(MandateRepository):
             .limit(1)
         )
         return await self.session.scalar(query)
+
+
+class RejectionRepository(TenantScopedRepository[Ap2Rejection]):
+    """Genuine chains refused in stage D, newest first."""
+
+    model = Ap2Rejection
+
+    async def search(
+        self,
+        *,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        **equal: str | None,
+    ) -> list[Ap2Rejection]:
+        """Up to `limit` rows matching every given column value, older than `after`."""
+        query = self.base()
+        for name, value in equal.items():
+            if value is not None:
+                query = query.where(getattr(Ap2Rejection, name) == value)
+        if after is not None:
+            at, row_id = after
+            query = query.where(
+                or_(
+                    Ap2Rejection.created_at < at,
+                    and_(Ap2Rejection.created_at == at, Ap2Rejection.id < row_id),
+                )
+            )
+        query = query.order_by(Ap2Rejection.created_at.desc(), Ap2Rejection.id.desc())
+        return list(await self.session.scalars(query.limit(limit)))

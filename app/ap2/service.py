@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ap2.disputes import DisputeService
 from app.ap2.events import emit_approved, emit_receipt, emit_rejected, emit_revoked
+from app.ap2.rejections import RejectionService, rejection_row
 from app.ap2.repository import (
     Ap2MandateRepository,
     ApprovalRepository,
@@ -352,6 +353,10 @@ class Ap2Service:
             )
         )
         code = decision.code.value if decision.code is not None else None
+        token_sha256 = sha256_hex(chain.sd_jwt)
+        stored = await RejectionService(self.session, self.tenant_id).add(
+            rejection_row(chain, decision, before, receipt, token_sha256, now)
+        )
         await self._audit(
             "mandate.rejected",
             None,
@@ -362,6 +367,8 @@ class Ap2Service:
             reference=chain.reference,
             open_mandate_hash=chain.open_mandate_hash,
             constraints=sorted({v.constraint for v in decision.violations if v.constraint}),
+            rejection_id=str(stored.id),
+            token_sha256=token_sha256,
         )
         await emit_rejected(
             self.session,
@@ -371,7 +378,9 @@ class Ap2Service:
             constraints=[v.constraint for v in decision.violations if v.constraint],
             now=now,
         )
-        return self._outcome(chain, decision, before, None, receipt)
+        outcome = self._outcome(chain, decision, before, None, receipt)
+        outcome.answer.rejection_id = stored.id
+        return outcome
 
     def _mandate_values(
         self,

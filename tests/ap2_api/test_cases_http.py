@@ -4,12 +4,13 @@ each answered with its status and code, nothing stored, no ledger change."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from app.models import Ap2Approval, Ap2Ledger, Mandate
+from app.models import Ap2Approval, Ap2Ledger, Ap2Rejection, Mandate
 from tests.ap2.minting import H, b64, chain, disclosure, kb_hop, party, resign, root_hop, sign
 from tests.ap2.scenarios import (
     AUD,
@@ -48,6 +49,7 @@ class Case:
     body: Callable[[], dict[str, Any]]
     code: str | None
     constraint: str | None = None
+    body_sent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> int:
@@ -291,7 +293,9 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_own_case_over_http(api, tenant, database, case):
-    response = await api.post(URL, json=case.body(), headers=tenant.headers)
+    body = case.body()
+    case.body_sent = body
+    response = await api.post(URL, json=body, headers=tenant.headers)
     assert response.status_code == case.status, (case.name, response.text[:500])
     answer = response.json()
     assert answer["code"] == case.code
@@ -307,6 +311,15 @@ async def test_own_case_over_http(api, tenant, database, case):
         assert stored == 0
         assert await count(database, Ap2Approval) == 0
         assert await count(database, Ap2Ledger) == 0  # a refusal leaves no ledger behind
+        async with database.sessions() as session:
+            kept = list(await session.scalars(select(Ap2Rejection)))
+        if answer["ledger"] is None:  # stages A-C: malformed or unverifiable, nothing kept
+            assert kept == []
+            assert answer["rejection_id"] is None
+        else:  # stage D: a genuine chain, kept verbatim with its verdict
+            (row,) = kept
+            assert str(row.id) == answer["rejection_id"]
+            assert (row.sd_jwt, row.code) == (case.body_sent["sd_jwt"], case.code)
 
 
 BAD_BODIES = [
