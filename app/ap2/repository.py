@@ -16,14 +16,21 @@ from app.issuers.repository import _COLUMNS, IssuerRecord, IssuerRepository
 from app.keys import IssuerStatus
 from app.mandates.repository import MandateRepository
 from app.models import Ap2Approval, Ap2Ledger, Ap2Receipt, Ap2Rejection, Issuer, Mandate
-from app.models.base import table_of
 from app.models.mandate import MandateFormat
 
-_LEDGERS = table_of(Ap2Ledger)
-_INSERT_LEDGER = {
-    name: insert(_LEDGERS).on_conflict_do_nothing(index_elements=["tenant_id", "open_mandate_hash"])
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_LEDGER_KEY = ["tenant_id", "open_mandate_hash"]
+
+
+def _insert_ledger(dialect: str, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the new ledger row (ORM)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(Ap2Ledger)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=_LEDGER_KEY)
+        .returning(Ap2Ledger)
+        .execution_options(populate_existing=True)
+    )
 
 
 class RootIssuerRepository(IssuerRepository):
@@ -57,10 +64,13 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
     ) -> tuple[Ap2Ledger, bool]:
         """The ledger row, made if new, locked until the transaction ends.
 
-        PostgreSQL: INSERT ... ON CONFLICT DO NOTHING then SELECT ... FOR UPDATE, so
-        concurrent presentations under one root queue on that row and each reads what
-        the one before committed. SQLite: the writer's BEGIN IMMEDIATE already holds
-        the database's single write lock. Also says whether this call made the row.
+        INSERT ... ON CONFLICT DO NOTHING RETURNING: a row it returns is new and this
+        transaction's own (a concurrent insert of the same key waits for it to end), so
+        a new ledger costs one statement. Otherwise SELECT ... FOR UPDATE on
+        PostgreSQL, so concurrent presentations under one root queue on that row and
+        each reads what the one before committed (a fresh snapshot after the wait).
+        SQLite: the writer's BEGIN IMMEDIATE already holds the database's single write
+        lock. Also says whether this call made the row.
         """
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
@@ -73,8 +83,9 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
             "updated_at": now,
         }
         self.owns(values)
-        inserted = await self.session.execute(_INSERT_LEDGER[self._dialect()], values)
-        created = bool(getattr(inserted, "rowcount", 0))
+        made = await self.session.scalar(_insert_ledger(self._dialect(), values))
+        if made is not None:
+            return made, True
         query = (
             self.base()
             .where(Ap2Ledger.open_mandate_hash == open_mandate_hash)
@@ -82,9 +93,9 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
             .execution_options(populate_existing=True)
         )
         row = await self.session.scalar(query)
-        if row is None:  # pragma: no cover - inserted or present just above
+        if row is None:  # pragma: no cover - present just above, and ledgers are not deleted
             raise RuntimeError("the ledger row vanished under its lock")
-        return row, created
+        return row, False
 
     async def forget(self, ledger: Ap2Ledger) -> None:
         """Remove a ledger row this transaction made for a presentation that was refused."""

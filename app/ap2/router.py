@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from app.ap2.deps import Ap2ServiceDep, RejectionServiceDep
 from app.ap2.schemas import (
@@ -62,7 +63,10 @@ def _problem(request: Request, status: int, body: dict[str, Any]) -> JSONRespons
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # gone mid-body: nothing to parse, nothing is stored
+        return None
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):

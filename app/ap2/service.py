@@ -254,7 +254,16 @@ class Ap2Service:
             ledger, created = await self.ledgers.lock(
                 chain.open_mandate_hash, chain.family.value, now
             )
-        before = _state(ledger, await self.approvals.leaf_approved(chain.leaf_jwt_hash))
+        # A leaf JWT fixes its chain up to the root (each hop binds the one before by
+        # hash), so its approval can only sit under this ledger: a ledger that did not
+        # exist, or was made just now, holds none (the unique leaf index stays the
+        # backstop). Saves the replay query for every first use of an open mandate.
+        leaf_approved = (
+            False
+            if ledger is None or created
+            else await self.approvals.leaf_approved(chain.leaf_jwt_hash)
+        )
+        before = _state(ledger, leaf_approved)
         decision = evaluate(chain, before, now)
         if ledger is not None and ledger.revoked_at is not None:
             decision = Decision(
