@@ -34,7 +34,7 @@ async def emit_approved(
         mandate_type=chain.family.value,
         issuer_did=chain.root_issuer_did,
         open_mandate_hash=chain.open_mandate_hash,
-        transaction_id=chain.transaction_id,
+        transaction_id=chain.transaction_id if 0 < len(chain.transaction_id) <= 255 else None,
         amount=chain.amount,
         currency=chain.currency,
         occurrences=occurrences,

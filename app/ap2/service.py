@@ -81,6 +81,9 @@ FORMAT = MandateFormat.AP2_V02.value
 NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
 REJECTED_TITLE = "AP2 presentation rejected"
 LEDGER_HASH_CHARS = 43  # H(s): unpadded base64url of a SHA-256 digest
+MAX_TRANSACTION_ID_CHARS = 64  # the indexed mandates.transaction_id column
+# amount_limit is NUMERIC(20, 4) on PostgreSQL and 1/10,000 units in a BIGINT on SQLite.
+MAX_AMOUNT_LIMIT = Decimal(10) ** 14
 
 
 def sha256_hex(text: str) -> str:
@@ -403,6 +406,8 @@ class Ap2Service:
         limit = None
         if amount is not None and currency is not None:
             limit = Decimal(amount).scaleb(-currency_scale(currency))
+            if limit >= MAX_AMOUNT_LIMIT:  # past the money column; amount_minor keeps it
+                limit = None
         closed = chain.closed
         details: dict[str, Any] = {
             "format": FORMAT,
@@ -411,6 +416,7 @@ class Ap2Service:
             "checkout_hash": chain.checkout_hash,
             "payee": _merchant_dict(chain.payee),
             "checkout_merchant": _merchant_dict(chain.checkout_merchant),
+            "transaction_id": chain.transaction_id,
             "conditional_transaction_ids": list(chain.conditional_transaction_ids),
             **_terms(chain),
         }
@@ -465,7 +471,10 @@ class Ap2Service:
             "updated_at": now,
             "format": FORMAT,
             "open_mandate_hash": chain.open_mandate_hash,
-            "transaction_id": chain.transaction_id,
+            # Indexed when it fits (any H() does); `details` and the chain keep it whole.
+            "transaction_id": chain.transaction_id
+            if len(chain.transaction_id) <= MAX_TRANSACTION_ID_CHARS
+            else None,
             "reference": chain.reference,
             "reference_sdk": chain.reference_sdk,
             "amount_minor": amount,

@@ -161,7 +161,10 @@ class Ap2PresentationApproved(EventData):
     mandate_type: Ap2Kind
     issuer_did: Did
     open_mandate_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None,
+        description="Null when empty or over 255 characters (the stored chain holds it).",
+    )
     amount: int | None = Field(default=None, ge=0, description="ISO 4217 minor units.")
     currency: Currency | None = None
     occurrences: int = Field(ge=1, description="Approvals under this open mandate so far.")

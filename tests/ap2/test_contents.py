@@ -481,3 +481,10 @@ def test_checkout_merchant_and_lines_read_from_the_checkout() -> None:
     assert verified.checkout_merchant is not None
     assert verified.merchant_ids == ("merchant_1",)
     assert _passes_c(checkout(merchant=None).verify()).merchant_ids == ()
+
+
+@pytest.mark.parametrize("value", [2**53, 10**19, 10**400])
+def test_integers_past_the_exact_json_range_are_refused(value: int) -> None:
+    assert "at most" in _schema_refusal(payment(amount=value).verify())
+    _schema_refusal(payment(cons=[REF, amount_range(value)]).verify())
+    _passes_c(payment(amount=2**53 - 1, cons=[REF, amount_range(2**53 - 1)]).verify())

@@ -63,10 +63,17 @@ class Pisp(NamedTuple):
     domain_name: str
 
 
+# I-JSON (RFC 7493): integers past 2^53 - 1 are not exact for every receiver; amounts,
+# bounds and counts beyond it are refused rather than stored or forwarded inexactly.
+MAX_INTEGER = 2**53 - 1
+
+
 def integer(value: Any, what: str, minimum: int | None = None) -> int:
-    """A JSON integer literal, at least `minimum` when given."""
+    """A JSON integer literal, at least `minimum` when given, at most MAX_INTEGER."""
     if type(value) is not int:
         raise SchemaError(f"{what} must be an integer")
+    if value > MAX_INTEGER:
+        raise SchemaError(f"{what} must be at most {MAX_INTEGER}")
     if minimum is not None and value < minimum:
         raise SchemaError(f"{what} must be at least {minimum}")
     return value
@@ -154,7 +161,7 @@ def amount(value: Any, what: str) -> Amount:
         minor, code = value.get("amount"), value.get("currency")
         if (
             type(minor) is int
-            and minor >= 0
+            and 0 <= minor <= MAX_INTEGER
             and type(code) is str
             and _CURRENCY.fullmatch(code)
             and len(value) == 2
