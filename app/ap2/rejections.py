@@ -110,7 +110,9 @@ def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("naive")
         return parsed, uuid.UUID(row_id)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Unprocessable("the cursor is not one this API gave", code="invalid_cursor") from None
+        raise Unprocessable(
+            "the cursor is not one this API gave", code="invalid_cursor", field="cursor"
+        ) from None
 
 
 class RejectionService:

@@ -143,7 +143,7 @@ async def search_rejections(
     issuer_did: Annotated[str | None, Query(max_length=2048), STORABLE] = None,
     merchant_id: Filter = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512), STORABLE] = None,
 ) -> RejectionList:
     """Genuine chains this tenant refused in stage D, newest first, each with its verdict,
     request context and parsed fields; follow `next_cursor` for older ones."""
