@@ -57,9 +57,11 @@ async def emit_rejected(
     chain: VerifiedChain | None,
     constraints: Iterable[str],
     now: datetime,
+    rejection_id: uuid.UUID | None = None,
 ) -> None:
     data = Ap2PresentationRejected.model_validate(
         {
+            "rejection_id": rejection_id,
             "code": code,
             "issuer_did": chain.root_issuer_did if chain is not None else None,
             "open_mandate_hash": chain.open_mandate_hash if chain is not None else None,

@@ -389,6 +389,7 @@ class Ap2Service:
             chain=chain,
             constraints=[v.constraint for v in decision.violations if v.constraint],
             now=now,
+            rejection_id=stored.id,
         )
         outcome = self._outcome(chain, decision, before, None, receipt)
         outcome.answer.rejection_id = stored.id

@@ -179,6 +179,10 @@ class Ap2PresentationRejected(EventData):
         default_factory=list, max_length=64, description="Types of the violated constraints."
     )
     rejected_at: UtcDatetime
+    rejection_id: uuid.UUID | None = Field(
+        default=None,
+        description="The stored refusal (stage D), at GET /api/v1/ap2/rejections/{id}.",
+    )
 
 
 class Ap2OpenMandateRevoked(EventData):

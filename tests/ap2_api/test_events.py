@@ -52,6 +52,14 @@ async def test_approved_rejected_and_receipt_events(api, tenant, database, world
     assert data["occurrences"] == 1
     codes = sorted(p["data"]["code"] for p in by_type["ap2.presentation.rejected"])
     assert codes == ["invalid_credential", "invalid_mandate"]
+    refusals = {
+        p["data"]["code"]: p["data"].get("rejection_id")
+        for p in by_type["ap2.presentation.rejected"]
+    }
+    assert refusals == {
+        "invalid_credential": None,
+        "invalid_mandate": rejected.json()["rejection_id"],
+    }
     (kept,) = by_type["ap2.receipt.stored"]
     assert kept["data"]["receipt_id"] == stored.json()["id"]
     assert kept["data"]["reference_form"] == "spec"
