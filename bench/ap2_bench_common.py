@@ -41,14 +41,17 @@ from tests.ap2.scenarios import (  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 40
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PORTS = range(22000, 23000)
+# BENCH_PORTS="first-last" and BENCH_DB_PREFIX let two people bench on one machine.
+_FIRST, _, _LAST = os.environ.get("BENCH_PORTS", "22000-22999").partition("-")
+PORTS = range(int(_FIRST), int(_LAST or _FIRST) + 1)
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "")
 ISSUER_DID = "did:web:bench-agent-provider.example"
 PROVIDER: Party = party("bench-ap-1")
 CJ = checkout_jwt([(SHOE, 1)])
 
 
 def port_in_range() -> int:
-    """A free port in this feature's range (22000-22999)."""
+    """A free port in this feature's range (22000-22999 unless BENCH_PORTS says)."""
     for port in PORTS:
         with socket.socket() as sock:
             try:
@@ -56,7 +59,7 @@ def port_in_range() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 22000-22999")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 async def _pg(statement: str) -> None:
@@ -70,7 +73,7 @@ async def _pg(statement: str) -> None:
 @contextlib.contextmanager
 def pg_database(prefix: str) -> Iterator[str]:
     """A fresh PostgreSQL database (dropped after); yields its SQLAlchemy URL."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    name = f"{DB_PREFIX}{prefix}_{uuid.uuid4().hex[:8]}"
     asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
     try:
         base = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from app.ap2.rejections import RejectionService
 from app.ap2.service import Ap2Service
 from app.ap2.signer import KeyringSigner, VaultSigners
 from app.issuers.deps import TrustLoaderDep
@@ -36,3 +37,12 @@ async def ap2_service(
 
 
 Ap2ServiceDep = Annotated[Ap2Service, Depends(ap2_service)]
+
+
+async def rejection_service(
+    session: SessionDep, tenant_id: TenantId, principal: CurrentPrincipal
+) -> RejectionService:
+    return RejectionService(session, tenant_id, principal.actor)
+
+
+RejectionServiceDep = Annotated[RejectionService, Depends(rejection_service)]

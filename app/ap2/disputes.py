@@ -82,7 +82,10 @@ def chain_step(mandate: Mandate) -> tuple[StepResult, VerifiedChain | None]:
         "open_mandate_hash": mandate.open_mandate_hash,
         "reference": mandate.reference,
         "reference_sdk": mandate.reference_sdk,
-        "transaction_id": mandate.transaction_id,
+        # Too long for its indexed column, it is kept in the details only.
+        "transaction_id": mandate.transaction_id
+        if mandate.transaction_id is not None
+        else (mandate.details or {}).get("transaction_id"),
         "mandate_type": mandate.mandate_type,
         "amount": mandate.amount_minor,
     }

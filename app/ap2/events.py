@@ -13,6 +13,7 @@ from app.events.outbox import emit
 from app.models import Ap2Receipt
 from app.webhooks.catalogue import EventType
 from app.webhooks.event_data import (
+    Ap2OpenMandateRevoked,
     Ap2PresentationApproved,
     Ap2PresentationRejected,
     Ap2ReceiptStored,
@@ -33,7 +34,7 @@ async def emit_approved(
         mandate_type=chain.family.value,
         issuer_did=chain.root_issuer_did,
         open_mandate_hash=chain.open_mandate_hash,
-        transaction_id=chain.transaction_id,
+        transaction_id=chain.transaction_id if 0 < len(chain.transaction_id) <= 255 else None,
         amount=chain.amount,
         currency=chain.currency,
         occurrences=occurrences,
@@ -56,9 +57,11 @@ async def emit_rejected(
     chain: VerifiedChain | None,
     constraints: Iterable[str],
     now: datetime,
+    rejection_id: uuid.UUID | None = None,
 ) -> None:
     data = Ap2PresentationRejected.model_validate(
         {
+            "rejection_id": rejection_id,
             "code": code,
             "issuer_did": chain.root_issuer_did if chain is not None else None,
             "open_mandate_hash": chain.open_mandate_hash if chain is not None else None,
@@ -91,4 +94,28 @@ async def emit_receipt(
     )
     await emit(
         session, tenant_id=tenant_id, event_type=EventType.AP2_RECEIPT_STORED, data=data, now=now
+    )
+
+
+async def emit_revoked(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    open_mandate_hash: str,
+    reason: str,
+    presented: bool,
+    now: datetime,
+) -> None:
+    data = Ap2OpenMandateRevoked(
+        open_mandate_hash=open_mandate_hash,
+        reason=reason[:1000],
+        presented=presented,
+        revoked_at=now,
+    )
+    await emit(
+        session,
+        tenant_id=tenant_id,
+        event_type=EventType.AP2_OPEN_MANDATE_REVOKED,
+        data=data,
+        now=now,
     )

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, literal_column, or_, select, update
+from sqlalchemy import and_, delete, exists, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -15,15 +15,22 @@ from app.core.repository import TenantScopedRepository
 from app.issuers.repository import _COLUMNS, IssuerRecord, IssuerRepository
 from app.keys import IssuerStatus
 from app.mandates.repository import MandateRepository
-from app.models import Ap2Approval, Ap2Ledger, Ap2Receipt, Issuer, Mandate
-from app.models.base import table_of
+from app.models import Ap2Approval, Ap2Ledger, Ap2Receipt, Ap2Rejection, Issuer, Mandate
 from app.models.mandate import MandateFormat
 
-_LEDGERS = table_of(Ap2Ledger)
-_INSERT_LEDGER = {
-    name: insert(_LEDGERS).on_conflict_do_nothing(index_elements=["tenant_id", "open_mandate_hash"])
-    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+_LEDGER_KEY = ["tenant_id", "open_mandate_hash"]
+
+
+def _insert_ledger(dialect: str, values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the new ledger row (ORM)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(Ap2Ledger)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=_LEDGER_KEY)
+        .returning(Ap2Ledger)
+        .execution_options(populate_existing=True)
+    )
 
 
 class RootIssuerRepository(IssuerRepository):
@@ -57,10 +64,13 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
     ) -> tuple[Ap2Ledger, bool]:
         """The ledger row, made if new, locked until the transaction ends.
 
-        PostgreSQL: INSERT ... ON CONFLICT DO NOTHING then SELECT ... FOR UPDATE, so
-        concurrent presentations under one root queue on that row and each reads what
-        the one before committed. SQLite: the writer's BEGIN IMMEDIATE already holds
-        the database's single write lock. Also says whether this call made the row.
+        INSERT ... ON CONFLICT DO NOTHING RETURNING: a row it returns is new and this
+        transaction's own (a concurrent insert of the same key waits for it to end), so
+        a new ledger costs one statement. Otherwise SELECT ... FOR UPDATE on
+        PostgreSQL, so concurrent presentations under one root queue on that row and
+        each reads what the one before committed (a fresh snapshot after the wait).
+        SQLite: the writer's BEGIN IMMEDIATE already holds the database's single write
+        lock. Also says whether this call made the row.
         """
         values: dict[str, Any] = {
             "id": uuid.uuid4(),
@@ -73,8 +83,9 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
             "updated_at": now,
         }
         self.owns(values)
-        inserted = await self.session.execute(_INSERT_LEDGER[self._dialect()], values)
-        created = bool(getattr(inserted, "rowcount", 0))
+        made = await self.session.scalar(_insert_ledger(self._dialect(), values))
+        if made is not None:
+            return made, True
         query = (
             self.base()
             .where(Ap2Ledger.open_mandate_hash == open_mandate_hash)
@@ -82,9 +93,9 @@ class LedgerRepository(TenantScopedRepository[Ap2Ledger]):
             .execution_options(populate_existing=True)
         )
         row = await self.session.scalar(query)
-        if row is None:  # pragma: no cover - inserted or present just above
+        if row is None:  # pragma: no cover - present just above, and ledgers are not deleted
             raise RuntimeError("the ledger row vanished under its lock")
-        return row, created
+        return row, False
 
     async def forget(self, ledger: Ap2Ledger) -> None:
         """Remove a ledger row this transaction made for a presentation that was refused."""
@@ -191,3 +202,32 @@ class Ap2MandateRepository(MandateRepository):
             .limit(1)
         )
         return await self.session.scalar(query)
+
+
+class RejectionRepository(TenantScopedRepository[Ap2Rejection]):
+    """Genuine chains refused in stage D, newest first."""
+
+    model = Ap2Rejection
+
+    async def search(
+        self,
+        *,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        **equal: str | None,
+    ) -> list[Ap2Rejection]:
+        """Up to `limit` rows matching every given column value, older than `after`."""
+        query = self.base()
+        for name, value in equal.items():
+            if value is not None:
+                query = query.where(getattr(Ap2Rejection, name) == value)
+        if after is not None:
+            at, row_id = after
+            query = query.where(
+                or_(
+                    Ap2Rejection.created_at < at,
+                    and_(Ap2Rejection.created_at == at, Ap2Rejection.id < row_id),
+                )
+            )
+        query = query.order_by(Ap2Rejection.created_at.desc(), Ap2Rejection.id.desc())
+        return list(await self.session.scalars(query.limit(limit)))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
-from app.ap2.deps import Ap2ServiceDep
+from app.ap2.deps import Ap2ServiceDep, RejectionServiceDep
 from app.ap2.schemas import (
     DisputeResult,
     LedgerRead,
@@ -19,6 +20,8 @@ from app.ap2.schemas import (
     PresentationRequest,
     ReceiptCreate,
     ReceiptRead,
+    RejectionList,
+    RejectionRead,
 )
 from app.core.errors import PROBLEM_JSON, BadRequest, Unprocessable
 from app.core.types import STORABLE
@@ -43,7 +46,10 @@ evaluate every constraint, and record the approval in the spend ledger of its ro
 `invalid_request` when the body is not the documented object. Every answer but a dry
 run or a stage-A refusal carries `receipt`, a vault-signed ES256 JWT (keys at
 `/.well-known/jwks.json`). `dry_run: true` answers with the same verdict and changes
-nothing. Approved chains are stored verbatim as mandates (`format` `ap2-v0.2`).
+nothing. Approved chains are stored verbatim as mandates (`format` `ap2-v0.2`); a
+genuine chain refused in stage D (constraints, ledger, replay, revocation) is stored
+verbatim with its verdict (`rejection_id`, `GET /api/v1/ap2/rejections`). Malformed or
+unverifiable input and dry runs store nothing.
 """
 
 
@@ -57,7 +63,10 @@ def _problem(request: Request, status: int, body: dict[str, Any]) -> JSONRespons
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # gone mid-body: nothing to parse, nothing is stored
+        return None
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
@@ -112,9 +121,53 @@ async def get_ledger(
 async def revoke_open_mandate(
     open_mandate_hash: LedgerHash, body: LedgerRevoke, _: CanPresentAp2, ap2: Ap2ServiceDep
 ) -> LedgerRead:
-    """Revoke an open mandate (one presented here before): every later presentation
-    under it is refused (`invalid_mandate`). Revoking again changes nothing."""
+    """Revoke an open mandate by its `open_mandate_hash` (H(root JWT), 43 base64url
+    characters), whether or not it was presented here before: every later presentation
+    under its root is refused (`invalid_mandate`). Audited (`ap2.open_mandate.revoked`)
+    and sent as the `ap2.open_mandate.revoked` event. Revoking again changes nothing;
+    a hash that is not 43 characters long answers 404 `ledger_not_found`."""
     return await ap2.revoke_ledger(open_mandate_hash, body.reason)
+
+
+Filter = Annotated[str | None, Query(max_length=255), STORABLE]
+
+
+@router.get("/rejections", response_model=RejectionList)
+async def search_rejections(
+    _: CanReadMandates,
+    rejections: RejectionServiceDep,
+    open_mandate_hash: Filter = None,
+    transaction_id: Filter = None,
+    code: Annotated[Literal["invalid_mandate", "unresolved_constraint"] | None, Query()] = None,
+    mandate_type: Annotated[Literal["checkout", "payment"] | None, Query()] = None,
+    issuer_did: Annotated[str | None, Query(max_length=2048), STORABLE] = None,
+    merchant_id: Filter = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512), STORABLE] = None,
+) -> RejectionList:
+    """Genuine chains this tenant refused in stage D, newest first, each with its verdict,
+    request context and parsed fields; follow `next_cursor` for older ones."""
+    return await rejections.search(
+        limit=limit,
+        cursor=cursor,
+        open_mandate_hash=open_mandate_hash,
+        transaction_id=transaction_id,
+        code=code,
+        mandate_type=mandate_type,
+        issuer_did=issuer_did,
+        merchant_id=merchant_id,
+    )
+
+
+@router.get("/rejections/{rejection_id}", response_model=RejectionRead)
+async def get_rejection(
+    rejection_id: uuid.UUID,
+    _: CanReadMandates,
+    rejections: RejectionServiceDep,
+    include: Annotated[Literal["token"] | None, Query()] = None,
+) -> RejectionRead:
+    """One stored rejection; `?include=token` adds the chain as presented (audited)."""
+    return await rejections.get(rejection_id, include_token=include == "token")
 
 
 @router.post(

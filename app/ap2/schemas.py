@@ -49,6 +49,11 @@ class PresentationAnswer(BaseModel):
     ledger: LedgerSummary | None
     receipt: str | None
     dry_run: bool = False
+    rejection_id: uuid.UUID | None = Field(
+        default=None,
+        description="The stored refusal of a genuine chain (stage D, not a dry run), "
+        "readable at GET /api/v1/ap2/rejections/{id}; null otherwise",
+    )
 
 
 class ApprovalRead(BaseModel):
@@ -78,6 +83,34 @@ class LedgerRevoke(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(min_length=1, max_length=1000), STORABLE]
+
+
+class RejectionRead(BaseModel):
+    """A genuine chain refused in stage D, as stored (`sd_jwt` only with ?include=token)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    code: str
+    reason: str
+    violations: list[ViolationRead]
+    mandate_type: str = Field(description="checkout or payment")
+    issuer_did: str
+    open_mandate_hash: str
+    transaction_id: str | None
+    reference: str
+    reference_sdk: str
+    amount: int | None
+    currency: str | None
+    merchant_id: str | None
+    context: dict[str, Any]
+    ledger_before: dict[str, Any] | None
+    receipt: str | None
+    sd_jwt: str | None = None
+
+
+class RejectionList(BaseModel):
+    items: list[RejectionRead]
+    next_cursor: str | None
 
 
 class ReceiptCreate(BaseModel):

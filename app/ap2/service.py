@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ap2.disputes import DisputeService
-from app.ap2.events import emit_approved, emit_receipt, emit_rejected
+from app.ap2.events import emit_approved, emit_receipt, emit_rejected, emit_revoked
+from app.ap2.rejections import RejectionService, rejection_row
 from app.ap2.repository import (
     Ap2MandateRepository,
     ApprovalRepository,
@@ -54,9 +55,11 @@ from app.ap2.verification import (
     Violation,
     decision_receipt,
     evaluate,
+    header_kid,
     public_jwk,
     reference_form,
     rejection_receipt,
+    root_kid,
     verify_chain,
     verify_receipt,
 )
@@ -77,6 +80,10 @@ FORMAT = MandateFormat.AP2_V02.value
 # v0.2 contents need not expire; a stored chain without any `exp` stays active.
 NO_EXPIRY = datetime(9999, 12, 31, tzinfo=UTC)
 REJECTED_TITLE = "AP2 presentation rejected"
+LEDGER_HASH_CHARS = 43  # H(s): unpadded base64url of a SHA-256 digest
+MAX_TRANSACTION_ID_CHARS = 64  # the indexed mandates.transaction_id column
+# amount_limit is NUMERIC(20, 4) on PostgreSQL and 1/10,000 units in a BIGINT on SQLite.
+MAX_AMOUNT_LIMIT = Decimal(10) ** 14
 
 
 def sha256_hex(text: str) -> str:
@@ -204,6 +211,14 @@ class Ap2Service:
         rows = prefer_own(await self.issuers.active_records())
         return RootKeyIndex.from_issuers(self.trust.prepare(row) for row in rows.values())
 
+    async def resolve_keys(self, kid: str | None) -> None:
+        """Fetch jwks_url keys the header `kid` may need (stale, or lacking it) before this
+        unit of work holds a connection; inside one, in the background (as v0.1 ingest)."""
+        if kid is None:
+            return
+        inside = self.session.in_transaction()
+        await self.trust.resolve_kid(self.tenant_id, kid, self.issuers if inside else None)
+
     def _sign(self, payload: dict[str, Any] | None) -> str | None:
         if payload is None or self.signer is None:
             return None
@@ -231,6 +246,7 @@ class Ap2Service:
         context = RequestContext(
             request.audience, request.nonce, request.checkout_jwt_hash, request.open_checkout_hash
         )
+        await self.resolve_keys(root_kid(request.sd_jwt))  # before the first query
         chain = verify_chain(request.sd_jwt, context, await self.root_keys(), now)
         if isinstance(chain, Rejection):
             return await self._refused_early(chain, request, now)
@@ -241,7 +257,16 @@ class Ap2Service:
             ledger, created = await self.ledgers.lock(
                 chain.open_mandate_hash, chain.family.value, now
             )
-        before = _state(ledger, await self.approvals.leaf_approved(chain.leaf_jwt_hash))
+        # A leaf JWT fixes its chain up to the root (each hop binds the one before by
+        # hash), so its approval can only sit under this ledger: a ledger that did not
+        # exist, or was made just now, holds none (the unique leaf index stays the
+        # backstop). Saves the replay query for every first use of an open mandate.
+        leaf_approved = (
+            False
+            if ledger is None or created
+            else await self.approvals.leaf_approved(chain.leaf_jwt_hash)
+        )
+        before = _state(ledger, leaf_approved)
         decision = evaluate(chain, before, now)
         if ledger is not None and ledger.revoked_at is not None:
             decision = Decision(
@@ -340,6 +365,10 @@ class Ap2Service:
             )
         )
         code = decision.code.value if decision.code is not None else None
+        token_sha256 = sha256_hex(chain.sd_jwt)
+        stored = await RejectionService(self.session, self.tenant_id).add(
+            rejection_row(chain, decision, before, receipt, token_sha256, now)
+        )
         await self._audit(
             "mandate.rejected",
             None,
@@ -350,6 +379,8 @@ class Ap2Service:
             reference=chain.reference,
             open_mandate_hash=chain.open_mandate_hash,
             constraints=sorted({v.constraint for v in decision.violations if v.constraint}),
+            rejection_id=str(stored.id),
+            token_sha256=token_sha256,
         )
         await emit_rejected(
             self.session,
@@ -358,8 +389,11 @@ class Ap2Service:
             chain=chain,
             constraints=[v.constraint for v in decision.violations if v.constraint],
             now=now,
+            rejection_id=stored.id,
         )
-        return self._outcome(chain, decision, before, None, receipt)
+        outcome = self._outcome(chain, decision, before, None, receipt)
+        outcome.answer.rejection_id = stored.id
+        return outcome
 
     def _mandate_values(
         self,
@@ -373,6 +407,8 @@ class Ap2Service:
         limit = None
         if amount is not None and currency is not None:
             limit = Decimal(amount).scaleb(-currency_scale(currency))
+            if limit >= MAX_AMOUNT_LIMIT:  # past the money column; amount_minor keeps it
+                limit = None
         closed = chain.closed
         details: dict[str, Any] = {
             "format": FORMAT,
@@ -381,6 +417,7 @@ class Ap2Service:
             "checkout_hash": chain.checkout_hash,
             "payee": _merchant_dict(chain.payee),
             "checkout_merchant": _merchant_dict(chain.checkout_merchant),
+            "transaction_id": chain.transaction_id,
             "conditional_transaction_ids": list(chain.conditional_transaction_ids),
             **_terms(chain),
         }
@@ -435,7 +472,10 @@ class Ap2Service:
             "updated_at": now,
             "format": FORMAT,
             "open_mandate_hash": chain.open_mandate_hash,
-            "transaction_id": chain.transaction_id,
+            # Indexed when it fits (any H() does); `details` and the chain keep it whole.
+            "transaction_id": chain.transaction_id
+            if len(chain.transaction_id) <= MAX_TRANSACTION_ID_CHARS
+            else None,
             "reference": chain.reference,
             "reference_sdk": chain.reference_sdk,
             "amount_minor": amount,
@@ -557,12 +597,19 @@ class Ap2Service:
         )
 
     async def revoke_ledger(self, open_mandate_hash: str, reason: str) -> LedgerRead:
-        """Revoke an open mandate: every later presentation under its root is refused."""
+        """Revoke an open mandate: every later presentation under its root is refused.
+
+        The open mandate need not have been presented yet: its ledger row (keyed by
+        H(root JWT), which the issuer or the user can compute from the root they hold)
+        is made revoked, so its first presentation is already refused.
+        """
         now = self.clock.now()
-        if await self.ledgers.find(open_mandate_hash) is None:
+        if len(open_mandate_hash) != LEDGER_HASH_CHARS:
+            # Not H(...) of anything: no root can ever reach this ledger.
             raise NotFound("no ledger under this open mandate hash", code="ledger_not_found")
-        row, _ = await self.ledgers.lock(open_mandate_hash, None, now)
+        row, created = await self.ledgers.lock(open_mandate_hash, None, now)
         if row.revoked_at is None:
+            presented = not created and row.occurrences > 0
             await self.ledgers.revoke(row, reason, now)
             await record(
                 self.session,
@@ -571,7 +618,19 @@ class Ap2Service:
                 action="ap2.open_mandate.revoked",
                 resource_type="ap2_ledger",
                 resource_id=row.id,
-                details={"open_mandate_hash": open_mandate_hash, "reason": reason},
+                details={
+                    "open_mandate_hash": open_mandate_hash,
+                    "reason": reason,
+                    "presented": presented,
+                },
+            )
+            await emit_revoked(
+                self.session,
+                tenant_id=self.tenant_id,
+                open_mandate_hash=open_mandate_hash,
+                reason=reason,
+                presented=presented,
+                now=now,
             )
             row = await self.ledgers.find(open_mandate_hash) or row
         return await self._ledger_read(row)
@@ -581,6 +640,7 @@ class Ap2Service:
     async def store_receipt(self, jwt: str) -> tuple[int, ReceiptRead]:
         """Verify a merchant / processor receipt and link it by `reference`."""
         now = self.clock.now()
+        await self.resolve_keys(header_kid(jwt))  # before the first query
         keys = await self.root_keys()
         verified = verify_receipt(jwt, keys, now)
         if isinstance(verified, ReceiptRejection):

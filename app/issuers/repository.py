@@ -79,6 +79,21 @@ class IssuerRepository(TenantScopedRepository[Issuer]):
         await self.session.delete(row)
         await self.session.flush()
 
+    async def active_url_dids(self) -> list[str]:
+        """DIDs of the active issuers (own and global) whose keys live at a jwks_url."""
+        query = (
+            select(Issuer.did)
+            .where(
+                self._visible_clause(),
+                Issuer.status == IssuerStatus.ACTIVE,
+                Issuer.jwks_url.is_not(None),
+            )
+            .distinct()
+            .order_by(Issuer.did)
+            .limit(MAX_ISSUERS_LISTED)
+        )
+        return list(await self.session.scalars(query))
+
     async def records_for_dids(self, dids: Sequence[str]) -> list[IssuerRecord]:
         """The issuers a tenant trusts under these DIDs (own and global)."""
         if not dids:

@@ -13,7 +13,8 @@ their own, the fetch holds no database connection (nor SQLite's write lock),
 and fetched keys are stored in a short transaction of their own. `snapshot`,
 which runs inside the unit of work, never touches the network. A caller that is
 already inside a transaction gets `resolve_later`: the fetch runs beside it and
-the next request sees the keys.
+the next request sees the keys. AP2 v0.2 headers name a `kid` and no issuer:
+`resolve_kid` asks every active URL issuer the tenant trusts that lacks it.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class TrustLoader:
         self._prepared: OrderedDict[tuple[object, ...], TrustedIssuer] = OrderedDict()
         self._background: dict[tuple[uuid.UUID, frozenset[str]], asyncio.Task[None]] = {}
         self._known: dict[tuple[uuid.UUID, str], tuple[float, IssuerRecord | None]] = {}
+        self._url_dids: dict[uuid.UUID, tuple[float, tuple[str, ...]]] = {}
 
     def prepare(self, row: IssuerRecord) -> TrustedIssuer:
         key = (row.id, row.status, row.updated_at, row.jwks_fetched_at)
@@ -203,6 +205,40 @@ class TrustLoader:
             return await jwks.fetch(row.jwks_url, tenant=tenant_id)
         except JwksFetchError as error:  # logged once by the client; the last good keys stay
             return error
+
+    async def resolve_kid(
+        self, tenant_id: uuid.UUID, kid: str, issuers: IssuerRepository | None = None
+    ) -> None:
+        """`resolve` for a header that names a `kid` and no issuer (an AP2 v0.2 root or
+        receipt): the key may be behind any active jwks_url issuer the tenant trusts.
+
+        Which DIDs those are is remembered for `_KNOWN_SECONDS`. A caller already inside
+        a transaction passes its `issuers` repository: the DIDs are read on its session
+        and the fetch runs beside it (`resolve_later`).
+        """
+        jwks, database = self.jwks, self.database
+        if jwks is None or database is None:
+            return
+        now = jwks.clock.monotonic()
+        entry = self._url_dids.get(tenant_id)
+        if entry is not None and entry[0] > now:
+            dids = entry[1]
+        else:
+            if issuers is not None:
+                dids = tuple(await issuers.active_url_dids())
+            else:
+                async with database.read_sessions() as session:
+                    dids = tuple(await IssuerRepository(session, tenant_id).active_url_dids())
+            if len(self._url_dids) > _KNOWN_MAX:
+                self._url_dids.clear()
+            self._url_dids[tenant_id] = (now + _KNOWN_SECONDS, dids)
+        if not dids:
+            return
+        needs = {did: {kid} for did in dids}
+        if issuers is not None:
+            self.resolve_later(tenant_id, needs)
+        else:
+            await self.resolve(tenant_id, needs)
 
     def resolve_later(self, tenant_id: uuid.UUID, needs: KeyNeeds) -> None:
         """`resolve` beside a caller that already holds a transaction: the fetch

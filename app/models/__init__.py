@@ -2,7 +2,7 @@
 
 from app.models.activity import ActivityHour, ActivityRollup, StatusCount
 from app.models.alert import Alert
-from app.models.ap2 import Ap2Approval, Ap2Ledger, Ap2Receipt
+from app.models.ap2 import Ap2Approval, Ap2Ledger, Ap2Receipt, Ap2Rejection
 from app.models.api_key import ApiKey
 from app.models.audit_anchor import AuditAnchor
 from app.models.audit_chain import (
@@ -29,6 +29,7 @@ __all__ = [
     "Ap2Approval",
     "Ap2Ledger",
     "Ap2Receipt",
+    "Ap2Rejection",
     "ApiKey",
     "AuditAnchor",
     "AuditChainHead",

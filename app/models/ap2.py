@@ -90,3 +90,38 @@ class Ap2Receipt(UUIDPrimaryKey, Base):
     reference_form: Mapped[str] = mapped_column(String(8), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class Ap2Rejection(UUIDPrimaryKey, Base):
+    """A genuine chain (stages A-C passed) that stage D refused, kept verbatim with its
+    verdict and parsed fields for investigation. Malformed or unverifiable input (stages
+    A-C) is never stored; approvals are mandates, not rows here."""
+
+    __tablename__ = "ap2_rejections"
+    __table_args__ = (
+        Index("idx_ap2_rejections_tenant_created", "tenant_id", "created_at"),
+        Index("idx_ap2_rejections_tenant_open_hash", "tenant_id", "open_mandate_hash"),
+        Index("idx_ap2_rejections_tenant_transaction", "tenant_id", "transaction_id"),
+        CheckConstraint(f"mandate_type IN {AP2_FAMILIES!r}", name="mandate_type"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="RESTRICT"), nullable=False
+    )
+    sd_jwt: Mapped[str] = mapped_column(Text, nullable=False)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    code: Mapped[str] = mapped_column(String(32), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    violations: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    mandate_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    issuer_did: Mapped[str] = mapped_column(String(2048), nullable=False)
+    open_mandate_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    transaction_id: Mapped[str | None] = mapped_column(String(255))
+    reference: Mapped[str] = mapped_column(String(64), nullable=False)
+    reference_sdk: Mapped[str] = mapped_column(String(64), nullable=False)
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    merchant_id: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    receipt: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -473,6 +473,7 @@ SCHEMA_EXAMPLES["PresentationAnswer"] = {
     "ledger": _AP2_LEDGER,
     "receipt": _AP2_RECEIPT,
     "dry_run": False,
+    "rejection_id": None,
 }
 SCHEMA_EXAMPLES["LedgerRead"] = {
     "open_mandate_hash": _AP2_HASH,
@@ -496,6 +497,38 @@ SCHEMA_EXAMPLES["ReceiptRead"] = {
     "issuer_did": "did:web:processor.example",
     "reference_form": "spec",
 }
+_AP2_REJECTION = {
+    "id": "6c7d8e9f-0a1b-4c2d-9e3f-4a5b6c7d8e9f",
+    "created_at": WHEN,
+    "code": "invalid_mandate",
+    "reason": "the payment amount is over the range's max",
+    "violations": [
+        {
+            "constraint": "payment.amount_range",
+            "reason": "the payment amount is over the range's max",
+        }
+    ],
+    "mandate_type": "payment",
+    "issuer_did": "did:web:agent-provider.example",
+    "open_mandate_hash": _AP2_HASH,
+    "transaction_id": _AP2_HASH,
+    "reference": _AP2_HASH,
+    "reference_sdk": _AP2_HASH,
+    "amount": 25000,
+    "currency": "USD",
+    "merchant_id": "merchant_1",
+    "context": {
+        "audience": "https://verifier.example",
+        "nonce": "n-0S6_WzA2Mj",
+        "checkout_jwt_hash": _AP2_HASH,
+        "open_checkout_hash": _AP2_HASH,
+    },
+    "ledger_before": {"spent": {}, "occurrences": 0, "last_approval": None},
+    "receipt": TOKEN,
+    "sd_jwt": None,
+}
+SCHEMA_EXAMPLES["RejectionRead"] = _AP2_REJECTION
+SCHEMA_EXAMPLES["RejectionList"] = {"items": [_AP2_REJECTION], "next_cursor": None}
 SCHEMA_EXAMPLES["DisputeResult"] = {
     "mandate_id": MANDATE,
     "result": "consistent",
@@ -536,6 +569,15 @@ OWN_ERRORS[("POST", "/api/v1/ap2/receipts")] = {
 }
 OWN_ERRORS[("GET", "/api/v1/ap2/ledger/{open_mandate_hash}")] = {
     404: "`ledger_not_found`: nothing was ever recorded under this open mandate hash."
+}
+OWN_ERRORS[("POST", "/api/v1/ap2/ledger/{open_mandate_hash}/revoke")] = {
+    404: "`ledger_not_found`: the hash is not 43 base64url characters, so no root has it."
+}
+OWN_ERRORS[("GET", "/api/v1/ap2/rejections")] = {
+    422: "`invalid_cursor`: the cursor is not one this API gave."
+}
+OWN_ERRORS[("GET", "/api/v1/ap2/rejections/{rejection_id}")] = {
+    404: "`rejection_not_found`: no stored rejection of this tenant has this id."
 }
 OWN_ERRORS[("POST", "/api/v1/mandates/{mandate_id}/dispute-check")] = {
     422: "`mandates_not_supported`: the mandate is not an AP2 v0.2 mandate."

@@ -43,6 +43,7 @@ class EventType(StrEnum):
     AP2_PRESENTATION_APPROVED = "ap2.presentation.approved"
     AP2_PRESENTATION_REJECTED = "ap2.presentation.rejected"
     AP2_RECEIPT_STORED = "ap2.receipt.stored"
+    AP2_OPEN_MANDATE_REVOKED = "ap2.open_mandate.revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,12 @@ CATALOGUE: Mapping[EventType, EventSpec] = MappingProxyType(
                 EventType.AP2_RECEIPT_STORED,
                 d.Ap2ReceiptStored,
                 "A merchant or processor receipt was verified and linked to a mandate.",
+            ),
+            _spec(
+                EventType.AP2_OPEN_MANDATE_REVOKED,
+                d.Ap2OpenMandateRevoked,
+                "An AP2 open mandate was revoked (possibly before its first presentation); "
+                "every later presentation under its root is refused.",
             ),
         ]
     )

@@ -161,7 +161,10 @@ class Ap2PresentationApproved(EventData):
     mandate_type: Ap2Kind
     issuer_did: Did
     open_mandate_hash: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None,
+        description="Null when empty or over 255 characters (the stored chain holds it).",
+    )
     amount: int | None = Field(default=None, ge=0, description="ISO 4217 minor units.")
     currency: Currency | None = None
     occurrences: int = Field(ge=1, description="Approvals under this open mandate so far.")
@@ -176,6 +179,17 @@ class Ap2PresentationRejected(EventData):
         default_factory=list, max_length=64, description="Types of the violated constraints."
     )
     rejected_at: UtcDatetime
+    rejection_id: uuid.UUID | None = Field(
+        default=None,
+        description="The stored refusal (stage D), at GET /api/v1/ap2/rejections/{id}.",
+    )
+
+
+class Ap2OpenMandateRevoked(EventData):
+    open_mandate_hash: Annotated[str, StringConstraints(max_length=128)]
+    reason: Text | None = None
+    presented: bool = Field(description="Whether anything had been approved under it before.")
+    revoked_at: UtcDatetime
 
 
 class Ap2ReceiptStored(EventData):

@@ -232,8 +232,55 @@ def test_payee_is_a_merchant(payee: Any) -> None:
     assert "payee" in _schema_refusal(payment(payee=payee).verify())
 
 
-def test_merchant_extra_members_and_empty_strings_are_shapes() -> None:
-    _passes_c(payment(payee={"id": "", "name": "", "extra": 1}).verify())
+def test_merchant_empty_strings_are_shapes() -> None:
+    _passes_c(payment(payee={"id": "", "name": ""}).verify())
+    _passes_c(payment(payee={"id": "m", "name": "n", "website": "https://m.example"}).verify())
+
+
+# Merchant, Amount and PISP close their objects; PaymentInstrument and the UCP
+# checkout's merchant do not.
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("payee", M1 | {"extra": 1}),
+        ("payee", M1 | {"_sd_alg": "sha-256"}),
+        ("payment_amount", {"amount": 19900, "currency": "USD", "display": "$199.00"}),
+        ("payment_amount", {"amount": 19900, "currency": "USD", "scale": 2}),
+        ("pisp", PISP1 | {"country": "FR"}),
+    ],
+)
+def test_closed_shared_objects_refuse_unknown_members(member: str, value: Any) -> None:
+    s = payment(closed=lambda cj: closed_payment(cj) | {member: value})
+    reason = _schema_refusal(s.verify())
+    assert member in reason
+    assert "does not allow" in reason
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("payee", M1 | {"mcc": "5411"}),
+        ("payment_amount", {"amount": 19900, "currency": "USD", "x": None}),
+        ("pisp", PISP1 | {"extra": "x"}),
+    ],
+)
+def test_open_payment_presets_refuse_unknown_members(member: str, value: Any) -> None:
+    reason = _schema_refusal(payment(root_extra={member: value}).verify())
+    assert member in reason
+    assert "does not allow" in reason
+
+
+def test_instrument_and_checkout_merchant_members_stay_open() -> None:
+    instrument = CARD | {"network": "visa", "last4": "4242"}
+    _passes_c(
+        payment(closed=lambda cj: closed_payment(cj) | {"payment_instrument": instrument}).verify()
+    )
+    decision = checkout(
+        merchant=M1 | {"logo": "https://m.example/logo.png"},
+        cons=[lines(("l", 1, [SHOE])), merchants(M1)],
+    ).decide()
+    assert isinstance(decision, Decision), decision
+    assert decision.approved, decision
 
 
 @pytest.mark.parametrize(
@@ -333,6 +380,8 @@ REF = reference(OPEN_CHECKOUT_HASH)
         {"type": "payment.allowed_payment_instruments", "allowed": ["pi"]},
         {"type": "payment.allowed_pisps", "allowed": [{"legal_name": "a", "brand_name": "b"}]},
         {"type": "payment.allowed_pisps"},
+        {"type": "payment.allowed_pisps", "allowed": [PISP1 | {"extra": "x"}]},
+        {"type": "payment.allowed_payees", "allowed": [M1 | {"extra": "x"}]},
         {"type": "payment.execution_date", "not_before": "yesterday"},
         {"type": "payment.execution_date", "not_after": 1777636800},
         {"type": "payment.reference"},
@@ -372,6 +421,7 @@ def test_payment_constraint_shapes(constraint: Any) -> None:
         {"type": "checkout.allowed_merchants"},
         {"type": "checkout.allowed_merchants", "allowed": [{"name": "n"}]},
         {"type": "checkout.allowed_merchants", "allowed": "merchant_1"},
+        {"type": "checkout.allowed_merchants", "allowed": [M1 | {"extra": "x"}]},
     ],
 )
 def test_checkout_constraint_shapes(constraint: Any) -> None:
@@ -431,3 +481,10 @@ def test_checkout_merchant_and_lines_read_from_the_checkout() -> None:
     assert verified.checkout_merchant is not None
     assert verified.merchant_ids == ("merchant_1",)
     assert _passes_c(checkout(merchant=None).verify()).merchant_ids == ()
+
+
+@pytest.mark.parametrize("value", [2**53, 10**19, 10**400])
+def test_integers_past_the_exact_json_range_are_refused(value: int) -> None:
+    assert "at most" in _schema_refusal(payment(amount=value).verify())
+    _schema_refusal(payment(cons=[REF, amount_range(value)]).verify())
+    _passes_c(payment(amount=2**53 - 1, cons=[REF, amount_range(2**53 - 1)]).verify())

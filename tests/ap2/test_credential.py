@@ -660,3 +660,17 @@ def test_disclosure_refusals_through_the_chain() -> None:
     for name, discs in variants.items():
         reason = _refused(Hop(root.jwt, discs), leaf)
         assert reason, name
+
+
+def test_cnf_keys_met_before_are_checked_the_same() -> None:
+    """The prepared-key cache by coordinates changes no verdict, whatever came before."""
+    agent = party()
+    root = root_hop(open_checkout(agent), PROVIDER)
+    for _ in range(2):
+        _ok(root, _leaf(root, agent))
+        assert "cnf" in _refused(root, _leaf(root, party()))
+    off_curve = open_checkout(agent)
+    off_curve["cnf"] = {"jwk": agent.jwk | {"y": party().jwk["y"]}}
+    bad_root = root_hop(off_curve, PROVIDER)
+    for _ in range(2):
+        assert "cnf" in _refused(bad_root, _leaf(bad_root, agent))

@@ -4,12 +4,13 @@ each answered with its status and code, nothing stored, no ledger change."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from app.models import Ap2Approval, Ap2Ledger, Mandate
+from app.models import Ap2Approval, Ap2Ledger, Ap2Rejection, Mandate
 from tests.ap2.minting import H, b64, chain, disclosure, kb_hop, party, resign, root_hop, sign
 from tests.ap2.scenarios import (
     AUD,
@@ -19,6 +20,7 @@ from tests.ap2.scenarios import (
     NONCE,
     NOW_TS,
     OPEN_CHECKOUT_HASH,
+    PISP1,
     PROVIDER,
     SHOE,
     amount_range,
@@ -47,6 +49,7 @@ class Case:
     body: Callable[[], dict[str, Any]]
     code: str | None
     constraint: str | None = None
+    body_sent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> int:
@@ -233,6 +236,22 @@ CASES = [
     Case("amount-with-exponent-like-float", _amount(1.99e4), IM),
     Case("amount-negative", _amount(-1), IM),
     Case("amount-boolean", _amount(True), IM),
+    Case(
+        "amount-with-unknown-member",
+        _pay(closed_extra={"payment_amount": {"amount": 19900, "currency": "USD", "scale": 2}}),
+        IM,
+    ),
+    Case("pisp-with-unknown-member", _pay(closed_extra={"pisp": PISP1 | {"country": "FR"}}), IM),
+    Case(
+        "allowed-payee-with-unknown-member",
+        _pay(cons=[amount_range(20000), payees(M1 | {"mcc": "5411"}), REF]),
+        IM,
+    ),
+    Case(
+        "instrument-extra-members-ignored",
+        _pay(closed_extra={"payment_instrument": {"id": "pi", "type": "card", "last4": "4242"}}),
+        None,
+    ),
     Case("cnf-with-private-d", _root_with_cnf({"d": "A" * 43}), IC),
     Case("cnf-with-unknown-member", _root_with_cnf({"foo": "bar"}), IC),
     Case("aud-wrong", _with(lambda: checkout_chain(NOW_TS), audience="https://other.example"), IC),
@@ -274,7 +293,9 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 async def test_own_case_over_http(api, tenant, database, case):
-    response = await api.post(URL, json=case.body(), headers=tenant.headers)
+    body = case.body()
+    case.body_sent = body
+    response = await api.post(URL, json=body, headers=tenant.headers)
     assert response.status_code == case.status, (case.name, response.text[:500])
     answer = response.json()
     assert answer["code"] == case.code
@@ -290,6 +311,15 @@ async def test_own_case_over_http(api, tenant, database, case):
         assert stored == 0
         assert await count(database, Ap2Approval) == 0
         assert await count(database, Ap2Ledger) == 0  # a refusal leaves no ledger behind
+        async with database.sessions() as session:
+            kept = list(await session.scalars(select(Ap2Rejection)))
+        if answer["ledger"] is None:  # stages A-C: malformed or unverifiable, nothing kept
+            assert kept == []
+            assert answer["rejection_id"] is None
+        else:  # stage D: a genuine chain, kept verbatim with its verdict
+            (row,) = kept
+            assert str(row.id) == answer["rejection_id"]
+            assert (row.sd_jwt, row.code) == (case.body_sent["sd_jwt"], case.code)
 
 
 BAD_BODIES = [

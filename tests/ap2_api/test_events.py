@@ -52,9 +52,38 @@ async def test_approved_rejected_and_receipt_events(api, tenant, database, world
     assert data["occurrences"] == 1
     codes = sorted(p["data"]["code"] for p in by_type["ap2.presentation.rejected"])
     assert codes == ["invalid_credential", "invalid_mandate"]
+    refusals = {
+        p["data"]["code"]: p["data"].get("rejection_id")
+        for p in by_type["ap2.presentation.rejected"]
+    }
+    assert refusals == {
+        "invalid_credential": None,
+        "invalid_mandate": rejected.json()["rejection_id"],
+    }
     (kept,) = by_type["ap2.receipt.stored"]
     assert kept["data"]["receipt_id"] == stored.json()["id"]
     assert kept["data"]["reference_form"] == "spec"
     # Tenant B has no endpoint: its presentations write no delivery.
     await api.post(URL, json=checkout_chain(NOW_TS).body(), headers=tenant.other)
     assert len(await _deliveries(database)) == len(rows)
+
+
+async def test_open_mandate_revoked_event(api, tenant, database, world):
+    async with database.sessions.begin() as session:
+        await add_webhook(session, world.tenant_a)
+    presented = payment_chain(NOW_TS)
+    assert (await api.post(URL, json=presented.body(), headers=tenant.headers)).status_code == 200
+    unseen = payment_chain(NOW_TS)
+    for target in (presented, unseen, presented):  # the third changes nothing
+        path = f"/api/v1/ap2/ledger/{target.open_mandate_hash}/revoke"
+        response = await api.post(path, json={"reason": "withdrawn"}, headers=tenant.headers)
+        assert response.status_code == 200, response.text
+    revoked = [
+        row.payload["data"]
+        for row in await _deliveries(database)
+        if row.event_type == "ap2.open_mandate.revoked"
+    ]
+    assert [(d["open_mandate_hash"], d["presented"], d["reason"]) for d in revoked] == [
+        (presented.open_mandate_hash, True, "withdrawn"),
+        (unseen.open_mandate_hash, False, "withdrawn"),
+    ]

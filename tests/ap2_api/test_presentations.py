@@ -265,13 +265,53 @@ async def test_revoked_open_mandate_refuses_later_presentations(api, tenant, dat
     assert "revoked" in response.json()["violations"][0]["reason"]
     dry = await api.post(URL, json=second.body(dry_run=True), headers=tenant.headers)
     assert dry.status_code == 422
-    # A root never presented has no ledger to revoke.
+    assert await count(database, Ap2Approval) == 1
+
+
+async def test_open_mandate_revoked_before_its_first_presentation(api, tenant, database):
     fresh = payment_chain(NOW_TS, cons=recurring())
     path = f"/api/v1/ap2/ledger/{fresh.open_mandate_hash}/revoke"
-    missing = await api.post(path, json={"reason": "x"}, headers=tenant.headers)
-    assert missing.status_code == 404
-    assert missing.json()["code"] == "ledger_not_found"
-    assert await count(database, Ap2Approval) == 1
+    before = await api.get(f"/api/v1/ap2/ledger/{fresh.open_mandate_hash}", headers=tenant.headers)
+    assert before.status_code == 404
+    revoked = await api.post(path, json={"reason": "lost the phone"}, headers=tenant.headers)
+    assert revoked.status_code == 200, revoked.text
+    body = revoked.json()
+    assert (body["open_mandate_hash"], body["family"], body["occurrences"]) == (
+        fresh.open_mandate_hash,
+        None,
+        0,
+    )
+    assert (body["revocation_reason"], body["approvals"]) == ("lost the phone", [])
+    again = await api.post(path, json={"reason": "other"}, headers=tenant.headers)
+    assert again.json()["revocation_reason"] == "lost the phone"  # revoking again changes nothing
+    for dry_run in (True, False):
+        response = await api.post(URL, json=fresh.body(dry_run=dry_run), headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "invalid_mandate"
+        assert "revoked" in response.json()["violations"][0]["reason"]
+    assert await count(database, Mandate) == 0
+    assert await count(database, Ap2Approval) == 0
+    assert await count(database, Ap2Ledger) == 1  # the revoked row stays
+    async with database.sessions() as session:
+        audit = list(
+            await session.scalars(
+                select(AuditLog).where(AuditLog.action == "ap2.open_mandate.revoked")
+            )
+        )
+    assert len(audit) == 1
+    assert audit[0].details["presented"] is False
+    assert audit[0].details["open_mandate_hash"] == fresh.open_mandate_hash
+    # The revoked row is the tenant's own.
+    other = await api.get(f"/api/v1/ap2/ledger/{fresh.open_mandate_hash}", headers=tenant.other)
+    assert other.status_code == 404
+    # A hash no root can have.
+    for bad in ("abc", "A" * 44):
+        missing = await api.post(
+            f"/api/v1/ap2/ledger/{bad}/revoke", json={"reason": "x"}, headers=tenant.headers
+        )
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "ledger_not_found"
+    assert await count(database, Ap2Ledger) == 1
 
 
 async def test_tenant_isolation(api, tenant, database):

@@ -112,6 +112,8 @@ EXPECTED: dict[tuple[str, str], tuple[Permission | str, set[str] | str, int]] = 
         200,
     ),
     ("POST", "/api/v1/ap2/receipts"): (Permission.AP2_PRESENT, {ADMIN, CADMIN, CUSER}, 201),
+    ("GET", "/api/v1/ap2/rejections"): (Permission.MANDATES_READ, EVERYONE, 200),
+    ("GET", "/api/v1/ap2/rejections/{rejection_id}"): (Permission.MANDATES_READ, EVERYONE, 200),
     ("POST", "/api/v1/mandates/{mandate_id}/dispute-check"): (
         Permission.MANDATES_READ,
         EVERYONE,
@@ -178,6 +180,11 @@ OUTSIDE_API = {
     "/static",
     "/.well-known/jwks.json",  # the vault's public keys, for anyone checking its signatures
 }
+# Routes keyed by a value anyone can compute rather than a row id: another tenant's value
+# is like a missing one, and for these a missing one is not a 404. Revoking an open
+# mandate by its hash works before its first presentation, so the caller's tenant gets a
+# revoked ledger of its own and the other tenant's is untouched (tests/ap2_api).
+NOT_A_ROW_ID = {("POST", "/api/v1/ap2/ledger/{open_mandate_hash}/revoke")}
 # Routes whose effect does not depend on a tenant ("other tenant" means nothing there).
 TENANTLESS = {
     ("GET", "/api/v1/admin/db"),
@@ -348,12 +355,18 @@ async def ap2_call(path: str, database, tenant_id, unique: str) -> Call:
             IssuerCreate(did=did, jwks={"keys": [root_key.public_jwk()]})
         )
     presented = checkout_chain(now_ts, issuer=root_key)
-    if path == "/api/v1/ap2/presentations":
-        return Call(path, presented.body())
+    if path in ("/api/v1/ap2/presentations", "/api/v1/ap2/rejections"):
+        return Call(path, presented.body() if path.endswith("presentations") else None)
     async with database.sessions.begin() as session:
         ap2 = Ap2Service(session, tenant_id, SYSTEM, TrustLoader(None), database.settings)
         answer = (await ap2.present(PresentationRequest(**presented.body()))).answer
     assert answer.mandate_id is not None, answer
+    if path.endswith("/{rejection_id}"):
+        async with database.sessions.begin() as session:
+            ap2 = Ap2Service(session, tenant_id, SYSTEM, TrustLoader(None), database.settings)
+            replay = (await ap2.present(PresentationRequest(**presented.body()))).answer
+        assert replay.rejection_id is not None, replay
+        return Call(path.replace("{rejection_id}", str(replay.rejection_id)))
     if path == "/api/v1/ap2/receipts":
         receipt = receipt_jwt(
             root_key,
@@ -453,7 +466,7 @@ async def test_access_matrix(client, database, world, kind):
                     want, code = 403, "permission_denied"
                 elif kind == "api_key" and key == ("POST", "/api/v1/auth/password"):
                     want, code = 403, "not_a_user"
-                elif scope == "other" and role != ADMIN:
+                elif scope == "other" and role != ADMIN and key not in NOT_A_ROW_ID:
                     want, code = 404, None
                 else:
                     want, code = success, None

@@ -89,6 +89,8 @@ EXPECTED_ERRORS: dict[tuple[str, str], list[int]] = {
         503,
     ],
     ("POST", "/api/v1/ap2/receipts"): [400, 401, 403, 404, 413, 415, 422, 429, 503],
+    ("GET", "/api/v1/ap2/rejections"): [400, 401, 403, 404, 422, 429, 503],
+    ("GET", "/api/v1/ap2/rejections/{rejection_id}"): [400, 401, 403, 404, 422, 429, 503],
     ("GET", "/api/v1/webhooks"): [400, 401, 403, 404, 429, 503],
     ("POST", "/api/v1/webhooks"): [400, 401, 403, 404, 413, 415, 422, 429, 503],
     ("GET", "/api/v1/webhooks/{webhook_id}"): [400, 401, 403, 404, 422, 429, 503],

@@ -89,4 +89,10 @@ SAMPLES: dict[EventType, d.EventData] = {
         reference_form="spec",
         stored_at=AT,
     ),
+    EventType.AP2_OPEN_MANDATE_REVOKED: d.Ap2OpenMandateRevoked(
+        open_mandate_hash="Xy0bQ3hash",
+        reason="the user withdrew it",
+        presented=False,
+        revoked_at=AT,
+    ),
 }

@@ -48,6 +48,7 @@ ISSUE_TYPES = {
     "ap2.presentation.approved",
     "ap2.presentation.rejected",
     "ap2.receipt.stored",
+    "ap2.open_mandate.revoked",
 }
 RAW_TOKEN_FIELDS = {"vc_jwt", "sd_jwt", "token", "jwt", "receipt", "secret"}
 

@@ -128,7 +128,9 @@ class VerifiedChain(NamedTuple):
         if not isinstance(closed, ClosedCheckout):
             return None
         try:
-            return merchant(closed.checkout_jwt.payload.get("merchant"), "merchant", False)
+            return merchant(
+                closed.checkout_jwt.payload.get("merchant"), "merchant", False, closed=False
+            )
         except SchemaError:
             return None
 

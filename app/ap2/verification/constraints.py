@@ -74,7 +74,9 @@ def _checkout(subject: Subject) -> ClosedCheckout:
 def _allowed_merchants(c: AllowedMerchants, subject: Subject) -> str | None:
     payload = _checkout(subject).checkout_jwt.payload
     try:
-        actual = merchant(payload.get("merchant"), "checkout merchant", id_required=False)
+        actual = merchant(
+            payload.get("merchant"), "checkout merchant", id_required=False, closed=False
+        )
     except SchemaError as exc:
         return f"the checkout's merchant cannot be read: {exc}"
     if any(merchants_match(allowed, actual) for allowed in c.allowed):

@@ -8,6 +8,7 @@ never performs I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -142,14 +143,23 @@ def cnf_key(content: Mapping[str, Any]) -> TrustedKey:
         raise InvalidCnf("cnf has no 'jwk' object")
     _check_jwk(jwk)
     try:
-        point = b"\x04" + b64url(jwk["x"], "x") + b64url(jwk["y"], "y")
-        public = ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
+        return _p256_key(jwk["x"], jwk["y"])
     except ValueError:  # WireError included: a non-canonical coordinate, or no curve point
         raise InvalidCnf("cnf.jwk is not a P-256 public key") from None
-    return prepare_public_key(public, alg=ALG)
 
 
 _P256 = ec.SECP256R1()
+
+
+# An agent key signs many presentations; building and checking the point costs about as
+# much as the rest of the hop's checks. The key is (x, y), which for an EC P-256 JWK is
+# what its RFC 7638 thumbprint covers; failures (ValueError) are not cached.
+@lru_cache(maxsize=4096)
+def _p256_key(x: str, y: str) -> TrustedKey:
+    """The prepared ES256 key of P-256 coordinates `x`, `y` (strict base64url)."""
+    point = b"\x04" + b64url(x, "x") + b64url(y, "y")
+    public = ec.EllipticCurvePublicKey.from_encoded_point(_P256, point)
+    return prepare_public_key(public, alg=ALG)
 
 
 def public_jwk(key: TrustedKey) -> dict[str, str]:

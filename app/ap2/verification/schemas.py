@@ -1,7 +1,9 @@
 """Shared objects of mandate contents: Merchant, Amount, PaymentInstrument, PISP, integers.
 
 Parsers return typed values or raise SchemaError. Integers are JSON integer literals
-(`type(v) is int`, so no float, no boolean); amounts and bounds are >= 0.
+(`type(v) is int`, so no float, no boolean); amounts and bounds are >= 0. Merchant,
+Amount and PISP are closed (a member outside their schema is refused); a
+PaymentInstrument may carry other members, which are ignored.
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 
 class SchemaError(ValueError):
     """A content member of the wrong shape or type."""
+
+
+MERCHANT_MEMBERS = frozenset({"id", "name", "website"})
+AMOUNT_MEMBERS = frozenset({"amount", "currency"})
+PISP_MEMBERS = frozenset({"legal_name", "brand_name", "domain_name"})
+
+
+def closed_members(value: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    """Refuse members of `value` outside `allowed` (a schema that closes its object)."""
+    if not allowed.issuperset(value):
+        extra = sorted(name[:64] for name in value if name not in allowed)[:4]
+        raise SchemaError(f"{what} has members its schema does not allow: {extra}")
 
 
 class Merchant(NamedTuple):
@@ -49,10 +63,17 @@ class Pisp(NamedTuple):
     domain_name: str
 
 
+# I-JSON (RFC 7493): integers past 2^53 - 1 are not exact for every receiver; amounts,
+# bounds and counts beyond it are refused rather than stored or forwarded inexactly.
+MAX_INTEGER = 2**53 - 1
+
+
 def integer(value: Any, what: str, minimum: int | None = None) -> int:
-    """A JSON integer literal, at least `minimum` when given."""
+    """A JSON integer literal, at least `minimum` when given, at most MAX_INTEGER."""
     if type(value) is not int:
         raise SchemaError(f"{what} must be an integer")
+    if value > MAX_INTEGER:
+        raise SchemaError(f"{what} must be at most {MAX_INTEGER}")
     if minimum is not None and value < minimum:
         raise SchemaError(f"{what} must be at least {minimum}")
     return value
@@ -108,18 +129,22 @@ def _in(what: str, exc: SchemaError) -> SchemaError:
     return SchemaError(f"{what}: {exc}")
 
 
-def merchant(value: Any, what: str, id_required: bool = True) -> Merchant:
-    """A Merchant; `id_required=False` for the checkout's merchant, whose id may be missing."""
+def merchant(value: Any, what: str, id_required: bool = True, closed: bool = True) -> Merchant:
+    """A Merchant; `id_required=False` for the checkout's merchant, whose id may be missing,
+    and `closed=False` for that UCP object, which may carry other members."""
     if type(value) is dict:  # the usual, well-formed case, without a call per member
         given, label, site = value.get("id"), value.get("name"), value.get("website")
         if (
             type(label) is str
             and (type(given) is str or (given is None and "id" not in value and not id_required))
             and (type(site) is str or "website" not in value)
+            and (not closed or MERCHANT_MEMBERS.issuperset(value))
         ):
             return Merchant(given, label, site)
     try:
         member = obj(value, "merchant")
+        if closed:
+            closed_members(member, MERCHANT_MEMBERS, "merchant")
         if id_required:
             ident: str | None = string(required(member, "id", "merchant"), "id")
         else:
@@ -134,10 +159,17 @@ def amount(value: Any, what: str) -> Amount:
     """An Amount: non-negative integer minor units and a currency code."""
     if type(value) is dict:
         minor, code = value.get("amount"), value.get("currency")
-        if type(minor) is int and minor >= 0 and type(code) is str and _CURRENCY.fullmatch(code):
+        if (
+            type(minor) is int
+            and 0 <= minor <= MAX_INTEGER
+            and type(code) is str
+            and _CURRENCY.fullmatch(code)
+            and len(value) == 2
+        ):
             return Amount(minor, code)
     try:
         member = obj(value, "amount object")
+        closed_members(member, AMOUNT_MEMBERS, "amount object")
         return Amount(
             integer(required(member, "amount", "amount object"), "amount", 0),
             currency(required(member, "currency", "amount object"), "currency"),
@@ -171,6 +203,7 @@ def pisp(value: Any, what: str) -> Pisp:
     """A PISP: all three names required."""
     try:
         member = obj(value, "pisp")
+        closed_members(member, PISP_MEMBERS, "pisp")
         return Pisp(
             string(required(member, "legal_name", "pisp"), "legal_name"),
             string(required(member, "brand_name", "pisp"), "brand_name"),
