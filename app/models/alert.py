@@ -45,6 +45,10 @@ class Alert(UUIDPrimaryKey, Base):
             postgresql_where=OPEN,
         ),
         Index("idx_alerts_type_key", "alert_type", "dedupe_key"),
+        # The expiry sweep's "never alerted" check, per mandate: without it the
+        # planner, with statistics not yet caught up on a fast-growing table,
+        # picks a nested loop over every alert for every expiring mandate.
+        Index("idx_alerts_type_mandate", "alert_type", "mandate_id"),
         Index("idx_alerts_resolved_at", "resolved_at"),
         CheckConstraint(f"severity IN {SEVERITIES!r}", name="severity"),
         CheckConstraint(f"resolution IN {RESOLUTIONS!r}", name="resolution"),
