@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -165,13 +165,22 @@ async def expiring_without_alert_of_every_tenant(
     session: AsyncSession, now: datetime, horizon: datetime, limit: int
 ) -> list[Mandate]:
     """Active mandates expiring by `horizon` that have never had an expiry alert
-    (one per mandate, ever), oldest expiry first."""
-    ever_alerted = exists().where(
-        Alert.alert_type == AlertType.MANDATE_EXPIRING, Alert.mandate_id == Mandate.id
+    (one per mandate, ever), oldest expiry first.
+
+    The check is a scalar subquery, probed per expiring mandate through
+    idx_alerts_type_mandate, not NOT EXISTS: PostgreSQL turns that into an anti
+    join planned from the alerts table's statistics, which lag while the sweep
+    itself fills the table, and a plan made for "5 alerts" walked every alert
+    for every expiring mandate (3 s a round at 10,000 of them)."""
+    ever_alerted = (
+        select(literal(1))
+        .where(Alert.alert_type == AlertType.MANDATE_EXPIRING, Alert.mandate_id == Mandate.id)
+        .limit(1)
+        .scalar_subquery()
     )
     query = (
         select(Mandate)
-        .where(_expiring(now, horizon), ~ever_alerted)
+        .where(_expiring(now, horizon), ever_alerted.is_(None))
         .order_by(Mandate.expires_at, Mandate.id)
         .limit(limit)
     )
