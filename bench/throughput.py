@@ -107,9 +107,17 @@ def wait_ready(base: str, path: str = "/healthz") -> None:
 
 
 def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-    if workers > 1:
-        command += ["--workers", str(workers)]
+    # Always named: in production WORKERS defaults to the number of cores.
+    command = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
@@ -243,8 +251,10 @@ def main() -> None:
         if "bare" in ops:
             bare = start_bare(work, bare_port)
             wait_ready(f"http://127.0.0.1:{bare_port}", "/")
-        workers = f", {args.workers} workers" if args.workers > 1 else ""
-        print(f"PostgreSQL, production settings, rate limits on, c={CONCURRENCY}{workers}")
+        print(
+            f"PostgreSQL, production settings, rate limits on, c={CONCURRENCY}, "
+            f"{args.workers} server process(es)"
+        )
         for _ in range(args.repeats):
             for op in ops:
                 if op == "bare":
