@@ -25,6 +25,7 @@ from app.mandates.schemas import (
 )
 from app.mandates.search import MandateSearch
 from app.tenancy.deps import CanReadMandates, CanWriteMandates
+from app.web.responses import model_json
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
 # Generous here; `check_key` applies the real rule (255 printable ASCII) with its own code.
@@ -94,9 +95,9 @@ async def create_mandates(
 @router.get("", response_model=MandatePage)
 async def search_mandates(
     params: Annotated[MandateSearch, Query()], _: CanReadMandates, mandates: ReadMandateServiceDep
-) -> MandatePage:
+) -> Response:
     """Search this tenant's mandates; follow `next_cursor` for the next page."""
-    return await mandates.search(params)
+    return model_json(await mandates.search(params))
 
 
 @router.get("/{mandate_id}", response_model=MandateRead, response_model_exclude_none=False)
@@ -105,11 +106,12 @@ async def get_mandate(
     _: CanReadMandates,
     mandates: OneMandateServiceDep,
     include: Annotated[Literal["token"] | None, Query()] = None,
-) -> MandateRead:
+) -> Response:
     """One mandate; `?include=token` adds the raw token (and writes an audit row)."""
     if include == "token":
-        return await mandates.view_one(await mandates.read_token(mandate_id), include_token=True)
-    return await mandates.view_one(await mandates.read(mandate_id))
+        mandate = await mandates.read_token(mandate_id)
+        return model_json(await mandates.view_one(mandate, include_token=True))
+    return model_json(await mandates.view_one(await mandates.read(mandate_id)))
 
 
 @router.patch("/{mandate_id}", response_model=MandateRead)
