@@ -37,26 +37,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 from _server import ROOT, SECRET, cli, free_port
+from dashboard_pages import FILL_MANDATES
 
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 LOADGEN = ROOT.parent / "shared" / "tools" / "loadgen.py"
 ISSUER = "did:web:localhost"
 CONCURRENCY = "32"
 
-FILL = """
-INSERT INTO mandates (id, tenant_id, vc_jwt, token_sha256, mandate_type, issuer_did, subject_did,
-    scope, amount_limit, currency, merchants, labels, details, issued_at, expires_at, status,
-    verification_status, verified_at, retention_days, verification_details, created_at, updated_at)
-SELECT gen_random_uuid(), $1, 'x.y.z', md5(g::text) || md5((g * 7)::text),
-    CASE WHEN g % 4 = 0 THEN 'intent' ELSE 'generic' END,
-    'did:web:issuer-' || (g % 10) || '.example', 'did:example:agent-' || (g % 5000),
-    'scope-' || (g % 20), (g % 100000) / 100.0, 'USD', '["shop.example"]'::jsonb, '{}'::jsonb,
-    '{}'::jsonb, now() - interval '7 days' + g * interval '0.6 second',
-    now() + ((g % 720) + 1) * interval '1 day',
-    CASE WHEN g % 50 = 0 THEN 'revoked' ELSE 'active' END,
-    'VALID', now(), 90, '{}'::jsonb, now() - interval '7 days' + g * interval '0.6 second', now()
-FROM generate_series(1, $2) AS g
-"""
 BARE_APP = """
 from fastapi import FastAPI
 
@@ -243,7 +230,7 @@ def main() -> None:
         auth = ("--adapter", "vault", "--param", f"api_key={key}")
         if {"get", "search"} & set(ops):
             started = time.perf_counter()
-            asyncio.run(sql(dsn, FILL, uuid.UUID(tenant), args.rows))
+            asyncio.run(sql(dsn, FILL_MANDATES, uuid.UUID(tenant), 7 * 86400 - 60, args.rows))
             asyncio.run(sql(dsn, "VACUUM ANALYZE"))
             ids = asyncio.run(sql(dsn, "SELECT id FROM mandates ORDER BY random() LIMIT 20000"))
             (work / "ids.txt").write_text("\n".join(str(r["id"]) for r in ids))
