@@ -270,11 +270,15 @@ class TrustLoader:
         return TrustView(TrustSnapshot(self.prepare(row) for row in rows.values()), rows)
 
     async def _records(self, issuers: IssuerRepository, dids: list[str]) -> list[IssuerRecord]:
+        """The rows held for these DIDs, unless this transaction changed issuers (then
+        read, and not held: the change may still roll back)."""
         key = (issuers.tenant_id, tuple(dids))
-        if (held := self._rows.get(key)) is not None and not pending(issuers.session, Issuer):
+        fresh = pending(issuers.session, Issuer)
+        if not fresh and (held := self._rows.get(key)) is not None:
             return list(held)
         records = await issuers.records_for_dids(dids)
-        self._rows.put(key, records)
+        if not fresh:
+            self._rows.put(key, records)
         return records
 
     async def aclose(self) -> None:

@@ -75,3 +75,25 @@ async def test_a_change_made_elsewhere_takes_effect_within_the_bound(database_ur
             assert await _code(database, trust, settings, tenant_id, issuer) == "ISSUER_REVOKED"
     finally:
         await database.dispose()
+
+
+async def test_a_change_rolled_back_is_never_held(database_url):
+    settings = make_settings(database_url, trust_cache_seconds=60)
+    database = Database(settings)
+    try:
+        async with httpx.AsyncClient() as http:
+            trust = TrustLoader(JwksClient(http, settings, ManualClock()), database)
+            tenant_id, issuer = await _setup(database)
+            assert await _code(database, trust, settings, tenant_id, issuer) == "VALID"
+            async with database.sessions() as session:
+                stored = await session.scalar(select(Issuer).where(Issuer.did == issuer.did))
+                assert stored is not None
+                stored.status = "revoked"
+                await session.flush()  # this transaction sees its own change...
+                service = MandateService(session, tenant_id, ACTOR, trust, settings)
+                outcome = await service.ingest(MandateCreate(vc_jwt=issuer.token()))
+                assert outcome.result.code.value == "ISSUER_REVOKED"
+                await session.rollback()  # ...which never happened
+            assert await _code(database, trust, settings, tenant_id, issuer) == "VALID"
+    finally:
+        await database.dispose()
