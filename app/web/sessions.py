@@ -37,14 +37,7 @@ async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def primary_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Reads that must see the primary's latest commit (autocommit on PostgreSQL)."""
-    async with DATABASE.get(request).primary_reads() as session:
-        yield session
-
-
 # scope="function": commit before the response is sent, so a failed commit is
 # never reported to the client as a success.
 SessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
-PrimaryReadSessionDep = Annotated[AsyncSession, Depends(primary_read_session, scope="function")]
