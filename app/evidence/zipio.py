@@ -80,7 +80,14 @@ def read_zip(data: bytes) -> ZipContents:
     try:
         archive = zipfile.ZipFile(io.BytesIO(bytes(data)))
         infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,  # a central directory asking for a ZIP version we lack
+        OSError,
+        ValueError,
+        EOFError,
+    ) as exc:
         raise PackUnreadable(f"not a ZIP archive ({exc})") from None
     if len(infos) > MAX_MEMBERS:
         raise PackUnreadable(f"more than {MAX_MEMBERS} files")
