@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -29,6 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core import jsoncodec
 from app.core.config import SSL_MODES, Settings, backend_of, get_settings
+from app.core.driver import AUTOCOMMIT_BIND
 
 
 def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> None:
@@ -190,6 +192,12 @@ def _autocommit(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+def _driver(bind: AsyncEngine | AsyncConnection) -> dict[str, Any]:
+    """A read session's info: on PostgreSQL (autocommit), the bind its hot reads
+    may send on the driver directly (`app.core.driver`)."""
+    return {AUTOCOMMIT_BIND: bind} if bind.dialect.name == "postgresql" else {}
+
+
 # Failures that mean "this server cannot be reached", as opposed to a bad query.
 UNREACHABLE = (OSError, TimeoutError, ConnectionError, exc.OperationalError, exc.InterfaceError)
 
@@ -244,7 +252,9 @@ class Database:
         """A session for reads that tolerate replica lag (primary when no replica answers)."""
         if not self.has_replica:
             engine = self.read_engine or self._primary_reads
-            async with AsyncSession(engine, expire_on_commit=False) as session:
+            async with AsyncSession(
+                engine, expire_on_commit=False, info=_driver(engine)
+            ) as session:
                 yield session
             return
         assert self.read_engine is not None
@@ -263,7 +273,9 @@ class Database:
                 yield session
             return
         try:
-            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            async with AsyncSession(
+                bind=connection, expire_on_commit=False, info=_driver(connection)
+            ) as session:
                 yield session
         finally:
             await connection.close()
@@ -271,7 +283,8 @@ class Database:
     @asynccontextmanager
     async def primary_reads(self) -> AsyncIterator[AsyncSession]:
         """A session for reads on the primary (autocommit on PostgreSQL)."""
-        async with AsyncSession(self._primary_reads, expire_on_commit=False) as session:
+        engine = self._primary_reads
+        async with AsyncSession(engine, expire_on_commit=False, info=_driver(engine)) as session:
             yield session
 
     @property

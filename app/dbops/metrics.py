@@ -27,6 +27,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core import driver
 from app.core.config import Settings
 from app.core.database import Database, pool_figures
 from app.core.logging import get_logger
@@ -61,7 +62,8 @@ _INSTRUMENTED: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def instrument_engine(engine: AsyncEngine, role: str, slow_query_ms: int) -> None:
-    """Time every statement; log and count those slower than `slow_query_ms`.
+    """Time every statement (SQLAlchemy's and the driver's own); log and count
+    those slower than `slow_query_ms`.
 
     Only the statement text (with its placeholders) is logged: never parameters.
     """
@@ -79,14 +81,7 @@ def instrument_engine(engine: AsyncEngine, role: str, slow_query_ms: int) -> Non
     ) -> None:
         conn.info.setdefault(_STARTS, []).append(time.perf_counter())
 
-    @event.listens_for(sync_engine, "after_cursor_execute")
-    def _after(
-        conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool
-    ) -> None:
-        starts = conn.info.get(_STARTS)
-        if not starts:
-            return
-        elapsed = time.perf_counter() - starts.pop()
+    def note(elapsed: float, statement: str, many: bool) -> None:
         histogram.observe(elapsed)
         if elapsed >= threshold:
             slow.inc()
@@ -101,6 +96,18 @@ def instrument_engine(engine: AsyncEngine, role: str, slow_query_ms: int) -> Non
                 executemany=many,
                 statement=shown,
             )
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _after(
+        conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool
+    ) -> None:
+        starts = conn.info.get(_STARTS)
+        if not starts:
+            return
+        note(time.perf_counter() - starts.pop(), statement, many)
+
+    # Hot reads the driver sends itself (app.core.driver) are timed the same way.
+    driver.timers[sync_engine.pool] = note
 
     @event.listens_for(sync_engine, "handle_error")
     def _error(context: Any) -> None:

@@ -4,7 +4,6 @@ base statement; `due_for_expiry` is the one platform-wide query (the sweep)."""
 from __future__ import annotations
 
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.cursor import Position
+from app.core.driver import select_rows
 from app.core.repository import TenantScopedRepository, execute_core
 from app.mandates.search import MandateSearch
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
@@ -49,15 +49,10 @@ _READ_ONE = select(*table_of(Mandate).c).where(
     table_of(Mandate).c.tenant_id == bindparam("tenant_id"),
     table_of(Mandate).c.id == bindparam("id"),
 )
-# What a list shows of a mandate: everything but the raw token.
-_LISTED = [column for column in table_of(Mandate).c if column.name != "vc_jwt"]
-
-
-def _namespaces(result: Any) -> list[SimpleNamespace]:
-    """Core rows as plain attribute objects: a Row's attribute lookup costs about
-    seven times a plain object's, and showing a mandate reads some forty of them."""
-    keys = tuple(result.keys())
-    return [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in result]
+# What a list shows of a mandate: what MandateRead shows (no raw token, no
+# verification details, no token hash; the tenant is the caller's own).
+_UNLISTED = {"vc_jwt", "verification_details", "token_sha256", "tenant_id"}
+_LISTED = [column for column in table_of(Mandate).c if column.name not in _UNLISTED]
 
 
 class MandateRepository(TenantScopedRepository[Mandate]):
@@ -77,10 +72,9 @@ class MandateRepository(TenantScopedRepository[Mandate]):
     async def read(self, mandate_id: Any) -> Any | None:
         """One mandate as a Core row (every column), for showing it: no ORM
         identity map or instance is built for a read-only answer."""
-        found = await execute_core(
+        rows = await select_rows(
             self.session, _READ_ONE, {"tenant_id": self.tenant_id, "id": mandate_id}
         )
-        rows = _namespaces(found)
         return rows[0] if rows else None
 
     async def by_token_hash(self, token_sha256: str) -> Mandate | None:
@@ -189,7 +183,7 @@ class MandateRepository(TenantScopedRepository[Mandate]):
             (column.desc(), Mandate.id.desc()) if descending else (column.asc(), Mandate.id.asc())
         )
         query = query.order_by(*order).limit(params.limit + 1)
-        return _namespaces(await execute_core(self.session, query))
+        return await select_rows(self.session, query)
 
 
 class LinkedReceiptRepository(TenantScopedRepository[Ap2Receipt]):

@@ -1,0 +1,174 @@
+"""Hot reads on the driver's own connection give exactly SQLAlchemy's rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.core import driver
+from app.core.database import Database
+from app.mandates.repository import MandateRepository
+from app.mandates.search import MandateSearch
+from app.models import Mandate
+from app.models.base import table_of
+from tests.conftest import make_settings
+from tests.factories import new_customer, new_mandate
+
+MANDATES = table_of(Mandate)
+
+
+class Timed:
+    """Records what the driver reports having sent on one engine."""
+
+    def __init__(self, database: Database) -> None:
+        self.statements: list[str] = []
+        driver.timers[database.write_engine.sync_engine.pool] = self
+
+    def __call__(self, seconds: float, statement: str, many: bool) -> None:
+        assert seconds >= 0 and many is False
+        self.statements.append(statement)
+
+
+async def _tenant_with_mandates(database: Database) -> uuid.UUID:
+    later = datetime(2031, 5, 4, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with database.sessions() as session, session.begin():
+        tenant = new_customer()
+        session.add(tenant)
+        await session.flush()
+        session.add_all(
+            [
+                new_mandate(
+                    tenant.id,
+                    issuer_did="did:web:a.example",
+                    amount_limit=Decimal("1234567890123.4567"),
+                    currency="EUR",
+                    labels={"team": "ops", "ünï": "cödé"},
+                    details={"big": 2**70, "nested": [1, {"x": None}]},
+                    merchants=["m1", "m2"],
+                    not_before=later - timedelta(days=3),
+                    expires_at=later,
+                ),
+                new_mandate(tenant.id, issuer_did="did:web:b.example", scope="payments"),
+                new_mandate(
+                    tenant.id,
+                    issuer_did="did:web:b.example",
+                    status="revoked",
+                    revoked_at=datetime.now(UTC),
+                    revocation_reason="lost",
+                ),
+            ]
+        )
+    return tenant.id
+
+
+async def test_rows_on_the_driver_equal_sqlalchemy_rows(database, engine_name):
+    """Every column type (money, zoned times, JSON with big integers, UUIDs, nulls)
+    comes back the same from an autocommit read as from a unit of work."""
+    tenant_id = await _tenant_with_mandates(database)
+    timed = Timed(database)
+    query = select(*MANDATES.c).where(MANDATES.c.tenant_id == tenant_id).order_by(MANDATES.c.id)
+    async with database.primary_reads() as session:
+        direct = await driver.select_rows(session, query)
+    async with database.sessions() as session, session.begin():
+        through_sqlalchemy = await driver.select_rows(session, query)
+    assert len(direct) == 3
+    assert direct == through_sqlalchemy
+    for fast, slow in zip(direct, through_sqlalchemy, strict=True):
+        assert {k: type(v) for k, v in vars(fast).items()} == {
+            k: type(v) for k, v in vars(slow).items()
+        }
+    first = next(row for row in direct if row.currency == "EUR")
+    assert first.amount_limit == Decimal("1234567890123.4567")
+    assert first.details == {"big": 2**70, "nested": [1, {"x": None}]}
+    assert first.expires_at.utcoffset() == timedelta(0)
+    # Only the autocommit read on PostgreSQL went to the driver; the unit of work
+    # and SQLite ran through SQLAlchemy.
+    assert len(timed.statements) == (1 if engine_name == "postgres" else 0)
+
+
+async def test_a_search_shape_compiles_once_and_takes_each_requests_values(database, engine_name):
+    tenant_id = await _tenant_with_mandates(database)
+    timed = Timed(database)
+    now = datetime.now(UTC)
+    found = {}
+    for issuer in ("did:web:a.example", "did:web:b.example", "did:web:none.example"):
+        async with database.primary_reads() as session:
+            rows = await MandateRepository(session, tenant_id).search(
+                MandateSearch(issuer_did=issuer, status="active"), now, None
+            )
+        found[issuer] = [row.issuer_did for row in rows]
+    assert found == {
+        "did:web:a.example": ["did:web:a.example"],
+        "did:web:b.example": ["did:web:b.example"],  # the revoked one is not active
+        "did:web:none.example": [],
+    }
+    if engine_name == "postgres":
+        assert len(timed.statements) == 3
+        assert len(set(timed.statements)) == 1  # one SQL text, three sets of values
+    else:
+        assert timed.statements == []
+
+
+async def test_another_tenants_rows_are_not_read(database):
+    tenant_id = await _tenant_with_mandates(database)
+    other = await _tenant_with_mandates(database)
+    async with database.primary_reads() as session:
+        mine = await MandateRepository(session, tenant_id).search(
+            MandateSearch(limit=200), datetime.now(UTC), None
+        )
+        one_of_theirs = await MandateRepository(session, other).search(
+            MandateSearch(limit=1), datetime.now(UTC), None
+        )
+        crossed = await MandateRepository(session, tenant_id).read(one_of_theirs[0].id)
+    assert len(mine) == 3
+    assert crossed is None
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_an_expanding_in_list_runs_through_sqlalchemy(database):
+    tenant_id = await _tenant_with_mandates(database)
+    timed = Timed(database)
+    query = select(MANDATES.c.issuer_did).where(
+        MANDATES.c.tenant_id == tenant_id,
+        MANDATES.c.issuer_did.in_(["did:web:a.example", "did:web:x.example"]),
+    )
+    async with database.primary_reads() as session:
+        rows = await driver.select_rows(session, query)
+    assert [row.issuer_did for row in rows] == ["did:web:a.example"]
+    assert timed.statements == []
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_a_connection_the_server_closed_is_dropped_and_the_read_answered(database_url):
+    """In steady use no ping is spent; when the server closed the pooled
+    connection, the driver's failure drops it and SQLAlchemy answers the read on
+    a new one."""
+    database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=60))
+    pid = select(func.pg_backend_pid().label("pid"))
+    try:
+        timed = Timed(database)
+        async with database.primary_reads() as session:
+            first = (await driver.select_rows(session, pid))[0].pid
+        other = Database(make_settings(database_url))
+        try:
+            async with other.write_engine.connect() as connection:
+                await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})
+                gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
+                while (await connection.execute(gone, {"p": first})).scalar():
+                    await asyncio.sleep(0.01)
+        finally:
+            await other.dispose()
+        async with database.primary_reads() as session:
+            second = (await driver.select_rows(session, pid))[0].pid
+        assert second != first
+        assert len(timed.statements) == 1  # the failed attempt is not timed as a statement
+        async with database.primary_reads() as session:
+            assert (await driver.select_rows(session, pid))[0].pid == second
+        assert len(timed.statements) == 2  # and the pool's new connection serves the driver
+    finally:
+        await database.dispose()
