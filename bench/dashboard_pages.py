@@ -37,7 +37,7 @@ from app.models import User
 from app.tenancy import auth_service
 
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ROWS = 1_000_000  # or the first argument (read when run, not when imported)
 RUNS = 100
 
 FILL_MANDATES = """
@@ -170,4 +170,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        ROWS = int(sys.argv[1])
     asyncio.run(main())

@@ -61,29 +61,35 @@ class _Compiled:
     names: tuple[str, ...]  # bind parameter names in positional order
     binds: tuple[Processor, ...]
     columns: Sequence[Any]  # the selected columns (their types process results)
-    keys: tuple[str, ...] = ()
+    keys: tuple[str, ...]  # the rows' attribute names, as SQLAlchemy's result keys
     # (position, processing) of the columns that need it; known after the first execution
     results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
 
-_compiled: dict[Any, _Compiled] = {}
+# By dialect and statement shape; None for a shape the driver does not take.
+_compiled: dict[tuple[Any, ...], _Compiled | None] = {}
 
 
 def _compile(statement: Select[Any], dialect: Dialect, key: Any) -> _Compiled | None:
-    found = _compiled.get(key.key)
-    if found is not None:
-        return found
+    shape = (dialect.name, dialect.server_version_info, key.key)
+    if shape in _compiled:
+        return _compiled[shape]
     compiled = statement.compile(dialect=dialect, cache_key=key)
-    if compiled.post_compile_params or compiled.literal_execute_params:
-        return None  # expanding IN lists and the like: SQLAlchemy renders them per call
-    names = tuple(compiled.positiontup or ())
-    binds = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    )
-    entry = _Compiled(compiled.string, compiled, names, binds, list(statement.selected_columns))
+    entry = None
+    # Expanding IN lists and the like are rendered per call: SQLAlchemy runs those.
+    if not (compiled.post_compile_params or compiled.literal_execute_params):
+        names = tuple(compiled.positiontup or ())
+        binds = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in names
+        )
+        columns = statement.selected_columns
+        entry = _Compiled(
+            compiled.string, compiled, names, binds, list(columns), tuple(columns.keys())
+        )
     if len(_compiled) >= _MAX_COMPILED:
         _compiled.clear()
-    _compiled[key.key] = entry
+    _compiled[shape] = entry
     return entry
 
 
@@ -99,7 +105,6 @@ async def _results(
             column.type.dialect_impl(dialect).result_processor(dialect, attribute.type.oid)
             for column, attribute in zip(entry.columns, attributes, strict=True)
         )
-        entry.keys = tuple(attribute.name for attribute in attributes)
         entry.results = tuple(
             (position, process)
             for position, process in enumerate(processors)

@@ -30,7 +30,8 @@ class Timed:
         driver.timers[database.write_engine.sync_engine.pool] = self
 
     def __call__(self, seconds: float, statement: str, many: bool) -> None:
-        assert seconds >= 0 and many is False
+        assert seconds >= 0
+        assert many is False
         self.statements.append(statement)
 
 
