@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.core.driver import write_rows
 from app.core.multirow import insert_many
 from app.core.repository import TenantScopedRepository, execute_core
 from app.models import AuditLog
@@ -34,7 +35,10 @@ async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[st
     if not rows:
         return
     if isinstance(target, AsyncSession):
-        await execute_core(target, _INSERT, rows)
+        if len(rows) == 1:
+            await write_rows(target, _INSERT, rows[0])
+        else:
+            await execute_core(target, _INSERT, rows)
     else:
         await target.execute(_INSERT, rows)
 

@@ -31,13 +31,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select
+from sqlalchemy import ClauseElement, Executable, Select, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import Pool
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
 from app.core.repository import execute_core
@@ -62,6 +63,7 @@ class _Compiled:
     binds: tuple[Processor, ...]
     columns: Sequence[Any]  # the selected columns (their types process results)
     keys: tuple[str, ...]  # the rows' attribute names, as SQLAlchemy's result keys
+    defaults: dict[str, Any]  # scalar column defaults of an INSERT's unnamed columns
     # (position, processing) of the columns that need it; known after the first execution
     results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
@@ -70,27 +72,54 @@ class _Compiled:
 _compiled: dict[tuple[Any, ...], _Compiled | None] = {}
 
 
-def _compile(statement: Select[Any], dialect: Dialect, key: Any) -> _Compiled | None:
-    shape = (dialect.name, dialect.server_version_info, key.key)
+def _compile(
+    statement: Executable, dialect: Dialect, key: Any, column_keys: tuple[str, ...] = ()
+) -> _Compiled | None:
+    shape = (dialect.name, dialect.server_version_info, key.key, column_keys)
     if shape in _compiled:
         return _compiled[shape]
-    compiled = statement.compile(dialect=dialect, cache_key=key)
+    compiled: SQLCompiler = cast(ClauseElement, statement).compile(  # type: ignore[assignment]
+        dialect=dialect, cache_key=key, column_keys=list(column_keys)
+    )
     entry = None
-    # Expanding IN lists and the like are rendered per call: SQLAlchemy runs those.
-    if not (compiled.post_compile_params or compiled.literal_execute_params):
+    # Expanding IN lists are rendered per call, and computed column defaults come
+    # from SQLAlchemy's execution context: SQLAlchemy runs those. A scalar default
+    # (format = 'vc-jwt') is a value like any other.
+    per_call = compiled.post_compile_params or compiled.literal_execute_params
+    prefetch: list[Any] = [*compiled.insert_prefetch, *compiled.update_prefetch]
+    scalar = all(column.default is not None and column.default.is_scalar for column in prefetch)
+    if not per_call and scalar:
         names = tuple(compiled.positiontup or ())
         binds = tuple(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
         )
-        columns = statement.selected_columns
+        columns = statement.exported_columns  # type: ignore[attr-defined]
+        defaults = {column.key: column.default.arg for column in prefetch}
         entry = _Compiled(
-            compiled.string, compiled, names, binds, list(columns), tuple(columns.keys())
+            compiled.string,
+            compiled,
+            names,
+            binds,
+            list(columns),
+            tuple(columns.keys()),
+            defaults,
         )
     if len(_compiled) >= _MAX_COMPILED:
         _compiled.clear()
     _compiled[shape] = entry
     return entry
+
+
+def _arguments(entry: _Compiled, key: Any, params: Mapping[str, Any] | None) -> list[Any]:
+    """The statement's values in positional order, through their bind processing."""
+    if entry.defaults:
+        params = {**entry.defaults, **(params or {})}
+    values = entry.compiled.construct_params(params, extracted_parameters=key.bindparams)
+    return [
+        value if process is None else process(value)
+        for value, process in zip((values[name] for name in entry.names), entry.binds, strict=True)
+    ]
 
 
 async def _results(
@@ -150,11 +179,7 @@ async def _on_driver(
 ) -> list[SimpleNamespace] | None:
     """The rows, or None when the driver (or the pool) raised: the caller then
     asks SQLAlchemy, which raises what the service knows how to answer."""
-    values = entry.compiled.construct_params(params, extracted_parameters=key.bindparams)
-    arguments = [
-        value if process is None else process(value)
-        for value, process in zip((values[name] for name in entry.names), entry.binds, strict=True)
-    ]
+    arguments = _arguments(entry, key, params)
     own = isinstance(bind, AsyncEngine)  # a connection of our own, or the session's
     engine = bind if isinstance(bind, AsyncEngine) else bind.engine
     try:
@@ -182,3 +207,82 @@ async def _on_driver(
     if timer is not None:
         timer(time.perf_counter() - started, entry.sql, False)
     return _processed(entry.keys, records, processors)
+
+
+async def write_rows(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+) -> list[SimpleNamespace]:
+    """Run one INSERT / UPDATE / DELETE (one set of values) in the session's
+    transaction; its RETURNING rows as plain objects (none without RETURNING).
+
+    On PostgreSQL the statement goes to the driver on the session's own
+    connection, inside the transaction SQLAlchemy keeps: BEGIN is sent the way
+    SQLAlchemy's asyncpg adapter sends it (at the transaction's first statement,
+    under the adapter's lock), so the commit or rollback of the session covers
+    this statement like any other. What the driver raises comes out as the
+    SQLAlchemy error the SQLAlchemy path raises (a lost connection invalidated
+    and marked so), since a failed statement cannot be tried again in an aborted
+    transaction.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = statement._generate_cache_key()  # type: ignore[attr-defined]
+        if key is not None:
+            if session.new or session.dirty or session.deleted:
+                await session.flush()  # pending ORM changes first: statements keep their order
+            connection = await session.connection()
+            entry = _compile(statement, connection.dialect, key, tuple(sorted(params)))
+            if entry is not None:
+                return await _in_transaction(connection, entry, key, params)
+    result = await execute_core(session, statement, params)
+    if not result.returns_rows:
+        return []
+    return _namespaces(tuple(result.keys()), result)
+
+
+async def _in_transaction(
+    connection: AsyncConnection, entry: _Compiled, key: Any, params: Mapping[str, Any]
+) -> list[SimpleNamespace]:
+    arguments = _arguments(entry, key, params)
+    pooled = await connection.get_raw_connection()
+    adapter: Any = pooled.dbapi_connection
+    driver = adapter.driver_connection
+    dialect = connection.dialect
+    started = time.perf_counter()
+    try:
+        async with adapter._execute_mutex:
+            if adapter._transaction is None:
+                await adapter._start_transaction()
+            processors = await _results(entry, driver, dialect) if entry.keys else ()
+            records = await driver.fetch(entry.sql, *arguments)
+    except Exception as error:
+        raise await _as_sqlalchemy_error(connection, adapter, error, entry.sql) from None
+    timer = timers.get(connection.engine.sync_engine.pool)
+    if timer is not None:
+        timer(time.perf_counter() - started, entry.sql, False)
+    if not entry.keys:
+        return []  # no RETURNING of its own (SQLAlchemy may add one for the primary key)
+    return _processed(entry.keys, records, processors)
+
+
+async def _as_sqlalchemy_error(
+    connection: AsyncConnection, adapter: Any, error: Exception, sql: str
+) -> Exception:
+    """The error SQLAlchemy raises for what the driver raised (its DB-API class,
+    the connection invalidated when it was lost)."""
+    try:
+        adapter._handle_exception(error)  # raises the adapter's DB-API form of it
+    except Exception as translated:
+        error = translated
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(cast(Any, error), adapter, None)
+    if lost:
+        await connection.invalidate(error)
+    return exc.DBAPIError.instance(
+        sql,
+        None,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )

@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.cursor import Position
-from app.core.driver import select_rows
-from app.core.repository import TenantScopedRepository, execute_core
+from app.core.driver import select_rows, write_rows
+from app.core.repository import TenantScopedRepository
 from app.mandates.search import MandateSearch
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
 from app.models.base import table_of
@@ -66,8 +66,7 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         """
         self.owns(values)
         statement = _INSERT_NEW[self._dialect()]
-        inserted = await execute_core(self.session, statement, values)
-        return inserted.first() is not None
+        return bool(await write_rows(self.session, statement, values))
 
     async def read(self, mandate_id: Any) -> Any | None:
         """One mandate as a Core row (every column), for showing it: no ORM

@@ -6,18 +6,21 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core import driver
 from app.core.database import Database
-from app.mandates.repository import MandateRepository
+from app.core.db_failures import DbFailure, classify
+from app.mandates.repository import _INSERT_NEW, MandateRepository
 from app.mandates.search import MandateSearch
 from app.models import Mandate
 from app.models.base import table_of
 from tests.conftest import make_settings
-from tests.factories import new_customer, new_mandate
+from tests.factories import mandate_row, new_customer, new_mandate
 
 MANDATES = table_of(Mandate)
 
@@ -155,15 +158,7 @@ async def test_a_connection_the_server_closed_is_dropped_and_the_read_answered(d
         timed = Timed(database)
         async with database.primary_reads() as session:
             first = (await driver.select_rows(session, pid))[0].pid
-        other = Database(make_settings(database_url))
-        try:
-            async with other.write_engine.connect() as connection:
-                await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})
-                gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
-                while (await connection.execute(gone, {"p": first})).scalar():
-                    await asyncio.sleep(0.01)
-        finally:
-            await other.dispose()
+        await _terminate(database_url, first)
         async with database.primary_reads() as session:
             second = (await driver.select_rows(session, pid))[0].pid
         assert second != first
@@ -173,3 +168,117 @@ async def test_a_connection_the_server_closed_is_dropped_and_the_read_answered(d
         assert len(timed.statements) == 2  # and the pool's new connection serves the driver
     finally:
         await database.dispose()
+
+
+# --- writes in the session's transaction -------------------------------------------
+
+
+def _new_row(tenant_id: uuid.UUID, **values) -> dict:
+    return mandate_row(tenant_id, **values)  # every column but `format` (its default)
+
+
+def _insert(database: Database) -> Any:
+    """The ingest's INSERT ... ON CONFLICT DO NOTHING RETURNING id."""
+    return _INSERT_NEW[database.write_engine.dialect.name]
+
+
+async def _count(database: Database, tenant_id: uuid.UUID) -> int:
+    async with database.sessions() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(MANDATES).where(MANDATES.c.tenant_id == tenant_id)
+        )
+    return int(found or 0)
+
+
+async def test_a_write_commits_and_rolls_back_with_its_session(database, engine_name):
+    """The driver's statement is in the session's transaction even when it is the
+    transaction's first: a rollback takes it back, a commit keeps it."""
+    tenant_id = await _tenant_with_mandates(database)
+    timed = Timed(database)
+    insert = _insert(database)
+    async with database.sessions() as session:
+        rows = await driver.write_rows(session, insert, _new_row(tenant_id))
+        assert len(rows) == 1
+        await session.rollback()
+    assert await _count(database, tenant_id) == 3
+    row = _new_row(tenant_id)
+    async with database.sessions() as session:
+        inserted = await driver.write_rows(session, insert, row)
+        again = await driver.write_rows(session, insert, {**row, "id": uuid.uuid4()})
+        await session.commit()
+    assert [r.id for r in inserted] == [row["id"]]
+    assert again == []  # the same token: ON CONFLICT DO NOTHING returns no row
+    assert await _count(database, tenant_id) == 4
+    async with database.sessions() as session:
+        stored = await session.get(Mandate, row["id"])
+        assert stored is not None
+        assert stored.format == "vc-jwt"  # the column's scalar default, sent by the driver
+        assert stored.details == row["details"]
+    assert len(timed.statements) == (3 if engine_name == "postgres" else 0)
+
+
+async def test_a_write_after_orm_changes_keeps_their_order(database):
+    """Pending ORM rows are flushed before the driver's statement, which may
+    depend on them (a mandate of a tenant added in the same transaction)."""
+    async with database.sessions() as session:
+        tenant = new_customer(id=uuid.uuid4())
+        session.add(tenant)  # pending: only a flush writes it
+        insert = _insert(database)
+        rows = await driver.write_rows(session, insert, _new_row(tenant.id))
+        await session.commit()
+    assert len(rows) == 1
+    assert await _count(database, tenant.id) == 1
+
+
+async def test_a_refused_write_raises_sqlalchemys_error_and_the_session_recovers(
+    database, engine_name
+):
+    tenant_id = await _tenant_with_mandates(database)
+    insert = _insert(database)
+    async with database.sessions() as session:
+        existing = await session.scalar(
+            select(MANDATES.c.id).where(MANDATES.c.tenant_id == tenant_id)
+        )
+    async with database.sessions() as session:
+        with pytest.raises(IntegrityError):  # the same primary key, another token
+            await driver.write_rows(session, insert, _new_row(tenant_id, id=existing))
+        await session.rollback()
+        assert len(await driver.write_rows(session, insert, _new_row(tenant_id))) == 1
+        await session.commit()
+    assert await _count(database, tenant_id) == 4
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_a_write_on_a_lost_connection_is_an_outage_not_a_bug(database_url):
+    """The server closed the transaction's connection: the error is SQLAlchemy's,
+    marked invalidated (so the service answers 503), and the pool moves on."""
+    database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=60))
+    try:
+        tenant_id = await _tenant_with_mandates(database)
+        insert = _insert(database)
+        async with database.sessions() as session:
+            pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            await _terminate(database_url, int(pid or 0))
+            with pytest.raises(DBAPIError) as raised:
+                await driver.write_rows(session, insert, _new_row(tenant_id))
+            await session.rollback()
+        assert raised.value.connection_invalidated
+        assert classify(raised.value) is DbFailure.UNAVAILABLE
+        async with database.sessions() as session:
+            assert len(await driver.write_rows(session, insert, _new_row(tenant_id))) == 1
+            await session.commit()
+        assert await _count(database, tenant_id) == 4
+    finally:
+        await database.dispose()
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    other = Database(make_settings(database_url))
+    try:
+        async with other.write_engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
+            while (await connection.execute(gone, {"p": pid})).scalar():
+                await asyncio.sleep(0.01)
+    finally:
+        await other.dispose()
