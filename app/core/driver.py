@@ -1,27 +1,26 @@
-"""Hot reads sent by the driver itself: SQLAlchemy compiles, asyncpg executes.
+"""Hot statements sent by the driver itself: SQLAlchemy compiles, asyncpg executes.
 
-A read session on PostgreSQL runs in autocommit (`Database.read_sessions()`,
-`primary_reads()`), so a read needs no transaction and no session machinery:
-just the statement, on a pooled connection. Through `AsyncSession` one SELECT
-costs about four times what the same statement costs on the driver's own
-connection (session and connection objects, events, greenlet hops, the
-execution context). `select_rows` keeps SQLAlchemy for what it is good at here
-(the statement, its compiled SQL and its column types) and hands the driver
-the SQL and the values:
+Through `AsyncSession` one statement costs several times what it costs on the
+driver's own connection (session and connection objects, events, greenlet hops,
+the execution context). The hot paths keep SQLAlchemy for what it is good at
+(the statement, its compiled SQL, its column types) and hand asyncpg the SQL and
+the values:
 
-- the compiled SQL is cached by the statement's cache key, as SQLAlchemy's own
-  cache does, and the bound values are taken from the statement, so a statement
-  built per request (a search) compiles once per shape;
-- values go through each parameter's bind processing and each column's result
-  processing, so rows hold exactly what the SQLAlchemy path gives;
-- the connection comes from the engine's pool (its checkout events, the idle
-  ping included) and goes back to it;
-- anything the driver raises is answered by running the statement again through
-  SQLAlchemy (a read changes nothing), which raises what the rest of the
-  service knows (a lost server is a 503); a connection that failed is dropped.
+- `select_rows`: reads of a read session, which on PostgreSQL runs in
+  autocommit (`Database.read_sessions()`, `primary_reads()`), on a pooled
+  connection of their own. Anything the driver (or the pool) raises is answered
+  by running the read again through SQLAlchemy (a read changes nothing), which
+  raises what the rest of the service knows; a connection that failed is dropped.
+- `write_rows`: one INSERT/UPDATE/DELETE in a unit of work, on the session's
+  connection and inside its transaction (see there).
 
-SQLite, sessions in a transaction and statements SQLAlchemy will not cache run
-through `execute_core` as before. Either way the rows are plain attribute
+For both, the compiled SQL is cached by the statement's cache key (as
+SQLAlchemy's own cache does) and the bound values are taken from the statement,
+so a statement built per request compiles once per shape; values go through each
+parameter's bind processing and each column's result processing, so rows hold
+exactly what the SQLAlchemy path gives. SQLite, sessions without an autocommit
+bind, and shapes the driver does not take (expanding IN lists, computed column
+defaults) run through `execute_core`. Either way the rows are plain attribute
 objects: a Row's attribute costs about seven times a plain object's.
 """
 
