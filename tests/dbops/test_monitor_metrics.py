@@ -146,6 +146,46 @@ async def test_slow_queries_are_logged_without_parameters_and_counted(
 
 
 @pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_statements_the_driver_sends_are_timed_too(database_url, capsys):
+    """A hot read on the driver (app.core.driver) lands in the same histogram and
+    slow-query log as SQLAlchemy's statements, without its parameters."""
+    from sqlalchemy import func, literal, select
+
+    from app.core.driver import select_rows
+    from app.core.logging import configure_logging
+    from app.dbops.metrics import QUERY_SECONDS, SLOW_QUERIES
+
+    settings = make_settings(database_url, slow_query_ms=40, log_level="WARNING")
+    configure_logging(settings)
+    database = Database(settings)
+    instrument(database)
+    slow_before = SLOW_QUERIES.labels("write")._value.get()
+    timed_before = _histogram_count(QUERY_SECONDS, "write")
+    query = select(literal("tok_live_SECRET_VALUE").label("s"), func.pg_sleep(0.08).label("slept"))
+    try:
+        async with database.primary_reads() as session:
+            rows = await select_rows(session, query)
+    finally:
+        await database.dispose()
+    assert rows[0].s == "tok_live_SECRET_VALUE"
+    logged = capsys.readouterr().err
+    assert logged.count("slow_query") == 1
+    assert "pg_sleep" in logged
+    assert "tok_live_SECRET_VALUE" not in logged
+    assert SLOW_QUERIES.labels("write")._value.get() == slow_before + 1
+    assert _histogram_count(QUERY_SECONDS, "write") == timed_before + 1
+
+
+def _histogram_count(histogram, engine: str) -> float:
+    return next(
+        sample.value
+        for metric in histogram.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_count") and sample.labels.get("engine") == engine
+    )
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
 def test_monitor_of_an_unreachable_database(database_url, cli_env):
     url = database_url.replace(":5432/", f":{free_port()}/")
     result = run_cli({**cli_env, "DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "2"}, "db", "monitor")

@@ -176,6 +176,7 @@ async def test_resolving_keys_costs_no_query_once_issuers_are_known(database_url
     """Inline-key issuers (the common case) need one issuer query per ingest, as before."""
     from sqlalchemy import event
 
+    from app.core import driver
     from app.core.database import Database
 
     settings = make_settings(database_url)
@@ -204,6 +205,10 @@ async def test_resolving_keys_costs_no_query_once_issuers_are_known(database_url
                     engine.sync_engine,
                     "before_cursor_execute",
                     lambda _c, _cur, statement, *_: statements.append(statement),
+                )
+                # and the statements the driver sends itself (the ingest's inserts on PostgreSQL)
+                driver.timers[engine.sync_engine.pool] = lambda _s, statement, _m: (
+                    statements.append(statement)
                 )
             await ingest()
     finally:
