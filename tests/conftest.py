@@ -257,6 +257,22 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
         await db.dispose()
 
 
+async def terminate_backend(database_url: str, pid: int) -> None:
+    """Close a PostgreSQL backend from a connection of its own (not the pool's),
+    and wait until it is gone."""
+    other = Database(make_settings(database_url))
+    try:
+        async with other.write_engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(200):  # the backend exits a moment after the signal
+                gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+                if (await connection.execute(gone, {"pid": pid})).scalar() == 0:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await other.dispose()
+
+
 def add_database_probe(app) -> None:
     """GET /probe/db: one query through the request's session, for outage tests."""
 

@@ -20,7 +20,7 @@ from app.core.database import Database, pool_figures
 from app.main import create_app
 from app.models import Mandate, Tenant
 from app.web.sessions import SessionDep
-from tests.conftest import add_database_probe, make_settings
+from tests.conftest import add_database_probe, make_settings, terminate_backend
 from tests.factories import new_customer, new_mandate
 
 
@@ -243,21 +243,6 @@ async def _backend_pid(database: Database) -> int:
         return int(await session.scalar(text("SELECT pg_backend_pid()")))
 
 
-async def _terminate(database_url: str, pid: int) -> None:
-    """Close a backend from a connection of its own (not the pool's)."""
-    other = Database(make_settings(database_url))
-    try:
-        async with other.write_engine.connect() as connection:
-            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            for _ in range(200):  # the backend exits a moment after the signal
-                gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-                if (await connection.execute(gone, {"pid": pid})).scalar() == 0:
-                    break
-                await asyncio.sleep(0.01)
-    finally:
-        await other.dispose()
-
-
 @pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
 async def test_an_idle_pooled_connection_is_tested_and_replaced(database_url):
     """A connection idle past DB_POOL_PRE_PING_IDLE_SECONDS is pinged on checkout;
@@ -265,7 +250,7 @@ async def test_an_idle_pooled_connection_is_tested_and_replaced(database_url):
     database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=0.2))
     try:
         first = await _backend_pid(database)
-        await _terminate(database_url, first)
+        await terminate_backend(database_url, first)
         await asyncio.sleep(0.3)
         assert await _backend_pid(database) != first
     finally:
@@ -279,7 +264,7 @@ async def test_a_connection_in_steady_use_skips_the_ping(database_url):
     database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=60))
     try:
         first = await _backend_pid(database)
-        await _terminate(database_url, first)
+        await terminate_backend(database_url, first)
         with pytest.raises(Exception, match="closed|terminat"):
             await _backend_pid(database)
         assert await _backend_pid(database) != first

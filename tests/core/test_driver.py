@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -19,7 +18,7 @@ from app.mandates.repository import _INSERT_NEW, MandateRepository
 from app.mandates.search import MandateSearch
 from app.models import Mandate
 from app.models.base import table_of
-from tests.conftest import make_settings
+from tests.conftest import make_settings, terminate_backend
 from tests.factories import mandate_row, new_customer, new_mandate
 
 MANDATES = table_of(Mandate)
@@ -158,7 +157,7 @@ async def test_a_connection_the_server_closed_is_dropped_and_the_read_answered(d
         timed = Timed(database)
         async with database.primary_reads() as session:
             first = (await driver.select_rows(session, pid))[0].pid
-        await _terminate(database_url, first)
+        await terminate_backend(database_url, first)
         async with database.primary_reads() as session:
             second = (await driver.select_rows(session, pid))[0].pid
         assert second != first
@@ -258,7 +257,7 @@ async def test_a_write_on_a_lost_connection_is_an_outage_not_a_bug(database_url)
         insert = _insert(database)
         async with database.sessions() as session:
             pid = await session.scalar(text("SELECT pg_backend_pid()"))
-            await _terminate(database_url, int(pid or 0))
+            await terminate_backend(database_url, int(pid or 0))
             with pytest.raises(DBAPIError) as raised:
                 await driver.write_rows(session, insert, _new_row(tenant_id))
             await session.rollback()
@@ -270,15 +269,3 @@ async def test_a_write_on_a_lost_connection_is_an_outage_not_a_bug(database_url)
         assert await _count(database, tenant_id) == 4
     finally:
         await database.dispose()
-
-
-async def _terminate(database_url: str, pid: int) -> None:
-    other = Database(make_settings(database_url))
-    try:
-        async with other.write_engine.connect() as connection:
-            await connection.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-            gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p")
-            while (await connection.execute(gone, {"p": pid})).scalar():
-                await asyncio.sleep(0.01)
-    finally:
-        await other.dispose()
