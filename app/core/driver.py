@@ -40,7 +40,7 @@ from sqlalchemy.pool import Pool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn
 
-from app.core.repository import execute_core
+from app.core.repository import execute_core, flush_pending
 
 # session.info key: the autocommit engine (or connection) a read session's
 # statements may be sent on directly. Set by app.core.database on PostgreSQL only.
@@ -141,6 +141,12 @@ async def _results(
     return entry.results
 
 
+def _timed(engine: AsyncEngine, started: float, sql: str) -> None:
+    timer = timers.get(engine.sync_engine.pool)
+    if timer is not None:
+        timer(time.perf_counter() - started, sql, False)
+
+
 def _namespaces(keys: Sequence[str], rows: Any) -> list[SimpleNamespace]:
     return [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in rows]
 
@@ -202,9 +208,7 @@ async def _on_driver(
         return None
     if own:
         await greenlet_spawn(pooled.close)
-    timer = timers.get(engine.sync_engine.pool)
-    if timer is not None:
-        timer(time.perf_counter() - started, entry.sql, False)
+    _timed(engine, started, entry.sql)
     return _processed(entry.keys, records, processors)
 
 
@@ -226,8 +230,7 @@ async def write_rows(
     if session.get_bind().dialect.name == "postgresql":
         key = statement._generate_cache_key()  # type: ignore[attr-defined]
         if key is not None:
-            if session.new or session.dirty or session.deleted:
-                await session.flush()  # pending ORM changes first: statements keep their order
+            await flush_pending(session)
             connection = await session.connection()
             entry = _compile(statement, connection.dialect, key, tuple(sorted(params)))
             if entry is not None:
@@ -255,9 +258,7 @@ async def _in_transaction(
             records = await driver.fetch(entry.sql, *arguments)
     except Exception as error:
         raise await _as_sqlalchemy_error(connection, adapter, error, entry.sql) from None
-    timer = timers.get(connection.engine.sync_engine.pool)
-    if timer is not None:
-        timer(time.perf_counter() - started, entry.sql, False)
+    _timed(connection.engine, started, entry.sql)
     if not entry.keys:
         return []  # no RETURNING of its own (SQLAlchemy may add one for the primary key)
     return _processed(entry.keys, records, processors)

@@ -23,10 +23,15 @@ async def execute_core(session: AsyncSession, statement: Executable, params: Any
     does not need: on the hot paths that is a sizeable share of a request.
     Pending ORM changes are flushed first, so statements keep their order.
     """
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
+    await flush_pending(session)
     connection = await session.connection()
     return await connection.execute(statement, params)  # a CursorResult
+
+
+async def flush_pending(session: AsyncSession) -> None:
+    """Write pending ORM changes, so a statement sent beside the ORM keeps its order."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
 
 
 class TenantOwned(Protocol):

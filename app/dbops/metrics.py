@@ -106,7 +106,7 @@ def instrument_engine(engine: AsyncEngine, role: str, slow_query_ms: int) -> Non
             return
         note(time.perf_counter() - starts.pop(), statement, many)
 
-    # Hot reads the driver sends itself (app.core.driver) are timed the same way.
+    # Statements the driver sends itself (app.core.driver) are timed the same way.
     driver.timers[sync_engine.pool] = note
 
     @event.listens_for(sync_engine, "handle_error")
