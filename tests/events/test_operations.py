@@ -84,10 +84,17 @@ async def test_the_server_delivers_a_mandates_events_and_counts_them(database_ur
                     for request in receiver.requests:
                         data = Verifier(secret).verify(request.body, request.headers)["data"]
                         assert data["mandate_id"] == mandate_id
-                    log = await client.get(
-                        f"/api/v1/webhooks/{created.json()['id']}/deliveries", headers=headers
-                    )
-                    assert {d["status"] for d in log.json()["items"]} == {"succeeded"}
+                    # The receiver answers before the worker records the outcome.
+                    statuses: set[str] = set()
+                    while time.monotonic() < deadline:
+                        log = await client.get(
+                            f"/api/v1/webhooks/{created.json()['id']}/deliveries", headers=headers
+                        )
+                        statuses = {d["status"] for d in log.json()["items"]}
+                        if statuses == {"succeeded"}:
+                            break
+                        await asyncio.sleep(0.05)
+                    assert statuses == {"succeeded"}
                     scraped = samples((await client.get("/metrics")).text)
                     assert scraped["mandate_vault_webhook_attempts_total{outcome=success}"] >= 2
                     assert scraped["mandate_vault_webhook_deliveries_total{verdict=delivered}"] >= 2
