@@ -26,11 +26,6 @@ RECEIVER_PORT = 20101
 SERVER_PORT = 20201
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def _admin_async(statement: str) -> None:
     connection = await asyncpg.connect(ADMIN)
     try:

@@ -192,11 +192,5 @@ def leaf_under(root: Any, agent: Party, now_ts: int, amount: int) -> str:
     return chain(root, kb_hop(root, closed_payment(CJ, amount), agent, iat=now_ts))
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2)

@@ -19,9 +19,9 @@ import time
 from collections import Counter
 
 import httpx
+from _server import cpu_seconds
 from ap2_bench_common import (
     budget_root,
-    cpu_seconds,
     environment,
     leaf_under,
     pg_database,
@@ -71,7 +71,7 @@ async def drill(bases: list[str], key: str, pids: list[int]) -> None:
             baselines.append(elapsed)
         baseline = statistics.median(baselines)
         print(f"baseline: {CONCURRENT} distinct open mandates at once, median {baseline:.3f} s")
-        cpu0 = sum(cpu_seconds(pid) for pid in pids)
+        cpu0 = cpu_seconds(*pids)
         times, failures = [], 0
         for number in range(1, ROUNDS + 1):
             root, agent = budget_root(ADMITS * AMOUNT)
@@ -100,7 +100,7 @@ async def drill(bases: list[str], key: str, pids: list[int]) -> None:
                 f"{ledger['occurrences']} spent {ledger['spent']}, {elapsed:.3f} s "
                 f"({elapsed / baseline:.2f}x baseline) {'OK' if ok else 'FAILED ' + str(codes)}"
             )
-        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
+        cpu = cpu_seconds(*pids) - cpu0
         requests = ROUNDS * (CONCURRENT + 1)
         print(
             f"{ROUNDS - failures}/{ROUNDS} rounds exactly {ADMITS} approved; round median "

@@ -29,7 +29,8 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from _webhooks import ROOT, cpu_seconds, receiver, scratch_database
+from _server import cpu_seconds
+from _webhooks import ROOT, receiver, scratch_database
 from sqlalchemy import func, select
 
 from app.core.actor import Actor

@@ -22,7 +22,8 @@ import time
 import uuid
 
 import httpx
-from _webhooks import ROOT, SERVER_PORT, cpu_seconds, receiver, scratch_database
+from _server import cpu_seconds
+from _webhooks import ROOT, SERVER_PORT, receiver, scratch_database
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.verification.helpers import generic_claims, mint, public_jwk

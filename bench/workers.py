@@ -23,29 +23,19 @@ import time
 from pathlib import Path
 
 import httpx
-from _server import ROOT, SECRET, cli
+from _server import ROOT, SECRET, cli, cpu_seconds
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 CONNECTIONS = int(sys.argv[4]) if len(sys.argv) > 4 else 32
 PORT = int(os.environ.get("PORT_BASE", "8721"))
-TICKS = os.sysconf("SC_CLK_TCK")
 REPORT = """
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %d %.1f %.1f %.1f\\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
 
 
 def tree(pid: int) -> list[int]:
@@ -84,7 +74,7 @@ def round_of(env: dict[str, str], key: str, workers: int, script: Path) -> dict[
         warm = ["wrk", "-t1", f"-c{CONNECTIONS}", "-d2s", "-H", f"X-API-Key: {key}", url]
         subprocess.run(warm, check=True, capture_output=True)
         pids = tree(process.pid)
-        before = cpu_seconds(pids)
+        before = cpu_seconds(*pids)
         command = [
             "wrk",
             "-t1",
@@ -97,7 +87,7 @@ def round_of(env: dict[str, str], key: str, workers: int, script: Path) -> dict[
             url,
         ]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-        used = cpu_seconds(pids) - before
+        used = cpu_seconds(*pids) - before
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
         assert bad is None, output
     found = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", output)
