@@ -1,57 +1,82 @@
-"""HTTP dependencies of the mandates feature: its service, on the primary or on
-the read engine."""
+"""HTTP dependency of the mandates feature: the caller's way to MandateService.
 
-# No `from __future__ import annotations`: `_provider` builds its dependency
-# signature from a variable, which FastAPI must see as a real annotation.
+A route declares `MandatesFor(permission)` alone: one resolution step admits the
+caller and finds its tenant, and the handler opens the session it needs (a unit
+of work, or reads on the primary or the read engine) with `async with`, so no
+generator dependency is entered per request."""
+
+from __future__ import annotations
+
+import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.issuers.deps import TRUST_LOADER
 from app.mandates.service import MandateService
-from app.tenancy.deps import CurrentPrincipal, TenantId
-from app.web.sessions import ReadSessionDep, SessionDep, unit_of_work
+from app.tenancy.deps import TenantAccess
+from app.tenancy.permissions import Permission
+from app.tenancy.principal import Principal
+from app.web.sessions import unit_of_work
 from app.web.state import CLOCK, DATABASE, SETTINGS
 
 
-def _provider(session_dependency: Any) -> Any:
-    # The long-lived objects are read from their slots here rather than declared
-    # as dependencies of their own: each declared dependency costs FastAPI a
-    # resolution step on every request of these hot routes.
-    async def provide(
-        request: Request,
-        session: session_dependency,
-        tenant_id: TenantId,
-        principal: CurrentPrincipal,
-    ) -> MandateService:
+@dataclass(frozen=True, slots=True)
+class Mandates:
+    """MandateService for one request's caller and tenant, on the session asked for."""
+
+    request: Request
+    principal: Principal
+    tenant_id: uuid.UUID
+
+    def _service(self, session: AsyncSession) -> MandateService:
+        request = self.request
         return MandateService(
             session,
-            tenant_id,
-            principal.actor,
+            self.tenant_id,
+            self.principal.actor,
             TRUST_LOADER.get(request),
             SETTINGS.get(request),
             CLOCK.get(request),
         )
 
-    return provide
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[MandateService]:
+        """On the primary, committed when the block ends (before the answer is
+        sent), rolled back when it raises."""
+        async with unit_of_work(DATABASE.get(self.request)) as session:
+            yield self._service(session)
+
+    @asynccontextmanager
+    async def primary_reads(self) -> AsyncIterator[MandateService]:
+        """Reads on the primary, without a transaction: a GET of one mandate."""
+        async with DATABASE.get(self.request).primary_reads() as session:
+            yield self._service(session)
+
+    @asynccontextmanager
+    async def replica_reads(self) -> AsyncIterator[MandateService]:
+        """Reads that tolerate replica lag: searches."""
+        async with DATABASE.get(self.request).read_sessions() as session:
+            yield self._service(session)
 
 
-async def one_mandate_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """GET of one mandate reads the primary without a transaction; `?include=token`
-    writes an audit row, so that read is a unit of work."""
-    database = DATABASE.get(request)
-    if request.query_params.get("include") is None:
-        async with database.primary_reads() as session:
-            yield session
-        return
-    async with unit_of_work(database) as session:
-        yield session
+class MandatesFor(TenantAccess):
+    """The dependency: `Mandates` for a caller whose role holds `permission`."""
+
+    async def __call__(self, request: Request) -> Mandates:
+        principal, tenant_id = await self.resolve(request)
+        return Mandates(request, principal, tenant_id)
+
+    def __eq__(self, other: object) -> bool:  # one cache entry per permission
+        return isinstance(other, MandatesFor) and other.permission == self.permission
+
+    def __hash__(self) -> int:
+        return hash(("mandates", self.permission))
 
 
-OneMandateSessionDep = Annotated[AsyncSession, Depends(one_mandate_session, scope="function")]
-MandateServiceDep = Annotated[MandateService, Depends(_provider(SessionDep))]
-OneMandateServiceDep = Annotated[MandateService, Depends(_provider(OneMandateSessionDep))]
-# Searches tolerate replica lag; reads of one mandate use the primary.
-ReadMandateServiceDep = Annotated[MandateService, Depends(_provider(ReadSessionDep))]
+ReadMandates = Annotated[Mandates, Depends(MandatesFor(Permission.MANDATES_READ))]
+WriteMandates = Annotated[Mandates, Depends(MandatesFor(Permission.MANDATES_WRITE))]

@@ -11,7 +11,7 @@ from pydantic import StringConstraints
 
 from app.core.errors import PROBLEM_JSON
 from app.core.types import STORABLE
-from app.mandates.deps import MandateServiceDep, OneMandateServiceDep, ReadMandateServiceDep
+from app.mandates.deps import ReadMandates, WriteMandates
 from app.mandates.idempotency import IdempotentRequest
 from app.mandates.schemas import (
     BatchResult,
@@ -24,7 +24,6 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.tenancy.deps import CanReadMandates, CanWriteMandates
 from app.web.responses import model_json
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
@@ -63,8 +62,7 @@ same token already, 422 with the verification code when it does not verify.
 async def create_mandate(
     body: MandateCreate,
     request: Request,
-    _: CanWriteMandates,
-    mandates: MandateServiceDep,
+    access: WriteMandates,
     idempotency_key: Annotated[IdempotencyKeyHeader | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     retry = None
@@ -72,7 +70,8 @@ async def create_mandate(
         retry = IdempotentRequest.of(
             idempotency_key, "POST", request.url.path, await request.body()
         )
-    answer = await mandates.submit(body, retry)
+    async with access.unit_of_work() as mandates:
+        answer = await mandates.submit(body, retry)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     if answer.status < 400:
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)
@@ -85,71 +84,71 @@ async def create_mandate(
 
 
 @router.post("/batch", response_model=BatchResult, summary="Submit mandates in a batch")
-async def create_mandates(
-    body: MandateBatch, _: CanWriteMandates, mandates: MandateServiceDep
-) -> BatchResult:
+async def create_mandates(body: MandateBatch, access: WriteMandates) -> BatchResult:
     """Submit up to 1,000 mandates; each is answered in `items` (no Idempotency-Key)."""
-    return await mandates.ingest_batch(body.items)
+    async with access.unit_of_work() as mandates:
+        return await mandates.ingest_batch(body.items)
 
 
 @router.get("", response_model=MandatePage)
 async def search_mandates(
-    params: Annotated[MandateSearch, Query()], _: CanReadMandates, mandates: ReadMandateServiceDep
+    params: Annotated[MandateSearch, Query()], access: ReadMandates
 ) -> Response:
     """Search this tenant's mandates; follow `next_cursor` for the next page."""
-    return model_json(await mandates.search(params))
+    async with access.replica_reads() as mandates:
+        return model_json(await mandates.search(params))
 
 
 @router.get("/{mandate_id}", response_model=MandateRead, response_model_exclude_none=False)
 async def get_mandate(
     mandate_id: uuid.UUID,
-    _: CanReadMandates,
-    mandates: OneMandateServiceDep,
+    access: ReadMandates,
     include: Annotated[Literal["token"] | None, Query()] = None,
 ) -> Response:
     """One mandate; `?include=token` adds the raw token (and writes an audit row)."""
     if include == "token":
-        mandate = await mandates.read_token(mandate_id)
-        return model_json(await mandates.view_one(mandate, include_token=True))
-    return model_json(await mandates.view_one(await mandates.read(mandate_id)))
+        async with access.unit_of_work() as mandates:
+            mandate = await mandates.read_token(mandate_id)
+            return model_json(await mandates.view_one(mandate, include_token=True))
+    async with access.primary_reads() as mandates:
+        return model_json(await mandates.view_one(await mandates.read(mandate_id)))
 
 
 @router.patch("/{mandate_id}", response_model=MandateRead)
 async def patch_mandate(
-    mandate_id: uuid.UUID, body: MandatePatch, _: CanWriteMandates, mandates: MandateServiceDep
+    mandate_id: uuid.UUID, body: MandatePatch, access: WriteMandates
 ) -> MandateRead:
     """Change a mandate's labels or retention days."""
-    return mandates.view(await mandates.patch(mandate_id, body))
+    async with access.unit_of_work() as mandates:
+        return mandates.view(await mandates.patch(mandate_id, body))
 
 
 @router.post("/{mandate_id}/revoke", response_model=MandateRead)
 async def revoke_mandate(
-    mandate_id: uuid.UUID, body: RevokeRequest, _: CanWriteMandates, mandates: MandateServiceDep
+    mandate_id: uuid.UUID, body: RevokeRequest, access: WriteMandates
 ) -> MandateRead:
     """Revoke a mandate with a reason (revoking it again changes nothing)."""
-    return mandates.view(await mandates.revoke(mandate_id, body.reason))
+    async with access.unit_of_work() as mandates:
+        return mandates.view(await mandates.revoke(mandate_id, body.reason))
 
 
 @router.delete("/{mandate_id}", status_code=204, response_class=Response)
-async def delete_mandate(
-    mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
-) -> Response:
+async def delete_mandate(mandate_id: uuid.UUID, access: WriteMandates) -> Response:
     """Soft-delete a mandate: restorable until its retention days have passed."""
-    await mandates.delete(mandate_id)
+    async with access.unit_of_work() as mandates:
+        await mandates.delete(mandate_id)
     return Response(status_code=204)
 
 
 @router.post("/{mandate_id}/restore", response_model=MandateRead)
-async def restore_mandate(
-    mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
-) -> MandateRead:
+async def restore_mandate(mandate_id: uuid.UUID, access: WriteMandates) -> MandateRead:
     """Restore a deleted mandate within its retention window."""
-    return mandates.view(await mandates.restore(mandate_id))
+    async with access.unit_of_work() as mandates:
+        return mandates.view(await mandates.restore(mandate_id))
 
 
 @router.post("/{mandate_id}/verify", response_model=VerificationRead)
-async def verify_mandate(
-    mandate_id: uuid.UUID, _: CanWriteMandates, mandates: MandateServiceDep
-) -> VerificationRead:
+async def verify_mandate(mandate_id: uuid.UUID, access: WriteMandates) -> VerificationRead:
     """Verify the stored token again now (an issuer revoked since makes it invalid)."""
-    return await mandates.reverify(mandate_id)
+    async with access.unit_of_work() as mandates:
+        return await mandates.reverify(mandate_id)

@@ -115,10 +115,13 @@ class ProblemDetails(BaseModel):
 
 
 def _calls(dependant: Dependant) -> set[Callable[..., Any]]:
+    """Every dependency a route resolves, with those one of them resolves itself
+    (named in its `resolves`)."""
     found: set[Callable[..., Any]] = set()
     for sub in dependant.dependencies:
         if sub.call is not None:
             found.add(sub.call)
+            found.update(getattr(sub.call, "resolves", ()))
         found |= _calls(sub)
     return found
 
