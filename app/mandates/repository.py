@@ -7,33 +7,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    and_,
     bindparam,
     delete,
-    exists,
     func,
-    literal,
-    literal_column,
-    or_,
     select,
-    tuple_,
-    type_coerce,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core.cursor import Position
 from app.core.driver import select_rows, write_rows
 from app.core.repository import TenantScopedRepository
 from app.mandates.search import MandateSearch
+from app.mandates.search_query import search_query
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
 from app.models.base import table_of
-from app.models.mandate import MandateStatus
 
 # Built once per dialect (Core table, no ORM bulk machinery): the ingest hot path.
 _INSERT_NEW = {
@@ -49,10 +39,6 @@ _READ_ONE = select(*table_of(Mandate).c).where(
     table_of(Mandate).c.tenant_id == bindparam("tenant_id"),
     table_of(Mandate).c.id == bindparam("id"),
 )
-# What a list shows of a mandate: what MandateRead shows (no raw token, no
-# verification details, no token hash; the tenant is the caller's own).
-_UNLISTED = {"vc_jwt", "verification_details", "token_sha256", "tenant_id"}
-_LISTED = [column for column in table_of(Mandate).c if column.name not in _UNLISTED]
 
 
 class MandateRepository(TenantScopedRepository[Mandate]):
@@ -87,31 +73,6 @@ class MandateRepository(TenantScopedRepository[Mandate]):
     def _dialect(self) -> str:
         return self.session.get_bind().dialect.name
 
-    def _status(self, status: MandateStatus | None, now: datetime) -> ColumnElement[bool]:
-        if status is None:
-            return Mandate.status != "deleted"
-        if status == "active":
-            return and_(Mandate.status == "active", Mandate.expires_at > now)
-        if status == "expired":
-            return or_(
-                Mandate.status == "expired",
-                and_(Mandate.status == "active", Mandate.expires_at <= now),
-            )
-        return Mandate.status == status
-
-    def _merchant(self, merchant: str) -> ColumnElement[bool]:
-        if self._dialect() == "postgresql":
-            return type_coerce(Mandate.merchants, JSONB).contains([merchant])
-        entries = func.json_each(Mandate.merchants).table_valued("value")
-        return exists(
-            select(literal_column("1")).select_from(entries).where(entries.c.value == merchant)
-        )
-
-    def _label(self, key: str, value: str) -> ColumnElement[bool]:
-        if self._dialect() == "postgresql":
-            return type_coerce(Mandate.labels, JSONB).contains({key: value})
-        return func.json_extract(Mandate.labels, f'$."{key}"') == value
-
     async def counts_by_status(self, now: datetime) -> dict[str, int]:
         """How many of the tenant's mandates are in each status, expiry exact now."""
         grouped = await self.session.execute(
@@ -134,55 +95,11 @@ class MandateRepository(TenantScopedRepository[Mandate]):
     ) -> list[Any]:
         """A page in the sort's order, from `position` on (or back from it, in
         reverse order, when the position points before a page): Core rows with
-        every column but the raw token (lists never show it), read without the
-        ORM's identity map, which a page of 50 read-only rows does not need."""
-        query = select(*_LISTED).where(self.scope(), self._status(params.status, now))
-        equal: dict[InstrumentedAttribute[Any], str | None] = {
-            Mandate.verification_status: params.verification_status,
-            Mandate.mandate_type: params.mandate_type,
-            Mandate.issuer_did: params.issuer_did,
-            Mandate.subject_did: params.subject_did,
-            Mandate.scope: params.scope,
-            Mandate.transaction_id: params.transaction_id,
-            Mandate.open_mandate_hash: params.open_mandate_hash,
-        }
-        for attribute, value in equal.items():
-            if value is not None:
-                query = query.where(attribute == value)
-        if params.merchant is not None:
-            query = query.where(self._merchant(params.merchant))
-        if (pair := params.label_pair) is not None:
-            query = query.where(self._label(*pair))
-        for moment, low, high in (
-            (Mandate.expires_at, params.expires_after, params.expires_before),
-            (Mandate.created_at, params.created_after, params.created_before),
-        ):
-            if low is not None:
-                query = query.where(moment >= low)
-            if high is not None:
-                query = query.where(moment < high)
-        if params.amount_min is not None:
-            query = query.where(Mandate.amount_limit >= params.amount_min)
-        if params.amount_max is not None:
-            query = query.where(Mandate.amount_limit <= params.amount_max)
-
-        descending = params.sort.startswith("-")
-        if position is not None and position.before:
-            descending = not descending
-        column: InstrumentedAttribute[datetime] = (
-            Mandate.created_at if params.sort.lstrip("-") == "created_at" else Mandate.expires_at
-        )
-        if position is not None:
-            key = tuple_(column, Mandate.id)
-            bound = tuple_(
-                literal(position.value, column.type), literal(position.id, Mandate.id.type)
-            )
-            query = query.where(key < bound if descending else key > bound)
-        order = (
-            (column.desc(), Mandate.id.desc()) if descending else (column.asc(), Mandate.id.asc())
-        )
-        query = query.order_by(*order).limit(params.limit + 1)
-        return await select_rows(self.session, query)
+        what a list shows, read without the ORM's identity map, which a page of
+        50 read-only rows does not need. The statement is built once per shape
+        (app.mandates.search_query); a request supplies only its values."""
+        query, values = search_query(params, now, position, self.tenant_id, self._dialect())
+        return await select_rows(self.session, query, values)
 
 
 class LinkedReceiptRepository(TenantScopedRepository[Ap2Receipt]):
