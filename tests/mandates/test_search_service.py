@@ -10,6 +10,9 @@ from pydantic import ValidationError
 from app.core.errors import Unprocessable
 from app.mandates.schemas import MandateCreate
 from app.mandates.search import MandateSearch
+from app.mandates.search_query import search_statement
+from app.mandates.service import MandateService
+from tests.mandates.conftest import ACTOR, new_tenant
 from tests.mandates.minting import MintingIssuer
 
 
@@ -137,3 +140,24 @@ async def test_sql_looking_values_are_just_values(mandates, corpus):
     assert await found(mandates, issuer_did="did:web:x' OR '1'='1") == []
     assert await found(mandates, merchant="shop.example' --") == []
     assert await found(mandates, label="team:x' OR 1=1 --") == []
+
+
+async def test_one_statement_per_shape_takes_each_searchs_values(
+    session, mandates, corpus, trust, settings, clock
+):
+    """A shape's statement is built once; what it finds follows the values given
+    (the filters and the tenant), never the search that built it."""
+    search_statement.cache_clear()
+    bank, wallet = corpus["bank"].did, corpus["wallet"].did
+    assert len(await found(mandates, issuer_did=bank, label="team:" + bank[8:12])) == 3
+    built = search_statement.cache_info().misses
+    assert sorted(await found(mandates, issuer_did=wallet, label="team:" + wallet[8:12])) == [
+        "subscriptions:5.00",
+        "travel:99.99",
+    ]
+    assert await found(mandates, issuer_did=wallet, label="team:" + bank[8:12]) == []
+    assert search_statement.cache_info().misses == built  # the same shape: not built again
+
+    other = MandateService(session, await new_tenant(session), ACTOR, trust, settings, clock)
+    assert await found(other, issuer_did=bank, label="team:" + bank[8:12]) == []
+    assert search_statement.cache_info().misses == built
