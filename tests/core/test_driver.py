@@ -89,6 +89,10 @@ async def test_rows_on_the_driver_equal_sqlalchemy_rows(database, engine_name):
     assert first.amount_limit == Decimal("1234567890123.4567")
     assert first.details == {"big": 2**70, "nested": [1, {"x": None}]}
     assert first.expires_at.utcoffset() == timedelta(0)
+    # Every timestamp is aware UTC on both paths (on asyncpg without a conversion).
+    moments = [v for row in direct + through_sqlalchemy for v in vars(row).values()]
+    assert all(v.tzinfo is UTC for v in moments if isinstance(v, datetime))
+    assert first.expires_at == datetime(2031, 5, 4, 10, 30, tzinfo=UTC)
     # Only the autocommit read on PostgreSQL went to the driver; the unit of work
     # and SQLite ran through SQLAlchemy.
     assert len(timed.statements) == (1 if engine_name == "postgres" else 0)
