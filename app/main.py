@@ -33,10 +33,8 @@ from app.tenancy.deps import (
 )
 from app.tenancy.ratelimit import build_rate_limiter
 from app.web.middleware import (
-    BodySizeLimitMiddleware,
-    RequestContextMiddleware,
-    SecurityHeadersMiddleware,
-    Utf8JsonMiddleware,
+    BodyChecksMiddleware,
+    EdgeMiddleware,
 )
 from app.web.openapi import AuthMarkers, DocumentedAPI
 from app.web.problems import install_error_handlers
@@ -180,11 +178,10 @@ def create_app(
     retry_after = max(1, int(settings.db_pool_timeout // 10) or 1)
     install_error_handlers(app, retry_after=retry_after)
     _install_dashboard(app, settings)
-    # Added innermost first: request context wraps everything, then headers,
-    # CORS, the body cap, and the UTF-8 check right around the application.
-    app.add_middleware(Utf8JsonMiddleware)
+    # Added innermost first: the body checks right around the application, CORS
+    # (when configured), and the edge layer around everything.
     app.add_middleware(
-        BodySizeLimitMiddleware,
+        BodyChecksMiddleware,
         max_bytes=settings.max_body_bytes,
         # The dashboard's bulk import takes a file; the form around it needs a little more.
         larger={"/mandates/import": settings.dashboard_import_max_bytes + 64 * 1024},
@@ -205,14 +202,17 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(
-        SecurityHeadersMiddleware, hsts=settings.environment is Environment.PRODUCTION
-    )
-    app.add_middleware(RequestContextMiddleware, retry_after=retry_after)
-    if settings.metrics_enabled:  # outermost: counts every answer, 413s and 500s too
-        from app.web.request_metrics import RequestMetricsMiddleware
+    metrics = None
+    if settings.metrics_enabled:  # counts every answer, 413s and 500s too
+        from app.web.request_metrics import RequestMetrics
 
-        app.add_middleware(RequestMetricsMiddleware)
+        metrics = RequestMetrics()
+    app.add_middleware(
+        EdgeMiddleware,
+        retry_after=retry_after,
+        hsts=settings.environment is Environment.PRODUCTION,
+        metrics=metrics,
+    )
 
     from app.alerts.router import router as alerts_router
     from app.ap2.router import disputes_router as ap2_disputes_router

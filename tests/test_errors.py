@@ -85,6 +85,9 @@ async def test_unexpected_errors_hide_their_internals(probe_client):
     assert "secret internals" not in text
     assert "RuntimeError" not in text
     assert body["request_id"] == response.headers["x-request-id"]
+    # The error answer carries the headers every answer does.
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
 
 
 async def test_request_id_is_generated_or_echoed(probe_client):

@@ -1,5 +1,5 @@
-"""Requests by method, route template and status, and their latency: a pure ASGI
-middleware, cheap enough for the ingest path.
+"""Requests by method, route template and status, and their latency, observed by
+`EdgeMiddleware` for every answer: cheap enough for the ingest path.
 
 The route is the template the router matched (`/api/v1/mandates/{mandate_id}`),
 never the raw path, and unknown methods count as `OTHER`, so no client can make
@@ -9,10 +9,8 @@ lookup, a counter increment and a histogram observation.
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.core.metrics import REGISTRY
 
@@ -40,11 +38,10 @@ def route_template(scope: Scope) -> str:
     return template if isinstance(template, str) and template else UNMATCHED
 
 
-class RequestMetricsMiddleware:
-    """Counts and times every HTTP request, whatever answered it."""
+class RequestMetrics:
+    """Counts and times HTTP requests, whatever answered them."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def _series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
@@ -56,25 +53,10 @@ class RequestMetricsMiddleware:
             self._children[key] = found
         return found
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the server answers when the application raised
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            method = scope.get("method", "")
-            counter, histogram = self._series(
-                method if method in METHODS else "OTHER", route_template(scope), status
-            )
-            counter.inc()
-            histogram.observe(time.perf_counter() - started)
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope.get("method", "")
+        counter, histogram = self._series(
+            method if method in METHODS else "OTHER", route_template(scope), status
+        )
+        counter.inc()
+        histogram.observe(seconds)
