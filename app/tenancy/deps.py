@@ -8,8 +8,9 @@ platform admin names the tenant it acts on with the `X-Tenant-ID` header; a
 tenant user naming another tenant there gets the same 404 as an unknown tenant.
 
 Every route declares its permission with one of the `Can...` aliases below
-(`Annotated[Principal, Permits(Permission.X)]`); the check reads
-`permissions.ROLE_PERMISSIONS` and nothing else.
+(`Annotated[Principal, Permits(Permission.X)]`), or with a `TenantAccess`
+dependency that does the same check; the check reads `permissions.ROLE_PERMISSIONS`
+and nothing else.
 """
 
 from __future__ import annotations
