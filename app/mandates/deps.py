@@ -71,12 +71,6 @@ class MandatesFor(TenantAccess):
         principal, tenant_id = await self.resolve(request)
         return Mandates(request, principal, tenant_id)
 
-    def __eq__(self, other: object) -> bool:  # one cache entry per permission
-        return isinstance(other, MandatesFor) and other.permission == self.permission
-
-    def __hash__(self) -> int:
-        return hash(("mandates", self.permission))
-
 
 ReadMandates = Annotated[Mandates, Depends(MandatesFor(Permission.MANDATES_READ))]
 WriteMandates = Annotated[Mandates, Depends(MandatesFor(Permission.MANDATES_WRITE))]

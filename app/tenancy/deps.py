@@ -233,3 +233,9 @@ class TenantAccess:
     async def resolve(self, request: Request) -> tuple[Principal, uuid.UUID]:
         actor = admit(await get_principal(request), self.permission)
         return actor, await current_tenant_id(request, actor)
+
+    def __eq__(self, other: object) -> bool:  # one cache entry per kind and permission
+        return type(other) is type(self) and other.permission == self.permission
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.permission))
