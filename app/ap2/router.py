@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
@@ -27,6 +26,7 @@ from app.core.errors import PROBLEM_JSON, BadRequest, Unprocessable
 from app.core.types import STORABLE
 from app.tenancy.deps import CanPresentAp2, CanReadMandates
 from app.web.openapi_examples import AP2_PRESENTATION_EXAMPLE, AP2_RECEIPT_EXAMPLE
+from app.web.responses import JSONBody
 
 router = APIRouter(prefix="/api/v1/ap2", tags=["ap2"])
 disputes_router = APIRouter(prefix="/api/v1/mandates", tags=["ap2"])
@@ -53,13 +53,13 @@ unverifiable input and dry runs store nothing.
 """
 
 
-def _problem(request: Request, status: int, body: dict[str, Any]) -> JSONResponse:
+def _problem(request: Request, status: int, body: dict[str, Any]) -> JSONBody:
     body = {
         **body,
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
     }
-    return JSONResponse(body, status, media_type=PROBLEM_JSON)
+    return JSONBody(body, status, media_type=PROBLEM_JSON)
 
 
 async def _json_body(request: Request) -> Any:
@@ -90,7 +90,7 @@ def _schema(model: Any, example: dict[str, Any]) -> dict[str, Any]:
     description=PRESENT,
     openapi_extra=_schema(PresentationRequest, AP2_PRESENTATION_EXAMPLE),
 )
-async def present(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSONResponse:
+async def present(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSONBody:
     data = await _json_body(request)
     try:
         body = PresentationRequest.model_validate(data, strict=True)
@@ -101,7 +101,7 @@ async def present(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSO
         ) from None
     outcome = await ap2.present(body)
     if outcome.status == 200:
-        return JSONResponse(outcome.body(), 200)
+        return JSONBody(outcome.body(), 200)
     answer = outcome.body()
     if outcome.status == 422:  # a refusal is about the chain presented: name it
         answer["errors"] = [{"field": "body.sd_jwt", "message": str(answer.get("detail", ""))}]
@@ -178,7 +178,7 @@ async def get_rejection(
     responses={200: {"model": ReceiptRead, "description": "The same receipt was stored before"}},
     openapi_extra=_schema(ReceiptCreate, AP2_RECEIPT_EXAMPLE),
 )
-async def store_receipt(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSONResponse:
+async def store_receipt(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) -> JSONBody:
     """Verify a Checkout or Payment Receipt JWS against the truststore and link it to
     the stored closed mandate its `reference` names (spec or SDK form)."""
     data = await _json_body(request)
@@ -198,7 +198,7 @@ async def store_receipt(request: Request, _: CanPresentAp2, ap2: Ap2ServiceDep) 
     except Unprocessable as error:
         error.extra.setdefault("errors", [{"field": "body.receipt", "message": error.detail}])
         raise
-    return JSONResponse(read.model_dump(mode="json"), status)
+    return JSONBody(read.model_dump(mode="json"), status)
 
 
 @disputes_router.post("/{mandate_id}/dispute-check", response_model=DisputeResult)

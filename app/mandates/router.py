@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
 
 from app.core.errors import PROBLEM_JSON
@@ -24,7 +23,7 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.web.responses import model_json
+from app.web.responses import JSONBody, model_json
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
 # Generous here; `check_key` applies the real rule (255 printable ASCII) with its own code.
@@ -64,7 +63,7 @@ async def create_mandate(
     request: Request,
     access: WriteMandates,
     idempotency_key: Annotated[IdempotencyKeyHeader | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
+) -> JSONBody:
     retry = None
     if idempotency_key is not None:
         retry = IdempotentRequest.of(
@@ -74,13 +73,13 @@ async def create_mandate(
         answer = await mandates.submit(body, retry)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     if answer.status < 400:
-        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+        return JSONBody(answer.body, status_code=answer.status, headers=headers)
     problem = {
         **answer.body,
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
     }
-    return JSONResponse(problem, answer.status, headers=headers, media_type=PROBLEM_JSON)
+    return JSONBody(problem, answer.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 @router.post("/batch", response_model=BatchResult, summary="Submit mandates in a batch")

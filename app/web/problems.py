@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
@@ -28,6 +28,7 @@ from app.core.errors import (
     Unauthorized,
 )
 from app.core.logging import get_logger
+from app.web.responses import JSONBody
 from app.web.state import Slot
 
 log = get_logger(__name__)
@@ -41,8 +42,8 @@ ERROR_PAGE: Slot[ErrorPage] = Slot("error_page")
 
 def problem_response(
     error: AppError, *, instance: str | None = None, request_id: str | None = None
-) -> JSONResponse:
-    return JSONResponse(
+) -> JSONBody:
+    return JSONBody(
         error.document(instance=instance, request_id=request_id),
         status_code=error.status,
         headers=error.headers or None,
@@ -50,7 +51,7 @@ def problem_response(
     )
 
 
-def problem(request: Request, error: AppError) -> JSONResponse:
+def problem(request: Request, error: AppError) -> JSONBody:
     """The answer for `error` to this request (its path and request id included)."""
     return problem_response(
         error,
