@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.driver import write_rows
@@ -16,7 +16,26 @@ from app.core.repository import TenantScopedRepository, execute_core
 from app.models import AuditLog
 from app.models.base import table_of
 
-_INSERT = insert(table_of(AuditLog))
+_TABLE = table_of(AuditLog)
+_INSERT = insert(_TABLE)
+# What `audit_values` fills: the columns of a row written after a change (the
+# sealer fills the chain's later).
+WRITTEN = (
+    "tenant_id",
+    "chain_id",
+    "actor_role",
+    "timestamp",
+    "actor_type",
+    "actor_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "outcome",
+    "request_id",
+    "ip_address",
+    "details",
+)
+_PREFIX = "audit_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,22 @@ async def insert_rows(target: AsyncSession | AsyncConnection, rows: list[dict[st
             await execute_core(target, _INSERT, rows)
     else:
         await target.execute(_INSERT, rows)
+
+
+def audited(change: Insert) -> Insert:
+    """`change` (an INSERT ... RETURNING) and one audit row for each row it
+    returns, as one statement: the change is a data-modifying CTE, so a change
+    that writes nothing (ON CONFLICT DO NOTHING) writes no audit row either, and
+    the statement returns one row per audit row. PostgreSQL only; bind the row
+    with `audited_params`."""
+    done = change.cte("change")
+    row = select(*(bindparam(_PREFIX + name, type_=_TABLE.c[name].type) for name in WRITTEN))
+    return insert(_TABLE).from_select(WRITTEN, row.select_from(done)).returning(_TABLE.c.id)
+
+
+def audited_params(row: dict[str, Any]) -> dict[str, Any]:
+    """The bound values of an `audited` statement's audit row (built by `audit_values`)."""
+    return {_PREFIX + name: row[name] for name in WRITTEN}
 
 
 async def insert_many_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

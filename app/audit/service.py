@@ -11,8 +11,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.chain import chain_id_for
-from app.audit.repository import insert_many_rows, insert_rows
+from app.audit.repository import audited, audited_params, insert_many_rows, insert_rows
 from app.core.actor import CLIENT_IP, Actor
+from app.core.repository import FollowUp
 
 
 def audit_values(
@@ -47,6 +48,17 @@ def audit_values(
 async def record(session: AsyncSession, **values: Any) -> None:
     """Write one audit row now, inside the caller's transaction."""
     await insert_rows(session, [audit_values(**values)])
+
+
+def recorded_with(**values: Any) -> FollowUp:
+    """The audit row (`audit_values(**values)`) of a row an insert stores, written
+    with that insert (in its statement on PostgreSQL) and only if it stores one."""
+    row = audit_values(**values)
+
+    async def separately(session: AsyncSession) -> None:
+        await insert_rows(session, [row])
+
+    return FollowUp(audited, audited_params(row), separately)
 
 
 async def record_many(target: AsyncSession | AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -9,9 +9,11 @@ when a query on a tenant-owned table is written outside a repository module.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Executable, Select, select
+from sqlalchemy import ColumnElement, Executable, Insert, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -32,6 +34,19 @@ async def flush_pending(session: AsyncSession) -> None:
     """Write pending ORM changes, so a statement sent beside the ORM keeps its order."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A write that goes with an INSERT ... RETURNING, made only when the insert
+    returns rows (an audit row for a row stored). On PostgreSQL both are one
+    statement: `wrap` makes the insert a data-modifying CTE of the follow-up's
+    own INSERT, bound with `params`, which saves a round trip. Elsewhere
+    `separately` writes it after the insert, in the same transaction."""
+
+    wrap: Callable[[Insert], Insert]
+    params: dict[str, Any]
+    separately: Callable[[AsyncSession], Awaitable[None]]
 
 
 class TenantOwned(Protocol):

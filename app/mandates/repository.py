@@ -4,9 +4,11 @@ base statement; `due_for_expiry` is the one platform-wide query (the sweep)."""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Insert,
     bindparam,
     delete,
     func,
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.cursor import Position
 from app.core.driver import select_rows, write_rows
-from app.core.repository import TenantScopedRepository
+from app.core.repository import FollowUp, TenantScopedRepository
 from app.mandates.search import MandateSearch
 from app.mandates.search_query import search_query
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
@@ -34,6 +36,20 @@ _INSERT_NEW = {
 }
 
 
+@lru_cache(maxsize=16)
+def _insert_named(columns: tuple[str, ...]) -> Insert:
+    """The PostgreSQL `_INSERT_NEW` with a bound value per column named: a
+    data-modifying CTE takes no values at execution, so they are in the statement
+    (one per set of columns; a submission always names the same ones)."""
+    table = table_of(Mandate)
+    return (
+        pg_insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
+        .returning(table.c.id)
+    )
+
+
 # Built once: GET of one mandate is a hot path (no statement building per request).
 _READ_ONE = select(*table_of(Mandate).c).where(
     table_of(Mandate).c.tenant_id == bindparam("tenant_id"),
@@ -44,15 +60,22 @@ _READ_ONE = select(*table_of(Mandate).c).where(
 class MandateRepository(TenantScopedRepository[Mandate]):
     model = Mandate
 
-    async def insert_new(self, values: dict[str, Any]) -> bool:
+    async def insert_new(self, values: dict[str, Any], then: FollowUp | None = None) -> bool:
         """INSERT unless this tenant already holds the token; True when inserted.
 
         One statement (ON CONFLICT DO NOTHING), so two concurrent submissions of
-        one token can neither both insert nor fail.
+        one token can neither both insert nor fail. `then` (the mandate's audit
+        row) is written only when the row is: on PostgreSQL in the same statement.
         """
         self.owns(values)
-        statement = _INSERT_NEW[self._dialect()]
-        return bool(await write_rows(self.session, statement, values))
+        dialect = self._dialect()
+        if then is not None and dialect == "postgresql":
+            statement = then.wrap(_insert_named(tuple(sorted(values))))
+            return bool(await write_rows(self.session, statement, {**values, **then.params}))
+        inserted = bool(await write_rows(self.session, _INSERT_NEW[dialect], values))
+        if inserted and then is not None:
+            await then.separately(self.session)
+        return inserted
 
     async def read(self, mandate_id: Any) -> Any | None:
         """One mandate as a Core row (every column), for showing it: no ORM

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.service import audit_values, record, record_many
+from app.audit.service import audit_values, record, record_many, recorded_with
 from app.core.actor import Actor
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
@@ -256,7 +256,16 @@ class MandateService:
             )
             return IngestOutcome(result, None, False, digest)
         values = mandate_row(self.tenant_id, data, digest, result, now)
-        if not await self.repo.insert_new(values):
+        audit = recorded_with(
+            tenant_id=self.tenant_id,
+            actor=self.actor,
+            action="mandate.created",
+            resource_type="mandate",
+            resource_id=values["id"],
+            outcome=result.code.value,
+            details={"token_sha256": digest},
+        )
+        if not await self.repo.insert_new(values, then=audit):
             # Stored before, or by a concurrent request that won the race.
             existing = await self._already_stored(digest)
             if existing is None:  # pragma: no cover - the conflicting row vanished
@@ -264,9 +273,6 @@ class MandateService:
                     "the mandate changed while it was stored; retry", code="ingest_conflict"
                 )
             return existing
-        await self._audit(
-            "mandate.created", values["id"], outcome=result.code.value, token_sha256=digest
-        )
         await self._emit(EventType.MANDATE_CREATED, created_event(values), now)
         return IngestOutcome(result, stored_view(values), True, digest)
 

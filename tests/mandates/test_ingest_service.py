@@ -42,6 +42,46 @@ async def test_public_vectors(session, tenant_id, mandates, vectors):
     assert stored == len(set(ids.values()))
 
 
+async def test_a_stored_mandate_and_its_audit_row_are_written_together(
+    session, tenant_id, mandates, database
+):
+    """One audit row per mandate stored, none for the same token again; on
+    PostgreSQL the mandate and its audit row are one statement (one round trip)."""
+    from app.core import driver
+
+    await register_vector_issuers(session, tenant_id)
+    sent: list[str] = []
+    pool = database.write_engine.sync_engine.pool
+    driver.timers[pool] = lambda _seconds, statement, _many: sent.append(statement)
+    try:
+        first = await mandates.ingest(MandateCreate(vc_jwt=first_token()))
+        again = await mandates.ingest(MandateCreate(vc_jwt=first_token()))
+    finally:
+        driver.timers.pop(pool, None)
+    assert first.created and not again.created
+    assert again.mandate.id == first.mandate.id
+    rows = list(
+        await session.scalars(select(AuditLog).where(AuditLog.action == "mandate.created"))
+    )
+    assert len(rows) == 1
+    (row,) = rows
+    assert (row.tenant_id, row.resource_type, row.resource_id, row.outcome) == (
+        tenant_id,
+        "mandate",
+        str(first.mandate.id),
+        "VALID",
+    )
+    assert row.details == {"token_sha256": first.token_sha256}
+    assert (row.actor_type, row.actor_id) == (ACTOR.type, ACTOR.id)
+    assert row.chain_id is not None and row.seq is None  # the sealer links it later
+    if database.write_engine.dialect.name == "postgresql":
+        # The statement ran twice (the second stored nothing) and nothing else wrote.
+        assert [text for text in sent if "INSERT" in text] == [sent[0], sent[0]]
+        assert "INSERT INTO mandates" in sent[0] and "INSERT INTO audit_log" in sent[0]
+    else:
+        assert sent == []  # SQLite: SQLAlchemy sends both, one after the other
+
+
 async def test_rejections_are_audited_without_the_token(session, tenant_id, mandates):
     outcome = await mandates.ingest(MandateCreate(vc_jwt="e30.@@@.###"))
     assert outcome.result.code.value == "INVALID_FORMAT"
