@@ -3,6 +3,7 @@ base statement; `due_for_expiry` is the one platform-wide query (the sweep)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -37,17 +38,19 @@ _INSERT_NEW = {
 
 
 @lru_cache(maxsize=16)
-def _insert_named(columns: tuple[str, ...]) -> Insert:
-    """The PostgreSQL `_INSERT_NEW` with a bound value per column named: a
-    data-modifying CTE takes no values at execution, so they are in the statement
-    (one per set of columns; a submission always names the same ones)."""
+def _insert_then(columns: tuple[str, ...], wrap: Callable[[Insert], Insert]) -> Insert:
+    """The PostgreSQL `_INSERT_NEW` with a follow-up (`FollowUp.wrap`), built once
+    per set of columns (a submission always names the same ones). A
+    data-modifying CTE takes no values at execution, so each column named has a
+    bound value in the statement."""
     table = table_of(Mandate)
-    return (
+    change = (
         pg_insert(table)
         .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
         .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
         .returning(table.c.id)
     )
+    return wrap(change)
 
 
 # Built once: GET of one mandate is a hot path (no statement building per request).
@@ -70,7 +73,7 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         self.owns(values)
         dialect = self._dialect()
         if then is not None and dialect == "postgresql":
-            statement = then.wrap(_insert_named(tuple(sorted(values))))
+            statement = _insert_then(tuple(sorted(values)), then.wrap)
             return bool(await write_rows(self.session, statement, {**values, **then.params}))
         inserted = bool(await write_rows(self.session, _INSERT_NEW[dialect], values))
         if inserted and then is not None:
