@@ -3,8 +3,13 @@
 A route that returns a pydantic model has FastAPI dump it to a dict, validate
 that dict against the response model again and serialize the result: for a page
 of 50 mandates that second pass costs more than building the page. `model_json`
-serializes the model once, with the same serializer; the route keeps declaring
-`response_model` for the OpenAPI document.
+serializes the model once; the route keeps declaring `response_model` for the
+OpenAPI document. A model whose JSON is its fields as they are (no aliases,
+exclusions, serializers or computed fields: `plain`) is written by orjson from
+its fields, at under half the cost of pydantic's serializer for a page of 50
+mandates, and to the same bytes; anything orjson does not write the same way
+(a Decimal, bytes, an integer past 64 bits) sends the whole answer through
+pydantic's serializer instead.
 
 `JSONBody` renders an answer that is already a dict of JSON values (a stored
 ingest answer, a problem document) with orjson: the standard library's encoder
@@ -16,19 +21,46 @@ dumps it as null and parsed JSON cannot carry it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
+# pydantic writes UTC as "Z"; orjson writes every other value as pydantic does.
+_OPTIONS = orjson.OPT_UTC_Z
+# Config entries that change how pydantic writes a value.
+_WRITING_CONFIG = ("ser_json_timedelta", "ser_json_bytes", "ser_json_inf_nan", "use_enum_values")
+
+
+@cache
+def plain(model: type[BaseModel]) -> bool:
+    """Whether pydantic writes `model` as its fields, as they are."""
+    decorators = model.__pydantic_decorators__
+    fields = model.model_fields.values()
+    return not (
+        model.model_computed_fields
+        or decorators.field_serializers
+        or decorators.model_serializers
+        or any(f.alias or f.serialization_alias or f.exclude for f in fields)
+        or any(name in model.model_config for name in _WRITING_CONFIG)
+        or model.model_config.get("extra") == "allow"
+    )
+
+
+def _fields(value: Any) -> Any:
+    if isinstance(value, BaseModel) and plain(type(value)):
+        return value.__dict__
+    raise TypeError  # orjson stops: pydantic writes the answer
+
 
 def model_json(model: BaseModel, status_code: int = 200) -> Response:
-    return Response(
-        model.__pydantic_serializer__.to_json(model),
-        status_code=status_code,
-        media_type="application/json",
-    )
+    try:
+        body = orjson.dumps(model, default=_fields, option=_OPTIONS)
+    except TypeError:
+        body = model.__pydantic_serializer__.to_json(model)
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 class JSONBody(JSONResponse):

@@ -34,3 +34,128 @@ def test_an_integer_past_64_bits_goes_through_the_standard_encoder():
 def test_a_float_keeps_its_value():
     content = {"tiny": 1e-7, "large": 1.5e300, "plain": 0.1}
     assert json.loads(JSONBody(content).body) == content
+
+
+# --- model_json: orjson from a plain model's fields, the same bytes as pydantic --------------
+
+import uuid  # noqa: E402
+from datetime import UTC, datetime, timedelta, timezone  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from pydantic import BaseModel, Field, computed_field, field_serializer  # noqa: E402
+
+from app.mandates.schemas import MandatePage, MandateRead  # noqa: E402
+from app.web.responses import model_json, plain  # noqa: E402
+
+_ZONES = st.sampled_from(
+    [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
+)
+_TIMES = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.none() | _ZONES
+)
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _mandate(details: dict, times: list[datetime], labels: dict[str, str]) -> MandateRead:
+    return MandateRead(
+        id=uuid.uuid4(),
+        mandate_type="intent",
+        issuer_did="did:web:issuer.example",
+        subject_did="did:example:agent",
+        jti=None,
+        scope="payments:recurring",
+        amount_limit="100.00",
+        currency="EUR",
+        merchants=["shop", "café"],
+        labels=labels,
+        details=details,
+        issued_at=times[0],
+        not_before=None,
+        expires_at=times[1],
+        status="active",
+        verification_status="VALID",
+        verification_reason=None,
+        verified_at=times[2],
+        retention_days=30,
+        revoked_at=None,
+        revocation_reason=None,
+        deleted_at=None,
+        created_at=times[0],
+        updated_at=times[2],
+        receipts=[details],
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    details=st.dictionaries(_TEXT, _JSON, max_size=5),
+    times=st.lists(_TIMES, min_size=3, max_size=3),
+    labels=st.dictionaries(_TEXT, _TEXT, max_size=3),
+)
+def test_a_mandate_page_is_written_as_pydantic_writes_it(details, times, labels):
+    page = MandatePage(items=[_mandate(details, times, labels)] * 2, next_cursor="c")
+    assert model_json(page).body == MandatePage.__pydantic_serializer__.to_json(page)
+    one = page.items[0]
+    assert model_json(one).body == MandateRead.__pydantic_serializer__.to_json(one)
+
+
+class _Aliased(BaseModel):
+    value: int = Field(serialization_alias="shown")
+
+
+class _Computed(BaseModel):
+    value: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def double(self) -> int:
+        return self.value * 2
+
+
+class _Serialized(BaseModel):
+    value: int
+
+    @field_serializer("value")
+    def _text(self, value: int) -> str:
+        return f"#{value}"
+
+
+class _Hidden(BaseModel):
+    value: int
+    secret: str = Field(exclude=True)
+
+
+class _Money(BaseModel):
+    amount: Decimal
+    inner: _Aliased
+
+
+def test_models_pydantic_writes_otherwise_go_through_pydantic():
+    assert plain(MandateRead)
+    assert plain(MandatePage)
+    cases = [
+        _Aliased(value=1),
+        _Computed(value=2),
+        _Serialized(value=3),
+        _Hidden(value=4, secret="s"),
+        _Money(amount=Decimal("1.10"), inner=_Aliased(value=5)),
+    ]
+    for model in cases[:4]:
+        assert not plain(type(model))
+    for model in cases:
+        assert model_json(model).body == type(model).__pydantic_serializer__.to_json(model)
+    assert model_json(cases[1]).body == b'{"value":2,"double":4}'
+    assert model_json(cases[2]).body == b'{"value":"#3"}'
+    assert model_json(cases[3]).body == b'{"value":4}'
+    assert model_json(cases[4]).body == b'{"amount":"1.10","inner":{"value":5}}'
