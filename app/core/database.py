@@ -198,6 +198,22 @@ def _driver(bind: AsyncEngine | AsyncConnection) -> dict[str, Any]:
     return {AUTOCOMMIT_BIND: bind} if bind.dialect.name == "postgresql" else {}
 
 
+@asynccontextmanager
+async def _read_session(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncSession]:
+    """A session for reads, closed only when it holds something. A read the
+    driver answers (`app.core.driver`) never touches it, and SQLAlchemy's exit
+    closes a session in a task of its own, shielded from cancellation, which
+    costs about as much as a pool checkout per request. A session that ran a
+    statement or loaded a row is closed by that same exit."""
+    session = AsyncSession(bind, expire_on_commit=False, info=_driver(bind))
+    try:
+        yield session
+    finally:
+        if session.in_transaction() or session.identity_map or session.new:
+            async with session:  # SQLAlchemy's own, cancellation-safe close
+                pass
+
+
 # Failures that mean "this server cannot be reached", as opposed to a bad query.
 UNREACHABLE = (OSError, TimeoutError, ConnectionError, exc.OperationalError, exc.InterfaceError)
 
@@ -251,10 +267,7 @@ class Database:
     async def read_sessions(self) -> AsyncIterator[AsyncSession]:
         """A session for reads that tolerate replica lag (primary when no replica answers)."""
         if not self.has_replica:
-            engine = self.read_engine or self._primary_reads
-            async with AsyncSession(
-                engine, expire_on_commit=False, info=_driver(engine)
-            ) as session:
+            async with _read_session(self.read_engine or self._primary_reads) as session:
                 yield session
             return
         assert self.read_engine is not None
@@ -273,9 +286,7 @@ class Database:
                 yield session
             return
         try:
-            async with AsyncSession(
-                bind=connection, expire_on_commit=False, info=_driver(connection)
-            ) as session:
+            async with _read_session(connection) as session:
                 yield session
         finally:
             await connection.close()
@@ -283,8 +294,7 @@ class Database:
     @asynccontextmanager
     async def primary_reads(self) -> AsyncIterator[AsyncSession]:
         """A session for reads on the primary (autocommit on PostgreSQL)."""
-        engine = self._primary_reads
-        async with AsyncSession(engine, expire_on_commit=False, info=_driver(engine)) as session:
+        async with _read_session(self._primary_reads) as session:
             yield session
 
     @property

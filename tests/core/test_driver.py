@@ -273,3 +273,25 @@ async def test_a_write_on_a_lost_connection_is_an_outage_not_a_bug(database_url)
         assert await _count(database, tenant_id) == 4
     finally:
         await database.dispose()
+
+
+async def test_read_sessions_give_back_every_connection(database, engine_name):
+    """A read the driver answers leaves its session untouched; a session that ran
+    a statement, loaded a row or failed is closed, its connection back in the pool."""
+    tenant_id = await _tenant_with_mandates(database)
+    engines = database.engines()
+    query = select(MANDATES.c.id).where(MANDATES.c.tenant_id == tenant_id)
+    async with database.primary_reads() as session:
+        rows = await driver.select_rows(session, query)
+        # PostgreSQL: on the driver, with no SQLAlchemy transaction in the session.
+        assert session.in_transaction() is (engine_name == "sqlite")
+    assert len(rows) == 3
+    async with database.read_sessions() as session:
+        loaded = list(await session.scalars(select(Mandate).where(Mandate.tenant_id == tenant_id)))
+        assert session.in_transaction()
+    assert len(loaded) == 3
+    with pytest.raises(DBAPIError):
+        async with database.primary_reads() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+    for engine in engines.values():
+        assert engine.sync_engine.pool.checkedout() == 0, engine
