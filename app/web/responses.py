@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 import orjson
 from pydantic import BaseModel
@@ -52,6 +53,8 @@ def plain(model: type[BaseModel]) -> bool:
 def _fields(value: Any) -> Any:
     if isinstance(value, BaseModel) and plain(type(value)):
         return value.__dict__
+    if isinstance(value, UUID):  # a subclass (asyncpg's); orjson writes only UUID itself
+        return str(value)
     raise TypeError  # orjson stops: pydantic writes the answer
 
 
