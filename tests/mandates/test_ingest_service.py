@@ -58,11 +58,10 @@ async def test_a_stored_mandate_and_its_audit_row_are_written_together(
         again = await mandates.ingest(MandateCreate(vc_jwt=first_token()))
     finally:
         driver.timers.pop(pool, None)
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert again.mandate.id == first.mandate.id
-    rows = list(
-        await session.scalars(select(AuditLog).where(AuditLog.action == "mandate.created"))
-    )
+    rows = list(await session.scalars(select(AuditLog).where(AuditLog.action == "mandate.created")))
     assert len(rows) == 1
     (row,) = rows
     assert (row.tenant_id, row.resource_type, row.resource_id, row.outcome) == (
@@ -73,11 +72,13 @@ async def test_a_stored_mandate_and_its_audit_row_are_written_together(
     )
     assert row.details == {"token_sha256": first.token_sha256}
     assert (row.actor_type, row.actor_id) == (ACTOR.type, ACTOR.id)
-    assert row.chain_id is not None and row.seq is None  # the sealer links it later
+    assert row.chain_id is not None
+    assert row.seq is None  # the sealer links it later
     if database.write_engine.dialect.name == "postgresql":
         # The statement ran twice (the second stored nothing) and nothing else wrote.
         assert [text for text in sent if "INSERT" in text] == [sent[0], sent[0]]
-        assert "INSERT INTO mandates" in sent[0] and "INSERT INTO audit_log" in sent[0]
+        assert "INSERT INTO mandates" in sent[0]
+        assert "INSERT INTO audit_log" in sent[0]
     else:
         assert sent == []  # SQLite: SQLAlchemy sends both, one after the other
 
