@@ -35,6 +35,7 @@ WRITTEN = (
     "ip_address",
     "details",
 )
+_WRITTEN = frozenset(WRITTEN)
 _PREFIX = "audit_"
 
 
@@ -75,6 +76,8 @@ def audited(change: Insert) -> Insert:
 
 def audited_params(row: dict[str, Any]) -> dict[str, Any]:
     """The bound values of an `audited` statement's audit row (built by `audit_values`)."""
+    if row.keys() != _WRITTEN:  # a column audit_values gained must be written here too
+        raise ValueError(f"an audit row has the columns {', '.join(WRITTEN)}: {sorted(row)}")
     return {_PREFIX + name: row[name] for name in WRITTEN}
 
 

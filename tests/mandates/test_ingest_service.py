@@ -160,3 +160,14 @@ async def test_concurrent_submissions_of_one_token_store_it_once(database, setti
             select(func.count()).select_from(AuditLog).where(AuditLog.action == "mandate.created")
         )
     assert created_rows == 1
+
+
+def test_the_combined_statement_writes_every_column_of_an_audit_row():
+    from app.audit.repository import WRITTEN, audited_params
+    from app.audit.service import audit_values
+
+    row = audit_values(tenant_id=None, actor=ACTOR, action="mandate.created")
+    assert set(row) == set(WRITTEN)
+    assert audited_params(row)["audit_action"] == "mandate.created"
+    with pytest.raises(ValueError, match="columns"):
+        audited_params({**row, "extra": 1})
