@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, exc
@@ -199,19 +199,26 @@ def _driver(bind: AsyncEngine | AsyncConnection) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def _read_session(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncSession]:
-    """A session for reads, closed only when it holds something. A read the
-    driver answers (`app.core.driver`) never touches it, and SQLAlchemy's exit
-    closes a session in a task of its own, shielded from cancellation, which
-    costs about as much as a pool checkout per request. A session that ran a
-    statement or loaded a row is closed by that same exit."""
-    session = AsyncSession(bind, expire_on_commit=False, info=_driver(bind))
+async def closed_if_used(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """`session`, closed when the block ends only if it holds something: a
+    transaction, loaded or pending rows. SQLAlchemy's `async with` exit closes a
+    session in a task of its own, shielded from cancellation, which costs about
+    as much as a pool checkout; a read the driver answered (`app.core.driver`), or
+    a unit of work whose writes went there and committed, holds nothing to close.
+    A session that holds something is closed by that same exit."""
     try:
         yield session
     finally:
         if session.in_transaction() or session.identity_map or session.new:
             async with session:  # SQLAlchemy's own, cancellation-safe close
                 pass
+
+
+def _read_session(
+    bind: AsyncEngine | AsyncConnection,
+) -> AbstractAsyncContextManager[AsyncSession]:
+    """A session for reads, closed if used."""
+    return closed_if_used(AsyncSession(bind, expire_on_commit=False, info=_driver(bind)))
 
 
 # Failures that mean "this server cannot be reached", as opposed to a bad query.

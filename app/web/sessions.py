@@ -10,14 +10,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import Database
+from app.core.database import Database, closed_if_used
 from app.web.state import DATABASE
 
 
 @asynccontextmanager
 async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
     """A session on the primary, committed when the block ends, rolled back when it raises."""
-    async with database.sessions() as session:
+    async with closed_if_used(database.sessions()) as session:
         try:
             yield session
             await session.commit()

@@ -295,3 +295,31 @@ async def test_read_sessions_give_back_every_connection(database, engine_name):
             await session.execute(text("SELECT * FROM no_such_table"))
     for engine in engines.values():
         assert engine.sync_engine.pool.checkedout() == 0, engine
+
+
+async def test_a_unit_of_work_gives_back_its_connection_however_it_ends(database, engine_name):
+    """Committed with its write on the driver (nothing left to close), with rows
+    loaded, or rolled back by an error: each unit of work's connection is back in
+    the pool, and only the committed writes stay."""
+    from app.web.sessions import unit_of_work
+
+    tenant_id = await _tenant_with_mandates(database)
+    pool = database.write_engine.sync_engine.pool
+    async with unit_of_work(database) as session:
+        await driver.write_rows(session, _insert(database), _new_row(tenant_id))
+    assert not session.in_transaction()
+    async with unit_of_work(database) as session:
+        loaded = list(await session.scalars(select(Mandate).where(Mandate.tenant_id == tenant_id)))
+        session.add(new_mandate(tenant_id))
+    assert len(loaded) == 4
+    assert not session.identity_map  # closed: its rows detached
+
+    async def refused() -> None:
+        async with unit_of_work(database) as session:
+            await driver.write_rows(session, _insert(database), _new_row(tenant_id))
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        await refused()
+    assert pool.checkedout() == 0
+    assert await _count(database, tenant_id) == 5
