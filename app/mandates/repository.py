@@ -28,11 +28,20 @@ from app.mandates.search_query import search_query
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
 from app.models.base import table_of
 
+_TABLE = table_of(Mandate)
+
+
+def _unless_stored(statement: Any) -> Insert:
+    """An INSERT of a mandate that does nothing when the tenant holds its token
+    already, returning the id of a row it stores."""
+    return statement.on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"]).returning(
+        _TABLE.c.id
+    )
+
+
 # Built once per dialect (Core table, no ORM bulk machinery): the ingest hot path.
 _INSERT_NEW = {
-    name: insert(table_of(Mandate))
-    .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
-    .returning(table_of(Mandate).c.id)
+    name: _unless_stored(insert(_TABLE))
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -43,14 +52,8 @@ def _insert_then(columns: tuple[str, ...], wrap: Callable[[Insert], Insert]) -> 
     per set of columns (a submission always names the same ones). A
     data-modifying CTE takes no values at execution, so each column named has a
     bound value in the statement."""
-    table = table_of(Mandate)
-    change = (
-        pg_insert(table)
-        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
-        .on_conflict_do_nothing(index_elements=["tenant_id", "token_sha256"])
-        .returning(table.c.id)
-    )
-    return wrap(change)
+    values = {name: bindparam(name, type_=_TABLE.c[name].type) for name in columns}
+    return wrap(_unless_stored(pg_insert(_TABLE).values(values)))
 
 
 # Built once: GET of one mandate is a hot path (no statement building per request).

@@ -1,10 +1,19 @@
-"""JSONBody: orjson's rendering of a dict answer, the standard encoder where orjson refuses."""
+"""Rendering answers: JSONBody (orjson, the standard encoder where orjson refuses) and
+model_json (orjson from a plain model's fields, the same bytes as pydantic)."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 
-from app.web.responses import JSONBody
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, Field, computed_field, field_serializer
+
+from app.mandates.schemas import MandatePage, MandateRead
+from app.web.responses import JSONBody, model_json, plain
 
 
 def _standard(content: object) -> bytes:
@@ -37,17 +46,6 @@ def test_a_float_keeps_its_value():
 
 
 # --- model_json: orjson from a plain model's fields, the same bytes as pydantic --------------
-
-import uuid  # noqa: E402
-from datetime import UTC, datetime, timedelta, timezone  # noqa: E402
-from decimal import Decimal  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from pydantic import BaseModel, Field, computed_field, field_serializer  # noqa: E402
-
-from app.mandates.schemas import MandatePage, MandateRead  # noqa: E402
-from app.web.responses import model_json, plain  # noqa: E402
 
 _ZONES = st.sampled_from(
     [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
