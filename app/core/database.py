@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core import jsoncodec
 from app.core.config import SSL_MODES, Settings, backend_of, get_settings
-from app.core.driver import AUTOCOMMIT_BIND
+from app.core.driver import AUTOCOMMIT_BIND, SOLE_WRITE_BIND
 
 
 def _sqlite_hooks(engine: AsyncEngine, settings: Settings, *, writer: bool) -> None:
@@ -257,6 +257,11 @@ class Database:
             self.read_engine = None
         self.sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._primary_reads = _autocommit(self.write_engine)
+        self._sole_writes = (
+            {SOLE_WRITE_BIND: self._primary_reads}
+            if self.write_engine.dialect.name == "postgresql"
+            else {}
+        )
         self._replica_down_until = 0.0
         self.read_fallbacks = 0
         self.on_read_fallback: list[Callable[[str], None]] = []
@@ -297,6 +302,11 @@ class Database:
                 yield session
         finally:
             await connection.close()
+
+    def unit_of_work_session(self) -> AsyncSession:
+        """A session for one unit of work on the primary. On PostgreSQL its sole
+        write may be sent alone in autocommit (`app.core.driver.write_rows`)."""
+        return self.sessions(info=self._sole_writes)
 
     @asynccontextmanager
     async def primary_reads(self) -> AsyncIterator[AsyncSession]:

@@ -12,7 +12,8 @@ the values:
   by running the read again through SQLAlchemy (a read changes nothing), which
   raises what the rest of the service knows; a connection that failed is dropped.
 - `write_rows`: one INSERT/UPDATE/DELETE in a unit of work, on the session's
-  connection and inside its transaction (see there).
+  connection and inside its transaction; or, for a unit of work's sole write,
+  alone in autocommit, with no BEGIN or COMMIT (see there).
 
 For both, the compiled SQL is cached by the statement's cache key (as
 SQLAlchemy's own cache does) and the bound values are taken from the statement,
@@ -45,6 +46,12 @@ from app.core.repository import execute_core, flush_pending
 # session.info key: the autocommit engine (or connection) a read session's
 # statements may be sent on directly. Set by app.core.database on PostgreSQL only.
 AUTOCOMMIT_BIND = "mandate_vault.autocommit_bind"
+# session.info key of a unit of work on PostgreSQL: the autocommit engine its sole
+# write may be sent on (`write_rows(..., sole=True)`). Set by app.core.database.
+SOLE_WRITE_BIND = "mandate_vault.sole_write_bind"
+# session.info key: a sole write stored rows on its own, so nothing else may run in
+# the unit of work (it would not be part of that write's transaction).
+WROTE_ALONE = "mandate_vault.wrote_alone"
 _MAX_COMPILED = 512
 
 Processor = Callable[[Any], Any] | None
@@ -213,7 +220,11 @@ async def _on_driver(
 
 
 async def write_rows(
-    session: AsyncSession, statement: Executable, params: Mapping[str, Any]
+    session: AsyncSession,
+    statement: Executable,
+    params: Mapping[str, Any],
+    *,
+    sole: bool = False,
 ) -> list[SimpleNamespace]:
     """Run one INSERT / UPDATE / DELETE (one set of values) in the session's
     transaction; its RETURNING rows as plain objects (none without RETURNING).
@@ -226,10 +237,27 @@ async def write_rows(
     SQLAlchemy error the SQLAlchemy path raises (a lost connection invalidated
     and marked so), since a failed statement cannot be tried again in an aborted
     transaction.
+
+    `sole=True`: the caller says this is its unit of work's only write. When the
+    session has not begun a transaction (nothing ran in it, nothing is pending)
+    and has an autocommit bind (`SOLE_WRITE_BIND`), the statement is sent alone
+    in autocommit: PostgreSQL runs one statement atomically, a data-modifying
+    CTE included, and it is committed when it returns, so BEGIN and COMMIT (two
+    round trips) are not sent. Once such a write returned rows the session is
+    marked `WROTE_ALONE`, and a later write raises (`refuse_after_sole_write`).
     """
+    refuse_after_sole_write(session)
     if session.get_bind().dialect.name == "postgresql":
         key = statement._generate_cache_key()  # type: ignore[attr-defined]
         if key is not None:
+            alone = _sole_bind(session) if sole else None
+            if alone is not None:
+                entry = _compile(statement, alone.dialect, key, tuple(sorted(params)))
+                if entry is not None:
+                    rows = await _alone(alone, entry, key, params)
+                    if rows or not entry.keys:
+                        session.info[WROTE_ALONE] = True
+                    return rows
             await flush_pending(session)
             connection = await session.connection()
             entry = _compile(statement, connection.dialect, key, tuple(sorted(params)))
@@ -239,6 +267,50 @@ async def write_rows(
     if not result.returns_rows:
         return []
     return _namespaces(tuple(result.keys()), result)
+
+
+def refuse_after_sole_write(session: AsyncSession) -> None:
+    """Raise when a sole write already stored rows on its own in this session:
+    whatever comes after it would not be part of its transaction."""
+    if session.info.get(WROTE_ALONE):
+        raise RuntimeError("this unit of work's sole write is committed; nothing may follow it")
+
+
+def _sole_bind(session: AsyncSession) -> AsyncEngine | None:
+    """The autocommit engine a sole write goes to, when the session is untouched."""
+    bind: AsyncEngine | None = session.info.get(SOLE_WRITE_BIND)
+    if bind is None or session.in_transaction() or session.new or session.dirty:
+        return None
+    return None if session.deleted else bind
+
+
+async def _alone(
+    engine: AsyncEngine, entry: _Compiled, key: Any, params: Mapping[str, Any]
+) -> list[SimpleNamespace]:
+    """One statement in autocommit, on a pooled connection of its own."""
+    arguments = _arguments(entry, key, params)
+    pooled = await engine.raw_connection()
+    adapter: Any = pooled.dbapi_connection
+    driver = adapter.driver_connection
+    dialect = engine.dialect
+    started = time.perf_counter()
+    try:
+        processors = await _results(entry, driver, dialect) if entry.keys else ()
+        records = await driver.fetch(entry.sql, *arguments)
+    except BaseException as error:
+        failure = _as_sqlalchemy_error(dialect, adapter, error, entry.sql)
+        if failure is None or failure[1]:
+            # Cancelled mid-statement, or lost: not fit to go back to the pool.
+            pooled.invalidate(error if isinstance(error, Exception) else None)
+        await greenlet_spawn(pooled.close)
+        if failure is None:
+            raise
+        raise failure[0] from None
+    await greenlet_spawn(pooled.close)
+    _timed(engine, started, entry.sql)
+    if not entry.keys:
+        return []
+    return _processed(entry.keys, records, processors)
 
 
 async def _in_transaction(
@@ -257,27 +329,32 @@ async def _in_transaction(
             processors = await _results(entry, driver, dialect) if entry.keys else ()
             records = await driver.fetch(entry.sql, *arguments)
     except Exception as error:
-        raise await _as_sqlalchemy_error(connection, adapter, error, entry.sql) from None
+        failure = _as_sqlalchemy_error(connection.dialect, adapter, error, entry.sql)
+        assert failure is not None  # an Exception always has its SQLAlchemy form
+        translated, lost = failure
+        if lost:
+            await connection.invalidate(error)
+        raise translated from None
     _timed(connection.engine, started, entry.sql)
     if not entry.keys:
         return []  # no RETURNING of its own (SQLAlchemy may add one for the primary key)
     return _processed(entry.keys, records, processors)
 
 
-async def _as_sqlalchemy_error(
-    connection: AsyncConnection, adapter: Any, error: Exception, sql: str
-) -> Exception:
+def _as_sqlalchemy_error(
+    dialect: Dialect, adapter: Any, error: BaseException, sql: str
+) -> tuple[Exception, bool] | None:
     """The error SQLAlchemy raises for what the driver raised (its DB-API class,
-    the connection invalidated when it was lost)."""
+    marked invalidated when the connection was lost) and whether it was lost
+    (the caller drops the connection); None for a cancellation."""
+    if not isinstance(error, Exception):
+        return None
     try:
         adapter._handle_exception(error)  # raises the adapter's DB-API form of it
     except Exception as translated:
         error = translated
-    dialect = connection.dialect
     lost = dialect.is_disconnect(cast(Any, error), adapter, None)
-    if lost:
-        await connection.invalidate(error)
-    return exc.DBAPIError.instance(
+    failure = exc.DBAPIError.instance(
         sql,
         None,
         error,
@@ -286,3 +363,4 @@ async def _as_sqlalchemy_error(
         connection_invalidated=lost,
         dialect=dialect,
     )
+    return failure, lost

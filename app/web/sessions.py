@@ -11,16 +11,24 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database, closed_if_used
+from app.core.driver import WROTE_ALONE
 from app.web.state import DATABASE
 
 
 @asynccontextmanager
 async def unit_of_work(database: Database) -> AsyncIterator[AsyncSession]:
-    """A session on the primary, committed when the block ends, rolled back when it raises."""
-    async with closed_if_used(database.sessions()) as session:
+    """A session on the primary, committed when the block ends, rolled back when it raises.
+
+    A write sent alone (`write_rows(..., sole=True)`) committed when it ran; a
+    block that then ran anything else in the session is refused and rolled back.
+    """
+    async with closed_if_used(database.unit_of_work_session()) as session:
         try:
             yield session
-            await session.commit()
+            if session.info.get(WROTE_ALONE) and session.in_transaction():
+                raise RuntimeError("a unit of work ran statements after its sole write")
+            if session.in_transaction() or session.new or session.dirty or session.deleted:
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise

@@ -323,3 +323,134 @@ async def test_a_unit_of_work_gives_back_its_connection_however_it_ends(database
         await refused()
     assert pool.checkedout() == 0
     assert await _count(database, tenant_id) == 5
+
+
+# --- a unit of work's sole write, alone in autocommit --------------------------------
+
+
+async def test_a_sole_write_commits_alone_with_no_transaction(database, engine_name):
+    """PostgreSQL: the write is committed when it returns (another session sees
+    it while the unit of work is still open), and the session began no
+    transaction and holds no connection. SQLite: it is in the transaction as usual."""
+    from app.web.sessions import unit_of_work
+
+    tenant_id = await _tenant_with_mandates(database)
+    timed = Timed(database)
+    pool = database.write_engine.sync_engine.pool
+    async with unit_of_work(database) as session:
+        rows = await driver.write_rows(session, _insert(database), _new_row(tenant_id), sole=True)
+        assert len(rows) == 1
+        alone = engine_name == "postgres"
+        assert session.in_transaction() is not alone
+        if alone:
+            assert pool.checkedout() == 0
+            assert await _count(database, tenant_id) == 4  # committed already
+            assert len(timed.statements) == 1
+    assert await _count(database, tenant_id) == 4
+    assert pool.checkedout() == 0
+
+
+async def test_a_sole_write_after_other_statements_is_in_their_transaction(database):
+    """Once the session has begun a transaction (or holds pending rows), `sole`
+    changes nothing: a rollback still takes the write back."""
+    tenant_id = await _tenant_with_mandates(database)
+    async with database.unit_of_work_session() as session:
+        await session.execute(select(func.count()).select_from(MANDATES))
+        await driver.write_rows(session, _insert(database), _new_row(tenant_id), sole=True)
+        await session.rollback()
+    async with database.unit_of_work_session() as session:
+        tenant = new_customer(id=uuid.uuid4())
+        session.add(tenant)
+        await driver.write_rows(session, _insert(database), _new_row(tenant.id), sole=True)
+        await session.rollback()
+    assert await _count(database, tenant_id) == 3
+    assert await _count(database, tenant.id) == 0
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_nothing_may_follow_a_sole_write_that_stored_rows(database):
+    """A second write through the driver raises at once; any other statement is
+    refused when the unit of work ends, and rolled back. A sole write that stored
+    nothing (the token was held) leaves the unit of work free."""
+    from app.web.sessions import unit_of_work
+
+    tenant_id = await _tenant_with_mandates(database)
+    row = _new_row(tenant_id)
+
+    async def write_twice() -> None:
+        async with unit_of_work(database) as session:
+            await driver.write_rows(session, _insert(database), row, sole=True)
+            await driver.write_rows(session, _insert(database), _new_row(tenant_id))
+
+    async def then_flush() -> None:
+        async with unit_of_work(database) as session:
+            await driver.write_rows(session, _insert(database), _new_row(tenant_id), sole=True)
+            session.add(new_mandate(tenant_id))
+            await session.flush()
+
+    with pytest.raises(RuntimeError, match="sole write"):
+        await write_twice()
+    with pytest.raises(RuntimeError, match="after its sole write"):
+        await then_flush()
+    assert await _count(database, tenant_id) == 5  # the two sole writes only
+    async with unit_of_work(database) as session:
+        again = {**row, "id": uuid.uuid4()}  # the same token: ON CONFLICT DO NOTHING
+        assert await driver.write_rows(session, _insert(database), again, sole=True) == []
+        session.add(new_mandate(tenant_id))
+    assert await _count(database, tenant_id) == 6
+    assert database.write_engine.sync_engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_a_refused_sole_write_raises_sqlalchemys_error_and_its_connection_returns(
+    database,
+):
+    from app.web.sessions import unit_of_work
+
+    tenant_id = await _tenant_with_mandates(database)
+    async with database.sessions() as session:
+        existing = await session.scalar(
+            select(MANDATES.c.id).where(MANDATES.c.tenant_id == tenant_id)
+        )
+
+    async def clash() -> None:
+        async with unit_of_work(database) as session:
+            row = _new_row(tenant_id, id=existing)  # the same primary key, another token
+            await driver.write_rows(session, _insert(database), row, sole=True)
+
+    with pytest.raises(IntegrityError):
+        await clash()
+    assert database.write_engine.sync_engine.pool.checkedout() == 0
+    async with unit_of_work(database) as session:
+        await driver.write_rows(session, _insert(database), _new_row(tenant_id), sole=True)
+    assert await _count(database, tenant_id) == 4
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_a_sole_write_on_a_lost_connection_is_an_outage_not_a_bug(database_url):
+    """The pooled connection the write takes was closed by the server: the error
+    is SQLAlchemy's, marked invalidated (503), the connection is dropped and the
+    next unit of work writes."""
+    from app.web.sessions import unit_of_work
+
+    database = Database(make_settings(database_url, db_pool_pre_ping_idle_seconds=60))
+    try:
+        tenant_id = await _tenant_with_mandates(database)
+        async with database.write_engine.connect() as connection:  # the pool's one connection
+            pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+        await terminate_backend(database_url, int(pid or 0))
+
+        async def write() -> None:
+            async with unit_of_work(database) as session:
+                await driver.write_rows(session, _insert(database), _new_row(tenant_id), sole=True)
+
+        with pytest.raises(DBAPIError) as raised:
+            await write()
+        assert raised.value.connection_invalidated
+        assert classify(raised.value) is DbFailure.UNAVAILABLE
+        async with unit_of_work(database) as session:
+            await driver.write_rows(session, _insert(database), _new_row(tenant_id), sole=True)
+        assert await _count(database, tenant_id) == 4
+        assert database.write_engine.sync_engine.pool.checkedout() == 0
+    finally:
+        await database.dispose()
