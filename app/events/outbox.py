@@ -67,28 +67,60 @@ async def emit(
     now: datetime,
     only_webhook_id: uuid.UUID | None = None,
     exclude_webhook_id: uuid.UUID | None = None,
+    to: tuple[uuid.UUID, ...] | None = None,
 ) -> Emitted:
     """Write `event_type` with `data` (its catalogue model) for `tenant_id`, in `session`'s
     transaction; raises app.webhooks.EventError for a type/data mismatch.
 
     `only_webhook_id` sends to that one endpoint whatever its filter (webhook.test);
-    `exclude_webhook_id` leaves one endpoint out (webhook.disabled, about itself).
+    `exclude_webhook_id` leaves one endpoint out (webhook.disabled, about itself);
+    `to`: the endpoints `recipients` found for it earlier in this unit of work.
     """
     event = build_event(event_type, data, timestamp=now)
-    endpoints = WebhookRepository(session, tenant_id)
     if only_webhook_id is not None:
-        targets = [only_webhook_id] if await endpoints.get(only_webhook_id) is not None else []
+        found = await WebhookRepository(session, tenant_id).get(only_webhook_id)
+        targets = [only_webhook_id] if found is not None else []
+    elif to is not None:
+        targets = list(to)
     else:
-        targets = [
-            webhook_id
-            for webhook_id, event_types in await _subscriptions(endpoints)
-            if webhook_id != exclude_webhook_id and subscribes(event_types, event.type)
-        ]
+        targets = list(await recipients(session, tenant_id, event.type, exclude_webhook_id))
     if targets:
         await DeliveryRepository(session, tenant_id).insert_for_event(event, targets, now)
         session.info[PENDING_DELIVERIES] = True
     EVENTS_EMITTED.labels(event.type.value).inc()
     return Emitted(event, tuple(targets))
+
+
+async def emit_to(
+    session: AsyncSession,
+    to: tuple[uuid.UUID, ...],
+    *,
+    tenant_id: uuid.UUID,
+    event_type: EventType,
+    data: Callable[[], EventData],
+    now: datetime,
+) -> None:
+    """`emit` to the endpoints `recipients` found earlier in this unit of work;
+    `data` builds the payload only when there are some (otherwise it is counted)."""
+    if to:
+        await emit(session, tenant_id=tenant_id, event_type=event_type, data=data(), now=now, to=to)
+    else:
+        EVENTS_EMITTED.labels(event_type.value).inc()
+
+
+async def recipients(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    event_type: EventType,
+    exclude_webhook_id: uuid.UUID | None = None,
+) -> tuple[uuid.UUID, ...]:
+    """The enabled endpoints of the tenant that take `event_type`: known before a
+    change is written, they tell whether the change is all its unit of work writes."""
+    return tuple(
+        webhook_id
+        for webhook_id, event_types in await _subscriptions(WebhookRepository(session, tenant_id))
+        if webhook_id != exclude_webhook_id and subscribes(event_types, event_type)
+    )
 
 
 async def _subscriptions(endpoints: WebhookRepository) -> list[tuple[uuid.UUID, list[str]]]:

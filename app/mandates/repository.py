@@ -66,19 +66,25 @@ _READ_ONE = select(*table_of(Mandate).c).where(
 class MandateRepository(TenantScopedRepository[Mandate]):
     model = Mandate
 
-    async def insert_new(self, values: dict[str, Any], then: FollowUp | None = None) -> bool:
+    async def insert_new(
+        self, values: dict[str, Any], then: FollowUp | None = None, *, sole: bool = False
+    ) -> bool:
         """INSERT unless this tenant already holds the token; True when inserted.
 
         One statement (ON CONFLICT DO NOTHING), so two concurrent submissions of
         one token can neither both insert nor fail. `then` (the mandate's audit
         row) is written only when the row is: on PostgreSQL in the same statement.
+        `sole`: nothing else is written in this unit of work (`write_rows`).
         """
         self.owns(values)
         dialect = self._dialect()
         if then is not None and dialect == "postgresql":
             statement = _insert_then(tuple(sorted(values)), then.wrap)
-            return bool(await write_rows(self.session, statement, {**values, **then.params}))
-        inserted = bool(await write_rows(self.session, _INSERT_NEW[dialect], values))
+            params = {**values, **then.params}
+            return bool(await write_rows(self.session, statement, params, sole=sole))
+        if then is not None:
+            sole = False  # the follow-up is a second statement
+        inserted = bool(await write_rows(self.session, _INSERT_NEW[dialect], values, sole=sole))
         if inserted and then is not None:
             await then.separately(self.session)
         return inserted

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,7 +24,7 @@ from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings
 from app.core.cursor import CursorCodec
 from app.core.errors import Conflict, NotFound, Unprocessable, VerificationFailed
-from app.events.outbox import emit
+from app.events.outbox import emit, emit_to, recipients
 from app.issuers.repository import IssuerRepository
 from app.issuers.trust import TrustLoader
 from app.mandates.idempotency import IDEMPOTENCY_TTL, IdempotentRequest
@@ -166,7 +167,11 @@ class MandateService:
         self.repo = MandateRepository(session, tenant_id)
         self.issuers = IssuerRepository(session, tenant_id)
         self.idempotency = IdempotencyRepository(session, tenant_id)
-        self.cursors = CursorCodec(settings.secret_key.get_secret_value())
+
+    @cached_property
+    def cursors(self) -> CursorCodec:
+        """Search pages' cursor signing (made when a search needs it, not per request)."""
+        return CursorCodec(self.settings.secret_key.get_secret_value())
 
     async def _audit(
         self, action: str, resource_id: Any, outcome: str | None = None, **details: Any
@@ -220,14 +225,16 @@ class MandateService:
         already = VerificationResult(Code.VALID, "already stored", {}, None)
         return IngestOutcome(already, existing, False, digest)
 
-    async def ingest(self, data: MandateCreate) -> IngestOutcome:
+    async def ingest(self, data: MandateCreate, *, last: bool = False) -> IngestOutcome:
         """Verify, then store unless this tenant holds the token already.
 
         The same token again answers with the stored mandate, even when it would
         no longer verify (it expired since, say): it is the same submission.
         Every submission is counted by code in `mandate_vault_mandates_ingested`.
+        `last`: the unit of work writes nothing after this ingest, so a mandate
+        whose event no endpoint takes is stored by one statement alone.
         """
-        outcome = await self._verify_and_store(data)
+        outcome = await self._verify_and_store(data, last)
         if outcome.created:
             disposition = Disposition.STORED
         else:
@@ -235,7 +242,7 @@ class MandateService:
         count_ingested(outcome.result.code.value, disposition)
         return outcome
 
-    async def _verify_and_store(self, data: MandateCreate) -> IngestOutcome:
+    async def _verify_and_store(self, data: MandateCreate, last: bool) -> IngestOutcome:
         now = self.clock.now()
         digest = token_sha256(data.vc_jwt)
         result = await self.verify(data.vc_jwt, now)
@@ -265,7 +272,10 @@ class MandateService:
             outcome=result.code.value,
             details={"token_sha256": digest},
         )
-        if not await self.repo.insert_new(values, then=audit):
+        # Looked up before the insert: with no endpoint to tell, the mandate and
+        # its audit row are all this unit of work writes (when it is the last).
+        to = await recipients(self.session, self.tenant_id, EventType.MANDATE_CREATED)
+        if not await self.repo.insert_new(values, then=audit, sole=last and not to):
             # Stored before, or by a concurrent request that won the race.
             existing = await self._already_stored(digest)
             if existing is None:  # pragma: no cover - the conflicting row vanished
@@ -273,7 +283,14 @@ class MandateService:
                     "the mandate changed while it was stored; retry", code="ingest_conflict"
                 )
             return existing
-        await self._emit(EventType.MANDATE_CREATED, created_event(values), now)
+        await emit_to(
+            self.session,
+            to,
+            tenant_id=self.tenant_id,
+            event_type=EventType.MANDATE_CREATED,
+            data=lambda: created_event(values),
+            now=now,
+        )
         return IngestOutcome(result, stored_view(values), True, digest)
 
     async def submit(self, data: MandateCreate, retry: IdempotentRequest | None) -> IngestAnswer:
@@ -282,14 +299,15 @@ class MandateService:
         The first request with a key is processed and its answer kept with the
         request's hash; the same key and request again replays that answer, the
         same key with another request is refused. Rejections are kept too: the
-        key stays bound to the request that used it.
+        key stays bound to the request that used it. Nothing is written after it
+        in its unit of work (see `ingest`'s `last`).
         """
         await self.resolve_keys([data.vc_jwt])  # before the first query of this request
         if retry is not None:
             stored = await self._stored_answer(retry)
             if stored is not None:
                 return stored
-        outcome = await self.ingest(data)
+        outcome = await self.ingest(data, last=retry is None)
         if outcome.mandate is None:
             answer = IngestAnswer(422, rejection(outcome).document())
         else:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from app.core.metrics import REGISTRY
 from app.mandates.schemas import MandateCreate
-from app.mandates.service import MandateService, to_read
+from app.mandates.service import MandateService, to_read, token_sha256
 from app.models import AuditLog, Mandate
 from tests.mandates.conftest import ACTOR, new_tenant, register_vector_issuers
 from tests.vectors.loader import project_vectors
@@ -171,3 +172,86 @@ def test_the_combined_statement_writes_every_column_of_an_audit_row():
     assert audited_params(row)["audit_action"] == "mandate.created"
     with pytest.raises(ValueError, match="columns"):
         audited_params({**row, "extra": 1})
+
+
+async def test_a_submission_is_written_alone_unless_more_goes_with_it(
+    database, settings, engine_name
+):
+    """On PostgreSQL a plain submission's mandate and audit row are one statement
+    in autocommit: committed when `submit` returns, with no transaction begun. A
+    subscribed endpoint (an outbox row) or an Idempotency-Key (its answer kept)
+    puts the writes in one transaction again; so does SQLite, always."""
+    from app.issuers.trust import TrustLoader
+    from app.mandates.idempotency import IdempotentRequest
+    from app.models import IdempotencyKey, WebhookDelivery
+    from app.web.sessions import unit_of_work
+    from tests.events.conftest import add_webhook
+    from tests.mandates.minting import MintingIssuer
+
+    issuer = MintingIssuer()
+    trust = TrustLoader(None, database)  # holds the issuer rows it read, as the service does
+    async with database.sessions() as session, session.begin():
+        tenant = await new_tenant(session, "Alone")
+        await issuer.register(session, tenant)
+
+    async def stored(token: str) -> tuple[int, int]:
+        digest = token_sha256(token)
+        async with database.read_sessions() as session:  # beside the unit of work
+            mandates = await session.scalar(
+                select(func.count()).select_from(Mandate).where(Mandate.token_sha256 == digest)
+            )
+            audits = await session.scalar(
+                select(func.count())
+                .select_from(AuditLog)
+                .where(AuditLog.action == "mandate.created", AuditLog.tenant_id == tenant)
+            )
+        return int(mandates or 0), int(audits or 0)
+
+    async def submit(token: str, retry: IdempotentRequest | None = None):
+        async with unit_of_work(database) as session:
+            service = MandateService(session, tenant, ACTOR, trust, settings)
+            answer = await service.submit(MandateCreate(vc_jwt=token), retry)
+            return answer, session.in_transaction(), await stored(token)
+
+    def emitted() -> float:
+        value = REGISTRY.get_sample_value(
+            "mandate_vault_webhook_events_total", {"type": "mandate.created"}
+        )
+        return value or 0.0
+
+    alone = engine_name == "postgres"
+    before = emitted()
+    first, in_transaction, _ = await submit(issuer.token())
+    assert (first.status, in_transaction) == (201, True)  # it read the issuers, then held them
+    token = issuer.token(amount="1.00")
+    answer, in_transaction, seen_inside = await submit(token)
+    assert answer.status == 201
+    assert in_transaction is not alone
+    assert seen_inside == ((1, 2) if alone else (0, 1))  # visible before the block ends
+    assert await stored(token) == (1, 2)
+    again, in_transaction, _ = await submit(token)  # held already: a read, nothing written
+    assert (again.status, again.body["id"]) == (200, answer.body["id"])
+    assert in_transaction
+    assert emitted() == before + 2  # counted, though no endpoint takes them
+
+    async with database.sessions() as session, session.begin():
+        hook = await add_webhook(session, tenant, event_types=["mandate.created"])
+    token = issuer.token(amount="2.00")
+    answer, in_transaction, seen_inside = await submit(token)
+    assert (answer.status, in_transaction, seen_inside) == (201, True, (0, 2))
+    async with database.sessions() as session:
+        delivery = await session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
+        )
+    assert delivery.event_type == "mandate.created"
+    assert delivery.payload["data"]["mandate_id"] == answer.body["id"]
+    assert emitted() == before + 3
+
+    token = issuer.token(amount="3.00")
+    retry = IdempotentRequest.of("key-1", "POST", "/api/v1/mandates", token.encode())
+    answer, in_transaction, _ = await submit(token, retry)
+    assert (answer.status, in_transaction) == (201, True)
+    async with database.sessions() as session:
+        kept = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "key-1"))
+    assert kept.response_status == 201
+    assert await stored(token) == (1, 4)
