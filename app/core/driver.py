@@ -70,6 +70,9 @@ class _Compiled:
     columns: Sequence[Any]  # the selected columns (their types process results)
     keys: tuple[str, ...]  # the rows' attribute names, as SQLAlchemy's result keys
     defaults: dict[str, Any]  # scalar column defaults of an INSERT's unnamed columns
+    # Every bind is named by its own key (no escaped names): values given by name
+    # need no construct_params, which matches the statement's extracted values.
+    by_name: bool
     # (position, processing) of the columns that need it; known after the first execution
     results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
 
@@ -102,6 +105,9 @@ def _compile(
         )
         columns = statement.exported_columns  # type: ignore[attr-defined]
         defaults = {column.key: column.default.arg for column in prefetch}
+        by_name = not compiled.escaped_bind_names and all(
+            bind.key == name for bind, name in compiled.bind_names.items()
+        )
         entry = _Compiled(
             compiled.string,
             compiled,
@@ -110,6 +116,7 @@ def _compile(
             list(columns),
             tuple(columns.keys()),
             defaults,
+            by_name,
         )
     if len(_compiled) >= _MAX_COMPILED:
         _compiled.clear()
@@ -121,10 +128,18 @@ def _arguments(entry: _Compiled, key: Any, params: Mapping[str, Any] | None) -> 
     """The statement's values in positional order, through their bind processing."""
     if entry.defaults:
         params = {**entry.defaults, **(params or {})}
-    values = entry.compiled.construct_params(params, extracted_parameters=key.bindparams)
+    values: Any = None
+    if entry.by_name and params:
+        try:
+            values = [params[name] for name in entry.names]
+        except KeyError:
+            values = None  # some come from the statement itself
+    if values is None:
+        named = entry.compiled.construct_params(params, extracted_parameters=key.bindparams)
+        values = [named[name] for name in entry.names]
     return [
         value if process is None else process(value)
-        for value, process in zip((values[name] for name in entry.names), entry.binds, strict=True)
+        for value, process in zip(values, entry.binds, strict=True)
     ]
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core import driver
@@ -454,3 +454,38 @@ async def test_a_sole_write_on_a_lost_connection_is_an_outage_not_a_bug(database
         assert database.write_engine.sync_engine.pool.checkedout() == 0
     finally:
         await database.dispose()
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_values_given_by_name_are_the_values_sqlalchemy_constructs(database):
+    """A statement whose binds are all named takes its values from the caller's
+    mapping directly; one with values of its own (a literal in the WHERE clause)
+    goes through construct_params. Either way: SQLAlchemy's values, in order."""
+    from app.mandates.repository import _READ_ONE
+
+    dialect = database.write_engine.dialect
+    tenant_id = uuid.uuid4()
+    row = _new_row(tenant_id)
+    literal = select(MANDATES.c.id).where(
+        MANDATES.c.tenant_id == tenant_id, MANDATES.c.scope == bindparam("scope")
+    )
+    cases = [
+        (_insert(database), row, tuple(sorted(row)), True),
+        (_READ_ONE, {"tenant_id": tenant_id, "id": row["id"]}, (), True),
+        (literal, {"scope": "payments"}, (), False),
+    ]
+    for statement, params, column_keys, by_name in cases:
+        key = statement._generate_cache_key()
+        entry = driver._compile(statement, dialect, key, column_keys)
+        assert entry is not None
+        assert entry.by_name is by_name
+        named = entry.compiled.construct_params(
+            {**entry.defaults, **params}, extracted_parameters=key.bindparams
+        )
+        expected = [
+            value if process is None else process(value)
+            for value, process in zip((named[n] for n in entry.names), entry.binds, strict=True)
+        ]
+        assert driver._arguments(entry, key, params) == expected
+    # The last case's tenant id came from the statement, its scope from the caller.
+    assert [str(value) for value in expected] == [str(tenant_id), "payments"]
