@@ -14,11 +14,29 @@ from typing import Any
 import orjson
 
 MAX_PEEK_BYTES = 65536
+# The payloads of the last tokens peeked at: a submission is peeked at several
+# times (its keys, then its issuers) before it is verified. Bounded; read only.
+_PAYLOADS: dict[str, dict[str, Any] | None] = {}
+_PAYLOADS_SIZE = 64
+_PAYLOADS_MAX_TOKEN = 8192
 
 
 def _payload(token: Any, part: int = 1) -> dict[str, Any] | None:
     if not isinstance(token, str) or len(token) > MAX_PEEK_BYTES:
         return None
+    if part != 1:
+        return _decoded(token, part)
+    if token in _PAYLOADS:
+        return _PAYLOADS[token]
+    payload = _decoded(token, part)
+    if len(token) <= _PAYLOADS_MAX_TOKEN:
+        if len(_PAYLOADS) >= _PAYLOADS_SIZE:
+            _PAYLOADS.clear()
+        _PAYLOADS[token] = payload
+    return payload
+
+
+def _decoded(token: str, part: int) -> dict[str, Any] | None:
     parts = token.split(".")
     if len(parts) != 3:
         return None
