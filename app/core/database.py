@@ -198,6 +198,11 @@ def _driver(bind: AsyncEngine | AsyncConnection) -> dict[str, Any]:
     return {AUTOCOMMIT_BIND: bind} if bind.dialect.name == "postgresql" else {}
 
 
+def _holds_something(session: AsyncSession) -> bool:
+    """A transaction, loaded or pending rows: what only closing the session lets go."""
+    return bool(session.in_transaction() or session.identity_map or session.new)
+
+
 @asynccontextmanager
 async def closed_if_used(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """`session`, closed when the block ends only if it holds something: a
@@ -209,9 +214,38 @@ async def closed_if_used(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     try:
         yield session
     finally:
-        if session.in_transaction() or session.identity_map or session.new:
+        if _holds_something(session):
             async with session:  # SQLAlchemy's own, cancellation-safe close
                 pass
+
+
+class _ReadSessions:
+    """Read sessions on one engine, each used again when a read left it as it
+    was made: no transaction, no rows, the same `info`. A read the driver answers
+    never touches its session, and building one costs about as much as that read.
+    A session that holds something is closed (`closed_if_used`) and not kept."""
+
+    KEEP = 64
+
+    def __init__(self, bind: AsyncEngine) -> None:
+        self.bind = bind
+        self.info = _driver(bind)
+        self._idle: list[AsyncSession] = []
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        idle = self._idle
+        session = idle.pop() if idle else None
+        if session is None:
+            session = AsyncSession(self.bind, expire_on_commit=False, info=self.info)
+        try:
+            yield session
+        finally:
+            if _holds_something(session):
+                async with session:  # closed as closed_if_used closes it
+                    pass
+            elif session.info == self.info and len(idle) < self.KEEP:
+                idle.append(session)
 
 
 def _read_session(
@@ -257,6 +291,7 @@ class Database:
             self.read_engine = None
         self.sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._primary_reads = _autocommit(self.write_engine)
+        self._primary_read_sessions = _ReadSessions(self._primary_reads)
         self._sole_writes = (
             {SOLE_WRITE_BIND: self._primary_reads}
             if self.write_engine.dialect.name == "postgresql"
@@ -279,8 +314,12 @@ class Database:
     async def read_sessions(self) -> AsyncIterator[AsyncSession]:
         """A session for reads that tolerate replica lag (primary when no replica answers)."""
         if not self.has_replica:
-            async with _read_session(self.read_engine or self._primary_reads) as session:
-                yield session
+            if self.read_engine is None:
+                async with self._primary_read_sessions.session() as session:
+                    yield session
+            else:
+                async with _read_session(self.read_engine) as session:
+                    yield session
             return
         assert self.read_engine is not None
         engine = _autocommit(self.read_engine)
@@ -311,7 +350,7 @@ class Database:
     @asynccontextmanager
     async def primary_reads(self) -> AsyncIterator[AsyncSession]:
         """A session for reads on the primary (autocommit on PostgreSQL)."""
-        async with _read_session(self._primary_reads) as session:
+        async with self._primary_read_sessions.session() as session:
             yield session
 
     @property

@@ -489,3 +489,35 @@ async def test_values_given_by_name_are_the_values_sqlalchemy_constructs(databas
         assert driver._arguments(entry, key, params) == expected
     # The last case's tenant id came from the statement, its scope from the caller.
     assert [str(value) for value in expected] == [str(tenant_id), "payments"]
+
+
+async def test_a_read_session_left_as_it_was_made_is_used_again(database, engine_name):
+    """A read the driver answered leaves its session untouched: the next read on
+    the primary gets that session back. One that loaded rows, or whose info was
+    changed, is closed and never handed out again."""
+    tenant_id = await _tenant_with_mandates(database)
+    query = select(MANDATES.c.id).where(MANDATES.c.tenant_id == tenant_id)
+    seen = []
+    for _ in range(3):
+        async with database.primary_reads() as session:
+            assert len(await driver.select_rows(session, query)) == 3
+            seen.append(session)
+    if engine_name == "postgres":
+        assert seen[0] is seen[1] is seen[2]
+    else:  # SQLite reads run through SQLAlchemy: each session was used
+        assert len({id(s) for s in seen}) == 3
+    async with database.read_sessions() as session:
+        loaded = list(await session.scalars(select(Mandate).where(Mandate.tenant_id == tenant_id)))
+        assert len(loaded) == 3
+    used = session
+    async with database.primary_reads() as session:
+        session.info["marked"] = True
+    marked = session
+    for _ in range(3):
+        async with database.primary_reads() as session:
+            assert session is not used
+            assert session is not marked
+            assert "marked" not in session.info
+            await driver.select_rows(session, query)
+    assert not used.identity_map  # closed when its block ended
+    assert database.write_engine.sync_engine.pool.checkedout() == 0
