@@ -306,14 +306,11 @@ async def _alone(
     arguments = _arguments(entry, key, params)
     pooled = await engine.raw_connection()
     adapter: Any = pooled.dbapi_connection
-    driver = adapter.driver_connection
-    dialect = engine.dialect
     started = time.perf_counter()
     try:
-        processors = await _results(entry, driver, dialect) if entry.keys else ()
-        records = await driver.fetch(entry.sql, *arguments)
+        rows = await _send(adapter, entry, arguments, engine.dialect)
     except BaseException as error:
-        failure = _as_sqlalchemy_error(dialect, adapter, error, entry.sql)
+        failure = _as_sqlalchemy_error(engine.dialect, adapter, error, entry.sql)
         if failure is None or failure[1]:
             # Cancelled mid-statement, or lost: not fit to go back to the pool.
             pooled.invalidate(error if isinstance(error, Exception) else None)
@@ -323,9 +320,7 @@ async def _alone(
         raise failure[0] from None
     await greenlet_spawn(pooled.close)
     _timed(engine, started, entry.sql)
-    if not entry.keys:
-        return []
-    return _processed(entry.keys, records, processors)
+    return rows
 
 
 async def _in_transaction(
@@ -334,15 +329,12 @@ async def _in_transaction(
     arguments = _arguments(entry, key, params)
     pooled = await connection.get_raw_connection()
     adapter: Any = pooled.dbapi_connection
-    driver = adapter.driver_connection
-    dialect = connection.dialect
     started = time.perf_counter()
     try:
         async with adapter._execute_mutex:
             if adapter._transaction is None:
                 await adapter._start_transaction()
-            processors = await _results(entry, driver, dialect) if entry.keys else ()
-            records = await driver.fetch(entry.sql, *arguments)
+            rows = await _send(adapter, entry, arguments, connection.dialect)
     except Exception as error:
         failure = _as_sqlalchemy_error(connection.dialect, adapter, error, entry.sql)
         assert failure is not None  # an Exception always has its SQLAlchemy form
@@ -351,9 +343,19 @@ async def _in_transaction(
             await connection.invalidate(error)
         raise translated from None
     _timed(connection.engine, started, entry.sql)
-    if not entry.keys:
-        return []  # no RETURNING of its own (SQLAlchemy may add one for the primary key)
-    return _processed(entry.keys, records, processors)
+    return rows
+
+
+async def _send(
+    adapter: Any, entry: _Compiled, arguments: list[Any], dialect: Dialect
+) -> list[SimpleNamespace]:
+    """The statement on the adapter's driver connection; its RETURNING rows."""
+    driver = adapter.driver_connection
+    if not entry.keys:  # no RETURNING of its own (SQLAlchemy may add one for the key)
+        await driver.fetch(entry.sql, *arguments)
+        return []
+    processors = await _results(entry, driver, dialect)
+    return _processed(entry.keys, await driver.fetch(entry.sql, *arguments), processors)
 
 
 def _as_sqlalchemy_error(
