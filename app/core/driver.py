@@ -294,9 +294,8 @@ def refuse_after_sole_write(session: AsyncSession) -> None:
 def _sole_bind(session: AsyncSession) -> AsyncEngine | None:
     """The autocommit engine a sole write goes to, when the session is untouched."""
     bind: AsyncEngine | None = session.info.get(SOLE_WRITE_BIND)
-    if bind is None or session.in_transaction() or session.new or session.dirty:
-        return None
-    return None if session.deleted else bind
+    touched = session.in_transaction() or session.new or session.dirty or session.deleted
+    return None if touched else bind
 
 
 async def _alone(
