@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-from binascii import a2b_base64, b2a_base64
+from binascii import b2a_base64
 from collections.abc import Callable
 from hashlib import sha256 as _sha256
 from typing import Any, NamedTuple
+
+from pybase64 import b64decode
 
 
 class WireError(ValueError):
@@ -32,7 +34,7 @@ def digest(text: str) -> str:
     return encoded[:43].translate(_TO_URL).decode("ascii")
 
 
-# "-_" become "+/" while "+/=" (not base64url) become "!", which strict a2b_base64 refuses.
+# "-_" become "+/" while "+/=" (not base64url) become "!", which the strict decoder refuses.
 _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
 _STD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -75,7 +77,7 @@ def decode_translated(data: bytes, what: str) -> bytes:
             raise WireError(f"{what} is not base64url")
         data += _PADDING[rest]
     try:
-        return a2b_base64(data, strict_mode=True)
+        return b64decode(data, validate=True)
     except ValueError:
         raise WireError(f"{what} is not base64url") from None
 

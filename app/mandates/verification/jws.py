@@ -8,10 +8,10 @@ objects only at the top, no NaN/Infinity, no lone surrogates or NUL characters
 
 from __future__ import annotations
 
-from binascii import a2b_base64
 from typing import Any
 
 import orjson
+from pybase64 import b64decode
 
 from app.keys import ALLOWED_ALGS
 from app.mandates.verification.codes import Code, Rejection
@@ -44,7 +44,7 @@ def load_json_object(raw: bytes, part: str) -> dict[str, Any]:
 
 
 # Works on the whole token at once: "-_" become "+/", while "+/=" (not base64url) become
-# "!", which strict a2b_base64 refuses.
+# "!", which the strict decoder refuses.
 _TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
 _STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -67,7 +67,7 @@ def _decode_part(data: bytes, part: str) -> bytes:
             raise Rejection(Code.INVALID_FORMAT, f"{part} is not base64url", part=part)
         data += _PADDING[rest]
     try:
-        return a2b_base64(data, strict_mode=True)
+        return b64decode(data, validate=True)
     except ValueError:
         raise Rejection(Code.INVALID_FORMAT, f"{part} is not base64url", part=part) from None
 
@@ -161,7 +161,7 @@ def parse_jws(token: Any, max_bytes: int) -> tuple[str, str | None, dict[str, An
             raise Rejection(Code.INVALID_FORMAT, "payload is not base64url", part="payload")
         payload_b64 += _PADDING[rest]
     try:
-        payload_raw = a2b_base64(payload_b64, strict_mode=True)
+        payload_raw = b64decode(payload_b64, validate=True)
     except ValueError:
         raise Rejection(Code.INVALID_FORMAT, "payload is not base64url", part="payload") from None
     # load_json_object inlined for the usual case: a JSON object without escaped NULs.
@@ -177,7 +177,7 @@ def parse_jws(token: Any, max_bytes: int) -> tuple[str, str | None, dict[str, An
             raise Rejection(Code.INVALID_FORMAT, "signature is not base64url", part="signature")
         signature_b64 += _PADDING[rest]
     try:
-        signature = a2b_base64(signature_b64, strict_mode=True)
+        signature = b64decode(signature_b64, validate=True)
     except ValueError:
         raise Rejection(
             Code.INVALID_FORMAT, "signature is not base64url", part="signature"
