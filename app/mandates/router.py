@@ -23,7 +23,7 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
-from app.web.responses import JSONBody, model_json
+from app.web.responses import JSONBody, values_json
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
 # Generous here; `check_key` applies the real rule (255 printable ASCII) with its own code.
@@ -95,7 +95,7 @@ async def search_mandates(
 ) -> Response:
     """Search this tenant's mandates; follow `next_cursor` for the next page."""
     async with access.replica_reads() as mandates:
-        return model_json(await mandates.search(params))
+        return values_json(await mandates.search_page(params), MandatePage)
 
 
 @router.get("/{mandate_id}", response_model=MandateRead, response_model_exclude_none=False)
@@ -108,9 +108,9 @@ async def get_mandate(
     if include == "token":
         async with access.unit_of_work() as mandates:
             mandate = await mandates.read_token(mandate_id)
-            return model_json(await mandates.view_one(mandate, include_token=True))
+            return values_json(await mandates.view_one(mandate, include_token=True), MandateRead)
     async with access.primary_reads() as mandates:
-        return model_json(await mandates.view_one(await mandates.read(mandate_id)))
+        return values_json(await mandates.view_one(await mandates.read(mandate_id)), MandateRead)
 
 
 @router.patch("/{mandate_id}", response_model=MandateRead)

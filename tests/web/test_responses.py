@@ -1,5 +1,6 @@
-"""Rendering answers: JSONBody (orjson, the standard encoder where orjson refuses) and
-model_json (orjson from a plain model's fields, the same bytes as pydantic)."""
+"""Rendering answers: JSONBody (orjson, the standard encoder where orjson refuses),
+model_json (orjson from a plain model's fields, the same bytes as pydantic) and
+values_json (the same from the values the model would hold)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field, computed_field, field_serializer
 
 from app.mandates.schemas import MandatePage, MandateRead
-from app.web.responses import JSONBody, model_json, plain
+from app.mandates.service import read_values
+from app.web.responses import JSONBody, model_json, plain, values_json
 
 
 def _standard(content: object) -> bytes:
@@ -162,3 +165,74 @@ def test_models_pydantic_writes_otherwise_go_through_pydantic():
     assert model_json(cases[2]).body == b'{"value":"#3"}'
     assert model_json(cases[3]).body == b'{"value":4}'
     assert model_json(cases[4]).body == b'{"amount":"1.10","inner":{"value":5}}'
+
+
+# --- values_json: a model's JSON from the values it would hold --------------------------------
+
+
+def _row(details: dict, times: list[datetime], labels: dict[str, str], **extra) -> SimpleNamespace:
+    """A stored mandate as the driver returns it."""
+    return SimpleNamespace(
+        id=_DriverUUID(int=uuid.uuid4().int),
+        mandate_type="intent",
+        issuer_did="did:web:issuer.example",
+        subject_did="did:example:agent",
+        jti=None,
+        scope="payments:recurring",
+        amount_limit=Decimal("100.5"),
+        currency="EUR",
+        merchants=["shop", "café"],
+        labels=labels,
+        details=details,
+        issued_at=times[0],
+        not_before=None,
+        expires_at=times[1],
+        # Revoked: the times may be naive, and an active mandate's expiry is compared.
+        status="revoked",
+        verification_status="VALID",
+        verification_reason=None,
+        verified_at=times[2],
+        retention_days=30,
+        revoked_at=times[2],
+        revocation_reason="lost",
+        deleted_at=None,
+        created_at=times[0],
+        updated_at=times[2],
+        vc_jwt="eyJ.token.sig",
+        **extra,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    details=st.dictionaries(_TEXT, _JSON, max_size=5),
+    times=st.lists(_TIMES, min_size=3, max_size=3),
+    labels=st.dictionaries(_TEXT, _TEXT, max_size=3),
+    token=st.booleans(),
+)
+def test_a_mandate_page_of_values_is_written_as_pydantic_writes_its_model(
+    details, times, labels, token
+):
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    v01 = read_values(_row(details, times, labels), now, include_token=token)
+    v02 = read_values(
+        _row(details, times, labels, format="ap2-v0.2", amount_minor=1999, reference="r"),
+        now,
+        include_token=token,
+        receipts=[details],
+    )
+    assert list(v01) == list(MandateRead.model_fields)
+    page = {"items": [v01, v02], "next_cursor": "c", "prev_cursor": None}
+    model = MandatePage.model_validate(page)
+    assert values_json(page, MandatePage).body == MandatePage.__pydantic_serializer__.to_json(
+        model
+    )
+    for values, one in zip((v01, v02), model.items, strict=True):
+        assert values_json(values, MandateRead).body == one.model_dump_json().encode()
+
+
+def test_values_of_a_model_pydantic_writes_otherwise_go_through_pydantic():
+    response = values_json({"value": 2}, _Computed, status_code=201)
+    assert response.body == b'{"value":2,"double":4}'
+    assert response.status_code == 201
+    assert values_json({"value": 3}, _Serialized).body == b'{"value":"#3"}'
