@@ -187,6 +187,13 @@ async def test_idempotency_key(client, database, world):
         headers={**key_of(world), "Idempotency-Key": "x" * 300},
     )
     assert bad.json()["code"] == "invalid_idempotency_key"
+    for key in ("", "x" * 5000, "tab\there", "caf\u00e9", "nul\u0000"):
+        refused = await client.post(
+            "/api/v1/mandates",
+            json={"vc_jwt": token},
+            headers=[*key_of(world).items(), ("Idempotency-Key", key.encode("latin-1"))],
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_idempotency_key")
     # Keys are per tenant: tenant B may use the same key for its own request.
     issuer_b = MintingIssuer()
     await register(client, key_of(world, tenant="b"), issuer_b)

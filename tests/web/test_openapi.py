@@ -275,6 +275,10 @@ def test_submitting_documents_the_idempotency_rules(document):
         "503",
     ):
         assert rule in text, rule
+    (key,) = [p for p in submit["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["in"] == "header"
+    assert not key["required"]
+    assert key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
 
 
 def test_every_ref_resolves(document):
