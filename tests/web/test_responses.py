@@ -224,9 +224,7 @@ def test_a_mandate_page_of_values_is_written_as_pydantic_writes_its_model(
     assert list(v01) == list(MandateRead.model_fields)
     page = {"items": [v01, v02], "next_cursor": "c", "prev_cursor": None}
     model = MandatePage.model_validate(page)
-    assert values_json(page, MandatePage).body == MandatePage.__pydantic_serializer__.to_json(
-        model
-    )
+    assert values_json(page, MandatePage).body == MandatePage.__pydantic_serializer__.to_json(model)
     for values, one in zip((v01, v02), model.items, strict=True):
         assert values_json(values, MandateRead).body == one.model_dump_json().encode()
 
