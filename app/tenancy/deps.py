@@ -70,7 +70,9 @@ def _credentials(request: Request) -> tuple[str, str] | None:
 
 async def get_principal(request: Request) -> Principal:
     """Resolve the caller (cached per request), then apply its rate limit."""
-    cached = getattr(request.state, "actor", None)
+    # The dict `request.state` wraps: a miss on State raises (and catches) an error.
+    state = request.scope.setdefault("state", {})
+    cached = state.get("actor")
     if cached is not None:
         return cached
     settings = SETTINGS.get(request)
@@ -102,7 +104,7 @@ async def get_principal(request: Request) -> Principal:
         await throttle(request, f"key:{actor.id}", settings.rate_limit_api_key_per_minute)
     else:
         await throttle(request, f"user:{actor.id}", settings.rate_limit_user_per_minute)
-    request.state.actor = actor
+    state["actor"] = actor
     return actor
 
 
