@@ -6,19 +6,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 
 from app.alerts.deps import AlertServiceDep
 from app.alerts.schemas import AlertPage, AlertRead, AlertSearch, AlertTypeRead
 from app.alerts.service import alert_types, to_read
 from app.tenancy.deps import CanManageAlerts, CanReadAlerts
+from app.web.query_models import QueryModel
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
+ALERT_SEARCH = QueryModel(AlertSearch)
 
 
-@router.get("/alerts", response_model=AlertPage)
+@router.get("/alerts", response_model=AlertPage, openapi_extra=ALERT_SEARCH.openapi)
 async def list_alerts(
-    params: Annotated[AlertSearch, Query()], _: CanReadAlerts, alerts: AlertServiceDep
+    params: Annotated[AlertSearch, Depends(ALERT_SEARCH)], _: CanReadAlerts, alerts: AlertServiceDep
 ) -> AlertPage:
     """Alerts, newest first; filter by type, severity, state or mandate, and follow
     `next_cursor`."""

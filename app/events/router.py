@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.events.deps import WebhookServiceDep
 from app.events.schemas import (
@@ -25,9 +25,11 @@ from app.events.schemas import (
 )
 from app.events.service import delivery_read, to_read
 from app.tenancy.deps import CanManageWebhooks, CanReadSelf
+from app.web.query_models import QueryModel
 from app.webhooks.catalogue import event_types_document
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+DELIVERY_QUERY = QueryModel(DeliveryQuery)
 deliveries_router = APIRouter(prefix="/api/v1/webhook-deliveries", tags=["webhooks"])
 event_types_router = APIRouter(prefix="/api/v1/event-types", tags=["webhooks"])
 
@@ -103,10 +105,12 @@ async def send_test_webhook(
     return await webhooks.send_test(webhook_id)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
+@router.get(
+    "/{webhook_id}/deliveries", response_model=DeliveryPage, openapi_extra=DELIVERY_QUERY.openapi
+)
 async def list_deliveries(
     webhook_id: uuid.UUID,
-    params: Annotated[DeliveryQuery, Query()],
+    params: Annotated[DeliveryQuery, Depends(DELIVERY_QUERY)],
     _: CanManageWebhooks,
     webhooks: WebhookServiceDep,
 ) -> DeliveryPage:

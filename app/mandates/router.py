@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.core.errors import PROBLEM_JSON
 from app.mandates.deps import ReadMandates, WriteMandates
@@ -21,6 +21,7 @@ from app.mandates.schemas import (
     VerificationRead,
 )
 from app.mandates.search import MandateSearch
+from app.web.query_models import QueryModel
 from app.web.responses import JSONBody, values_json
 
 router = APIRouter(prefix="/api/v1/mandates", tags=["mandates"])
@@ -91,9 +92,12 @@ async def create_mandates(body: MandateBatch, access: WriteMandates) -> BatchRes
         return await mandates.ingest_batch(body.items)
 
 
-@router.get("", response_model=MandatePage)
+SEARCH = QueryModel(MandateSearch)
+
+
+@router.get("", response_model=MandatePage, openapi_extra=SEARCH.openapi)
 async def search_mandates(
-    params: Annotated[MandateSearch, Query()], access: ReadMandates
+    params: Annotated[MandateSearch, Depends(SEARCH)], access: ReadMandates
 ) -> Response:
     """Search this tenant's mandates; follow `next_cursor` for the next page."""
     async with access.replica_reads() as mandates:

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.audit.schemas import AuditPage, AuditQuery, ExportQuery
 from app.audit.vault_keys import load_keyring, published_jwks
 from app.tenancy.deps import CanReadAudit
 from app.trail.deps import TrailServiceDep
+from app.web.query_models import QueryModel
 from app.web.state import DatabaseDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+AUDIT_QUERY = QueryModel(AuditQuery)
+EXPORT_QUERY = QueryModel(ExportQuery)
 well_known = APIRouter(tags=["audit"])
 EXPORT_EXAMPLE = '{"seq":1,"prev_hash":"…","row_hash":"…","record":{"v":1,"chain":"…","seq":1,…}}\n'
 
 
-@router.get("", response_model=AuditPage)
+@router.get("", response_model=AuditPage, openapi_extra=AUDIT_QUERY.openapi)
 async def list_audit(
-    params: Annotated[AuditQuery, Query()], _: CanReadAudit, trail: TrailServiceDep
+    params: Annotated[AuditQuery, Depends(AUDIT_QUERY)], _: CanReadAudit, trail: TrailServiceDep
 ) -> AuditPage:
     """This tenant's audit rows, newest first; follow `next_cursor` for the next page."""
     return await trail.page(params)
@@ -35,9 +38,10 @@ async def list_audit(
             "description": "JSON Lines, one sealed row a line",
         }
     },
+    openapi_extra=EXPORT_QUERY.openapi,
 )
 async def export_audit(
-    params: Annotated[ExportQuery, Query()], _: CanReadAudit, trail: TrailServiceDep
+    params: Annotated[ExportQuery, Depends(EXPORT_QUERY)], _: CanReadAudit, trail: TrailServiceDep
 ) -> StreamingResponse:
     """The chain's sealed rows in seq order as JSON Lines: `seq`, `prev_hash`,
     `row_hash` and the `record` whose RFC 8785 SHA-256 is `row_hash`

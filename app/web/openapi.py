@@ -30,6 +30,7 @@ from app.web.openapi_examples import (
     RESPONSE_EXAMPLES,
     SCHEMA_EXAMPLES,
 )
+from app.web.query_models import QueryModel
 
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
 SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
@@ -128,6 +129,8 @@ def _calls(dependant: Dependant) -> set[Callable[..., Any]]:
 
 def _has_parameters(dependant: Dependant) -> bool:
     if dependant.path_params or dependant.query_params or dependant.header_params:
+        return True
+    if isinstance(dependant.call, QueryModel):
         return True
     return any(_has_parameters(sub) for sub in dependant.dependencies)
 
@@ -281,6 +284,10 @@ def document_operations(document: dict[str, Any], routes: list[Any], markers: Au
     for route in _iter_included_route_candidates(routes):
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
+        for call in _calls(route.dependant):
+            if isinstance(call, QueryModel):
+                for name, schema in call.schemas.items():
+                    schemas.setdefault(name, schema)
         for method in sorted(route.methods or ()):
             operation = document["paths"][route.path_format][method.lower()]
             _document(document, route, method, operation, markers)
