@@ -21,15 +21,19 @@ so a statement built per request compiles once per shape; values go through each
 parameter's bind processing and each column's result processing, so rows hold
 exactly what the SQLAlchemy path gives. SQLite, sessions without an autocommit
 bind, and shapes the driver does not take (expanding IN lists, computed column
-defaults) run through `execute_core`. Either way the rows are plain attribute
-objects: a Row's attribute costs about seven times a plain object's.
+defaults) run through `execute_core`. Either way the rows are named tuples,
+read by attribute: a SQLAlchemy Row's attribute costs about seven times theirs,
+and one is made in a sixth of the time a SimpleNamespace takes.
 """
 
 from __future__ import annotations
 
+import keyword
 import time
+from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, cast
 from weakref import WeakKeyDictionary
@@ -169,34 +173,49 @@ def _timed(engine: AsyncEngine, started: float, sql: str) -> None:
         timer(time.perf_counter() - started, sql, False)
 
 
-def _namespace(keys: Sequence[str], values: Any) -> SimpleNamespace:
-    """A row as an object, filled in place: `SimpleNamespace(**dict(...))` builds the
-    mapping twice, about a tenth more per row (a search page has 50)."""
-    row = SimpleNamespace()
-    row.__dict__.update(zip(keys, values, strict=True))
-    return row
+RowMaker = Callable[[Any], Any]
 
 
-def _namespaces(keys: Sequence[str], rows: Any) -> list[SimpleNamespace]:
-    return [_namespace(keys, row) for row in rows]
+@lru_cache(maxsize=256)
+def _row_maker(keys: tuple[str, ...]) -> RowMaker:
+    """Makes a row of these column keys from its values: a named tuple, or a
+    SimpleNamespace for keys a named tuple cannot have (say `_sa_x` or `count(*)`)."""
+    if (
+        keys
+        and all(
+            key.isidentifier() and not keyword.iskeyword(key) and not key.startswith("_")
+            for key in keys
+        )
+        and len(set(keys)) == len(keys)
+    ):
+        row: Any = namedtuple("Row", keys)  # type: ignore[misc]  # the fields are the query's
+        return cast(RowMaker, row._make)
+    return lambda values: SimpleNamespace(**dict(zip(keys, values, strict=True)))
+
+
+def _rows(keys: Sequence[str], rows: Any) -> list[Any]:
+    make = _row_maker(tuple(keys))
+    return [make(row) for row in rows]
 
 
 def _processed(
-    keys: Sequence[str], records: Any, processors: tuple[tuple[int, Callable[[Any], Any]], ...]
-) -> list[SimpleNamespace]:
+    make: RowMaker, records: Any, processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+) -> list[Any]:
+    if not processors:
+        return [make(record) for record in records]
     rows = []
     for record in records:
         values = list(record)
         for position, process in processors:
             values[position] = process(values[position])
-        rows.append(_namespace(keys, values))
+        rows.append(make(values))
     return rows
 
 
 async def select_rows(
     session: AsyncSession, statement: Select[Any], params: Mapping[str, Any] | None = None
-) -> list[SimpleNamespace]:
-    """The rows of a Core SELECT as plain objects (on the driver when it can be)."""
+) -> list[Any]:
+    """The rows of a Core SELECT as named tuples (on the driver when it can be)."""
     bind: AsyncEngine | AsyncConnection | None = session.info.get(AUTOCOMMIT_BIND)
     if bind is not None:
         key = statement._generate_cache_key()
@@ -206,12 +225,12 @@ async def select_rows(
             if rows is not None:
                 return rows
     result = await execute_core(session, statement, params)
-    return _namespaces(tuple(result.keys()), result)
+    return _rows(tuple(result.keys()), result)
 
 
 async def _on_driver(
     bind: AsyncEngine | AsyncConnection, entry: _Compiled, key: Any, params: Any
-) -> list[SimpleNamespace] | None:
+) -> list[Any] | None:
     """The rows, or None when the driver (or the pool) raised: the caller then
     asks SQLAlchemy, which raises what the service knows how to answer."""
     arguments = _arguments(entry, key, params)
@@ -239,7 +258,7 @@ async def _on_driver(
     if own:
         await greenlet_spawn(pooled.close)
     _timed(engine, started, entry.sql)
-    return _processed(entry.keys, records, processors)
+    return _processed(_row_maker(entry.keys), records, processors)
 
 
 async def write_rows(
@@ -248,9 +267,9 @@ async def write_rows(
     params: Mapping[str, Any],
     *,
     sole: bool = False,
-) -> list[SimpleNamespace]:
+) -> list[Any]:
     """Run one INSERT / UPDATE / DELETE (one set of values) in the session's
-    transaction; its RETURNING rows as plain objects (none without RETURNING).
+    transaction; its RETURNING rows as named tuples (none without RETURNING).
 
     On PostgreSQL the statement goes to the driver on the session's own
     connection, inside the transaction SQLAlchemy keeps: BEGIN is sent the way
@@ -289,7 +308,7 @@ async def write_rows(
     result = await execute_core(session, statement, params)
     if not result.returns_rows:
         return []
-    return _namespaces(tuple(result.keys()), result)
+    return _rows(tuple(result.keys()), result)
 
 
 def refuse_after_sole_write(session: AsyncSession) -> None:
@@ -308,7 +327,7 @@ def _sole_bind(session: AsyncSession) -> AsyncEngine | None:
 
 async def _alone(
     engine: AsyncEngine, entry: _Compiled, key: Any, params: Mapping[str, Any]
-) -> list[SimpleNamespace]:
+) -> list[Any]:
     """One statement in autocommit, on a pooled connection of its own."""
     arguments = _arguments(entry, key, params)
     pooled = await engine.raw_connection()
@@ -332,7 +351,7 @@ async def _alone(
 
 async def _in_transaction(
     connection: AsyncConnection, entry: _Compiled, key: Any, params: Mapping[str, Any]
-) -> list[SimpleNamespace]:
+) -> list[Any]:
     arguments = _arguments(entry, key, params)
     pooled = await connection.get_raw_connection()
     adapter: Any = pooled.dbapi_connection
@@ -355,14 +374,14 @@ async def _in_transaction(
 
 async def _send(
     adapter: Any, entry: _Compiled, arguments: list[Any], dialect: Dialect
-) -> list[SimpleNamespace]:
+) -> list[Any]:
     """The statement on the adapter's driver connection; its RETURNING rows."""
     driver = adapter.driver_connection
     if not entry.keys:  # no RETURNING of its own (SQLAlchemy may add one for the key)
         await driver.fetch(entry.sql, *arguments)
         return []
     processors = await _results(entry, driver, dialect)
-    return _processed(entry.keys, await driver.fetch(entry.sql, *arguments), processors)
+    return _processed(_row_maker(entry.keys), await driver.fetch(entry.sql, *arguments), processors)
 
 
 def _as_sqlalchemy_error(

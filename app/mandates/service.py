@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,12 +58,16 @@ from app.models.mandate import MandateStatus
 from app.webhooks import event_data as events
 from app.webhooks.catalogue import EventType
 
+# A Mandate, or a row of its columns read by attribute (the named tuples of
+# app.core.driver, the namespace of `stored_view`).
+ShownMandate = Any
+
 
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def current_status(mandate: Mandate | SimpleNamespace, now: datetime) -> str:
+def current_status(mandate: ShownMandate, now: datetime) -> str:
     """Expiry is exact at read time, whether or not the sweep has run yet."""
     if mandate.status == "active" and mandate.expires_at <= now:
         return "expired"
@@ -72,7 +75,7 @@ def current_status(mandate: Mandate | SimpleNamespace, now: datetime) -> str:
 
 
 def read_values(
-    mandate: Mandate | SimpleNamespace,
+    mandate: ShownMandate,
     now: datetime,
     *,
     include_token: bool = False,
@@ -120,7 +123,7 @@ def read_values(
 
 
 def to_read(
-    mandate: Mandate | SimpleNamespace,
+    mandate: ShownMandate,
     now: datetime,
     *,
     include_token: bool = False,
@@ -151,7 +154,7 @@ def rejection(outcome: IngestOutcome) -> VerificationFailed:
 @dataclass(frozen=True, slots=True)
 class IngestOutcome:
     result: VerificationResult
-    mandate: Mandate | SimpleNamespace | None
+    mandate: ShownMandate | None
     created: bool
     token_sha256: str
 
@@ -375,7 +378,7 @@ class MandateService:
 
     def view(
         self,
-        mandate: Mandate | SimpleNamespace,
+        mandate: ShownMandate,
         *,
         include_token: bool = False,
         receipts: list[dict[str, Any]] | None = None,

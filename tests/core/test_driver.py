@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, literal, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core import driver
@@ -82,15 +82,15 @@ async def test_rows_on_the_driver_equal_sqlalchemy_rows(database, engine_name):
     assert len(direct) == 3
     assert direct == through_sqlalchemy
     for fast, slow in zip(direct, through_sqlalchemy, strict=True):
-        assert {k: type(v) for k, v in vars(fast).items()} == {
-            k: type(v) for k, v in vars(slow).items()
+        assert {k: type(v) for k, v in fast._asdict().items()} == {
+            k: type(v) for k, v in slow._asdict().items()
         }
     first = next(row for row in direct if row.currency == "EUR")
     assert first.amount_limit == Decimal("1234567890123.4567")
     assert first.details == {"big": 2**70, "nested": [1, {"x": None}]}
     assert first.expires_at.utcoffset() == timedelta(0)
     # Every timestamp is aware UTC on both paths (on asyncpg without a conversion).
-    moments = [v for row in direct + through_sqlalchemy for v in vars(row).values()]
+    moments = [v for row in direct + through_sqlalchemy for v in row]
     assert all(v.tzinfo is UTC for v in moments if isinstance(v, datetime))
     assert first.expires_at == datetime(2031, 5, 4, 10, 30, tzinfo=UTC)
     # Only the autocommit read on PostgreSQL went to the driver; the unit of work
@@ -521,3 +521,28 @@ async def test_a_read_session_left_as_it_was_made_is_used_again(database, engine
             await driver.select_rows(session, query)
     assert not used.identity_map  # closed when its block ended
     assert database.write_engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_rows_are_read_by_attribute_whatever_their_keys(database, engine_name):
+    """Keys a named tuple cannot have (a leading underscore, a repeated or non-identifier
+    name) still come back as attributes, on both paths."""
+    await _tenant_with_mandates(database)
+    query = select(
+        literal(1).label("plain"), literal(2).label("_hidden"), literal(3).label("class")
+    )
+    async with database.primary_reads() as session:
+        (direct,) = await driver.select_rows(session, query)
+    async with database.sessions() as session, session.begin():
+        (through_sqlalchemy,) = await driver.select_rows(session, query)
+    for row in (direct, through_sqlalchemy):
+        assert (row.plain, row._hidden, getattr(row, "class")) == (1, 2, 3)
+    (named,) = await _select_plain(database)
+    assert named._fields == ("id", "currency")
+    assert tuple(named) == (named.id, named.currency)
+
+
+async def _select_plain(database):
+    async with database.primary_reads() as session:
+        return await driver.select_rows(
+            session, select(MANDATES.c.id, MANDATES.c.currency).limit(1)
+        )
