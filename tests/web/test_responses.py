@@ -68,38 +68,16 @@ _JSON = st.recursive(
 )
 
 
+_NOW = datetime(2026, 12, 4, tzinfo=UTC)
+
+
 class _DriverUUID(uuid.UUID):
     """As asyncpg returns a uuid column: a subclass, which orjson does not write."""
 
 
 def _mandate(details: dict, times: list[datetime], labels: dict[str, str]) -> MandateRead:
-    return MandateRead(
-        id=_DriverUUID(int=uuid.uuid4().int),
-        mandate_type="intent",
-        issuer_did="did:web:issuer.example",
-        subject_did="did:example:agent",
-        jti=None,
-        scope="payments:recurring",
-        amount_limit="100.00",
-        currency="EUR",
-        merchants=["shop", "café"],
-        labels=labels,
-        details=details,
-        issued_at=times[0],
-        not_before=None,
-        expires_at=times[1],
-        status="active",
-        verification_status="VALID",
-        verification_reason=None,
-        verified_at=times[2],
-        retention_days=30,
-        revoked_at=None,
-        revocation_reason=None,
-        deleted_at=None,
-        created_at=times[0],
-        updated_at=times[2],
-        receipts=[details],
-    )
+    row = _row(details, times, labels)
+    return MandateRead.model_validate(read_values(row, _NOW, receipts=[details]))
 
 
 @settings(max_examples=300, deadline=None)
@@ -171,7 +149,7 @@ def test_models_pydantic_writes_otherwise_go_through_pydantic():
 
 
 def _row(details: dict, times: list[datetime], labels: dict[str, str], **extra) -> SimpleNamespace:
-    """A stored mandate as the driver returns it."""
+    """A stored mandate read by attribute, as the driver's rows give it."""
     return SimpleNamespace(
         id=_DriverUUID(int=uuid.uuid4().int),
         mandate_type="intent",
@@ -213,11 +191,10 @@ def _row(details: dict, times: list[datetime], labels: dict[str, str], **extra) 
 def test_a_mandate_page_of_values_is_written_as_pydantic_writes_its_model(
     details, times, labels, token
 ):
-    now = datetime(2026, 12, 4, tzinfo=UTC)
-    v01 = read_values(_row(details, times, labels), now, include_token=token)
+    v01 = read_values(_row(details, times, labels), _NOW, include_token=token)
     v02 = read_values(
         _row(details, times, labels, format="ap2-v0.2", amount_minor=1999, reference="r"),
-        now,
+        _NOW,
         include_token=token,
         receipts=[details],
     )
