@@ -9,7 +9,9 @@ exclusions, serializers or computed fields: `plain`) is written by orjson from
 its fields, at under half the cost of pydantic's serializer for a page of 50
 mandates, and to the same bytes; anything orjson does not write the same way
 (a Decimal, bytes, an integer past 64 bits) sends the whole answer through
-pydantic's serializer instead.
+pydantic's serializer instead. `values_json` does the same from the values the
+model would hold (a dict per model, nested as the fields are), for answers that
+are cheaper to gather as values than to build as models: a search page.
 
 `JSONBody` renders an answer that is already a dict of JSON values (a stored
 ingest answer, a problem document) with orjson: the standard library's encoder
