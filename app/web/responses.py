@@ -2,16 +2,15 @@
 
 A route that returns a pydantic model has FastAPI dump it to a dict, validate
 that dict against the response model again and serialize the result: for a page
-of 50 mandates that second pass costs more than building the page. `model_json`
-serializes the model once; the route keeps declaring `response_model` for the
-OpenAPI document. A model whose JSON is its fields as they are (no aliases,
-exclusions, serializers or computed fields: `plain`) is written by orjson from
-its fields, at under half the cost of pydantic's serializer for a page of 50
-mandates, and to the same bytes; anything orjson does not write the same way
-(a Decimal, bytes, an integer past 64 bits) sends the whole answer through
-pydantic's serializer instead. `values_json` does the same from the values the
-model would hold (a dict per model, nested as the fields are), for answers that
-are cheaper to gather as values than to build as models: a search page.
+of 50 mandates that second pass costs more than building the page. `values_json`
+writes the values the model would hold (a dict per model, nested as its fields
+are) straight to JSON; the route keeps declaring `response_model` for the
+OpenAPI document, and a page of 50 builds no model at all. A model whose JSON is
+its fields as they are (no aliases, exclusions, serializers or computed fields,
+its nested models likewise: `plain`) is written by orjson, to the same bytes as
+pydantic's serializer; anything orjson does not write the same way (a Decimal,
+bytes, an integer past 64 bits), and any other model, goes through the model and
+pydantic's serializer instead.
 
 `JSONBody` renders an answer that is already a dict of JSON values (a stored
 ingest answer, a problem document) with orjson: the standard library's encoder
@@ -24,7 +23,7 @@ dumps it as null and parsed JSON cannot carry it.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 import orjson
@@ -39,17 +38,39 @@ _WRITING_CONFIG = ("ser_json_timedelta", "ser_json_bytes", "ser_json_inf_nan", "
 
 @cache
 def plain(model: type[BaseModel]) -> bool:
-    """Whether pydantic writes `model` as its fields, as they are."""
+    """Whether pydantic writes `model` as its fields, as they are, and each model
+    its fields hold likewise."""
     decorators = model.__pydantic_decorators__
     fields = model.model_fields.values()
-    return not (
+    if (
         model.model_computed_fields
         or decorators.field_serializers
         or decorators.model_serializers
         or any(f.alias or f.serialization_alias or f.exclude for f in fields)
         or any(name in model.model_config for name in _WRITING_CONFIG)
         or model.model_config.get("extra") == "allow"
-    )
+    ):
+        return False
+    _CHECKING.add(model)  # a model that holds itself, directly or not, is checked once
+    try:
+        return all(
+            plain(inner)
+            for f in fields
+            for inner in _models_in(f.annotation)
+            if inner not in _CHECKING
+        )
+    finally:
+        _CHECKING.discard(model)
+
+
+_CHECKING: set[type[BaseModel]] = set()
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation holds (itself, or in lists, unions, dict values)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _fields(value: Any) -> Any:
@@ -60,21 +81,9 @@ def _fields(value: Any) -> Any:
     raise TypeError  # orjson stops: pydantic writes the answer
 
 
-def model_json(model: BaseModel, status_code: int = 200) -> Response:
-    try:
-        body = orjson.dumps(model, default=_fields, option=_OPTIONS)
-    except TypeError:
-        body = model.__pydantic_serializer__.to_json(model)
-    return Response(body, status_code=status_code, media_type="application/json")
-
-
 def values_json(values: dict[str, Any], model: type[BaseModel], status_code: int = 200) -> Response:
     """`model`'s JSON for `values`: its fields in its order, holding what the model
-    would hold after validation (nested models as such dicts too).
-
-    orjson writes them as `model_json` writes the model; what orjson stops at goes
-    through the model and pydantic's serializer.
-    """
+    would hold after validation (nested models as such dicts, or as models)."""
     try:
         if not plain(model):
             raise TypeError
