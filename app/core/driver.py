@@ -21,9 +21,10 @@ so a statement built per request compiles once per shape; values go through each
 parameter's bind processing and each column's result processing, so rows hold
 exactly what the SQLAlchemy path gives. SQLite, sessions without an autocommit
 bind, and shapes the driver does not take (expanding IN lists, computed column
-defaults) run through `execute_core`. Either way the rows are named tuples,
-read by attribute: a SQLAlchemy Row's attribute costs about seven times theirs,
-and one is made in a sixth of the time a SimpleNamespace takes.
+defaults) run through `execute_core`. Either way the rows are named tuples (a
+namespace where the keys cannot name a tuple's fields), read by attribute: a
+SQLAlchemy Row's attribute costs about seven times theirs, and one is made in a
+sixth of the time a SimpleNamespace takes.
 """
 
 from __future__ import annotations
@@ -173,11 +174,11 @@ def _timed(engine: AsyncEngine, started: float, sql: str) -> None:
         timer(time.perf_counter() - started, sql, False)
 
 
-RowMaker = Callable[[Any], Any]
+_RowMaker = Callable[[Any], Any]
 
 
 @lru_cache(maxsize=256)
-def _row_maker(keys: tuple[str, ...]) -> RowMaker:
+def _row_maker(keys: tuple[str, ...]) -> _RowMaker:
     """Makes a row of these column keys from its values: a named tuple, or a
     SimpleNamespace for keys a named tuple cannot have (say `_sa_x` or `count(*)`)."""
     if (
@@ -189,7 +190,7 @@ def _row_maker(keys: tuple[str, ...]) -> RowMaker:
         and len(set(keys)) == len(keys)
     ):
         row: Any = namedtuple("Row", keys)  # type: ignore[misc]  # the fields are the query's
-        return cast(RowMaker, row._make)
+        return cast(_RowMaker, row._make)
     return lambda values: SimpleNamespace(**dict(zip(keys, values, strict=True)))
 
 
@@ -199,7 +200,7 @@ def _rows(keys: Sequence[str], rows: Any) -> list[Any]:
 
 
 def _processed(
-    make: RowMaker, records: Any, processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    make: _RowMaker, records: Any, processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 ) -> list[Any]:
     if not processors:
         return [make(record) for record in records]
