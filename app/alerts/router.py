@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 ALERT_SEARCH = QueryModel(AlertSearch)
 
 
-@router.get("/alerts", response_model=AlertPage, openapi_extra=ALERT_SEARCH.openapi)
+@router.get("/alerts", response_model=AlertPage)
 async def list_alerts(
     params: Annotated[AlertSearch, Depends(ALERT_SEARCH)], _: CanReadAlerts, alerts: AlertServiceDep
 ) -> AlertPage:

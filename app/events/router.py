@@ -105,9 +105,7 @@ async def send_test_webhook(
     return await webhooks.send_test(webhook_id)
 
 
-@router.get(
-    "/{webhook_id}/deliveries", response_model=DeliveryPage, openapi_extra=DELIVERY_QUERY.openapi
-)
+@router.get("/{webhook_id}/deliveries", response_model=DeliveryPage)
 async def list_deliveries(
     webhook_id: uuid.UUID,
     params: Annotated[DeliveryQuery, Depends(DELIVERY_QUERY)],

@@ -95,7 +95,7 @@ async def create_mandates(body: MandateBatch, access: WriteMandates) -> BatchRes
 SEARCH = QueryModel(MandateSearch)
 
 
-@router.get("", response_model=MandatePage, openapi_extra=SEARCH.openapi)
+@router.get("", response_model=MandatePage)
 async def search_mandates(
     params: Annotated[MandateSearch, Depends(SEARCH)], access: ReadMandates
 ) -> Response:

@@ -21,7 +21,7 @@ well_known = APIRouter(tags=["audit"])
 EXPORT_EXAMPLE = '{"seq":1,"prev_hash":"…","row_hash":"…","record":{"v":1,"chain":"…","seq":1,…}}\n'
 
 
-@router.get("", response_model=AuditPage, openapi_extra=AUDIT_QUERY.openapi)
+@router.get("", response_model=AuditPage)
 async def list_audit(
     params: Annotated[AuditQuery, Depends(AUDIT_QUERY)], _: CanReadAudit, trail: TrailServiceDep
 ) -> AuditPage:
@@ -38,7 +38,6 @@ async def list_audit(
             "description": "JSON Lines, one sealed row a line",
         }
     },
-    openapi_extra=EXPORT_QUERY.openapi,
 )
 async def export_audit(
     params: Annotated[ExportQuery, Depends(EXPORT_QUERY)], _: CanReadAudit, trail: TrailServiceDep

@@ -13,6 +13,7 @@ by the composition root (`AuthMarkers`), so this module needs no feature package
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -284,12 +285,15 @@ def document_operations(document: dict[str, Any], routes: list[Any], markers: Au
     for route in _iter_included_route_candidates(routes):
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        for call in _calls(route.dependant):
-            if isinstance(call, QueryModel):
-                for name, schema in call.schemas.items():
-                    schemas.setdefault(name, schema)
+        readers = [call for call in _calls(route.dependant) if isinstance(call, QueryModel)]
         for method in sorted(route.methods or ()):
             operation = document["paths"][route.path_format][method.lower()]
+            for reader in readers:
+                # Copies: the reader keeps its own for the next document.
+                parameters, components = copy.deepcopy(reader.documented())
+                operation.setdefault("parameters", []).extend(parameters)
+                for name, schema in components.items():
+                    schemas.setdefault(name, schema)
             _document(document, route, method, operation, markers)
 
 

@@ -5,9 +5,9 @@ annotation again on each request (fastapi/fastapi#13824): about 85 us for the 19
 fields of a mandate search, where validating the same values takes 2 us. A route
 declares `QueryModel(Model)` instead and gets the same model, the same 422 errors
 (located under "query", as FastAPI locates them) and the same API docs:
-`QueryModel.openapi` holds the parameters FastAPI documents for the model, and
-`schemas` the components they refer to, both taken from FastAPI itself when the
-route is declared (app.web.openapi adds the components to the document).
+`documented()` gives the parameters FastAPI documents for the model and the
+components they refer to, taken from FastAPI itself when the API document is
+first built (app.web.openapi adds them to each route that depends on the reader).
 
 Values are read as FastAPI reads them: a field's last value when a name repeats,
 and every other name passed to the model (one value, or the list of them) so
@@ -37,8 +37,7 @@ class QueryModel(Generic[M]):
                 raise TypeError(f"{model.__name__}.{name}: aliases and lists are not read here")
         self.model = model
         self.names = tuple(model.model_fields)
-        parameters, self.schemas = _documented(model)
-        self.openapi: dict[str, Any] = {"parameters": parameters}
+        self._documented: tuple[list[dict[str, Any]], dict[str, Any]] | None = None
 
     async def __call__(self, request: Request) -> M:  # async: FastAPI runs a def in a thread
         params = request.query_params
@@ -61,6 +60,13 @@ class QueryModel(Generic[M]):
                 ]
             ) from None
 
+    def documented(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The parameters FastAPI documents for the model, and the component schemas
+        they refer to (built on first use: only the API document needs them)."""
+        if self._documented is None:
+            self._documented = _documentation(self.model)
+        return self._documented
+
 
 def _holds_a_list(annotation: Any) -> bool:
     origin = get_origin(annotation)
@@ -76,7 +82,7 @@ def _holds_a_list(annotation: Any) -> bool:
     )
 
 
-def _documented(model: type[BaseModel]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _documentation(model: type[BaseModel]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The query parameters FastAPI documents for `Annotated[model, Query()]`, and the
     component schemas they refer to."""
 

@@ -311,3 +311,18 @@ async def test_the_documented_401s_are_real(client, document):
         assert answer.status_code == 401, (method, path, answer.text)
         assert answer.headers["content-type"] == PROBLEM
         assert answer.json()["code"] == "not_authenticated"
+
+
+def test_query_models_are_documented_as_parameters(document):
+    """The routes reading a query model through QueryModel document its fields."""
+    for path, method, expected in (
+        ("/api/v1/mandates", "get", {"status", "issuer_did", "sort", "limit", "cursor"}),
+        ("/api/v1/alerts", "get", {"limit", "cursor"}),
+        ("/api/v1/audit", "get", {"limit"}),
+        ("/api/v1/webhooks/{webhook_id}/deliveries", "get", {"status", "limit"}),
+    ):
+        parameters = document["paths"][path][method]["parameters"]
+        query = {p["name"] for p in parameters if p["in"] == "query"}
+        assert expected <= query, (path, expected - query)
+    deliveries = document["paths"]["/api/v1/webhooks/{webhook_id}/deliveries"]["get"]
+    assert [p["in"] for p in deliveries["parameters"]][0] == "path"
