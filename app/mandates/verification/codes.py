@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -50,13 +49,16 @@ class MandateFields(NamedTuple):
     details: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
-    """Outcome of one verification; `fields` is set only when `code` is VALID."""
+class VerificationResult(NamedTuple):
+    """Outcome of one verification; `fields` is set only when `code` is VALID.
+
+    A NamedTuple, like MandateFields and for the same reason: it is built on every
+    verification, and a tuple is the cheapest immutable value to build.
+    """
 
     code: Code
     reason: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any]
     fields: MandateFields | None = None
 
     @property
@@ -64,27 +66,13 @@ class VerificationResult:
         return self.code is Code.VALID
 
 
-# The slot descriptors of VerificationResult, for valid_result below.
-_SLOTS = vars(VerificationResult)
-_set_code = _SLOTS["code"].__set__
-_set_reason = _SLOTS["reason"].__set__
-_set_details = _SLOTS["details"].__set__
-_set_fields = _SLOTS["fields"].__set__
-_new_object = object.__new__
+# tuple.__new__ skips the generated Python-level __new__ of the NamedTuple.
+_new_tuple = tuple.__new__
 
 
 def valid_result(fields: MandateFields) -> VerificationResult:
-    """`VerificationResult(Code.VALID, "verified", {}, fields)`, built on every success.
-
-    Fills the slots directly: the frozen dataclass __init__ goes through
-    object.__setattr__ per field, about twice the cost. The object is the same.
-    """
-    result = _new_object(VerificationResult)
-    _set_code(result, Code.VALID)
-    _set_reason(result, "verified")
-    _set_details(result, {})
-    _set_fields(result, fields)
-    return result
+    """`VerificationResult(Code.VALID, "verified", {}, fields)`, built on every success."""
+    return _new_tuple(VerificationResult, (Code.VALID, "verified", {}, fields))
 
 
 class Rejection(Exception):
