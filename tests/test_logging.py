@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 
@@ -44,3 +45,45 @@ async def test_development_logs_are_readable_lines(tmp_path, capsys):
     line = next(line for line in err.splitlines() if "request" in line and "req-readable-1" in line)
     assert not line.startswith("{")
     assert "path=/healthz" in line
+
+
+async def test_the_access_log_follows_each_configuration_of_logging(tmp_path, capsys):
+    """The access log's logger is bound once per configuration, not per request: a
+    second app configured at another level logs as that level says."""
+
+    async def request_lines(log_level: str) -> list[dict]:
+        settings = make_settings(
+            "postgresql+asyncpg://u:p@127.0.0.1:1/none",
+            environment="production",
+            log_level=log_level,
+        )
+        app = create_app(settings)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            assert (await client.get("/healthz")).status_code == 200
+        lines = [
+            json.loads(line)
+            for line in capsys.readouterr().err.splitlines()
+            if line.startswith("{")
+        ]
+        return [line for line in lines if line.get("event") == "request"]
+
+    assert len(await request_lines("INFO")) == 1
+    assert await request_lines("WARNING") == []
+    again = await request_lines("INFO")
+    assert len(again) == 1
+    # Without a client's own id, the request id is 32 random hex digits.
+    assert re.fullmatch(r"[0-9a-f]{32}", again[0]["request_id"])
+
+
+def test_a_steady_logger_binds_once_per_configuration():
+    from app.core.logging import SteadyLogger, configure_logging
+
+    logger = SteadyLogger("app.test")
+    settings = make_settings("sqlite+aiosqlite:///unused.db", log_level="INFO")
+    configure_logging(settings)
+    first = logger.get()
+    assert logger.get() is first
+    configure_logging(settings)
+    assert logger.get() is not first

@@ -10,9 +10,9 @@ and exception handling behave exactly as Starlette's own stack does.
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import structlog
@@ -22,14 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.actor import CLIENT_IP
 from app.core.errors import AppError, PayloadTooLarge, UnsupportedMediaType
-from app.core.logging import get_logger
+from app.core.logging import SteadyLogger
 from app.web.problems import database_outage, problem_response, respond_to_scope
 
 if TYPE_CHECKING:
     from app.web.request_metrics import RequestMetrics
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
-log = get_logger("app.access")
+log = SteadyLogger("app.access")
 
 
 # Content-Security-Policy for everything: the API, the dashboard and the API docs
@@ -108,7 +108,8 @@ class EdgeMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, like a UUID4's hex at a quarter of its cost.
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -140,14 +141,14 @@ class EdgeMiddleware:
             # streamed, or from a dependency's teardown) is still a 503, never a 500.
             answer = database_outage(error, path, self.retry_after)
             if answer is None:
-                log.exception("unhandled_error", method=scope.get("method"), path=path)
+                log.get().exception("unhandled_error", method=scope.get("method"), path=path)
             if started_response:
                 raise
             response = respond_to_scope(scope, answer or AppError("An unexpected error occurred."))
             await response(scope, receive, send_with_headers)
         finally:
             seconds = time.perf_counter() - started
-            log.info(
+            log.get().info(
                 "request",
                 method=scope.get("method"),
                 path=path,
