@@ -99,7 +99,7 @@ class Money(TypeDecorator[Decimal]):
             return None
         if dialect.name == "sqlite":
             return Decimal(int(value)).scaleb(-MONEY_SCALE)
-        return Decimal(value)
+        return value if type(value) is Decimal else Decimal(value)
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
