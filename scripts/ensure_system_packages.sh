@@ -3,8 +3,10 @@
 # they are missing: the PostgreSQL client (pg_dump, psql), the server binaries
 # (initdb, pg_basebackup: throwaway clusters in the TLS/replica tests), the
 # sqlite3 shell, Chromium and its driver (the API docs and dashboard browser
-# tests, run headless with no network; no browser is ever downloaded), jq and curl (the README tutorial's commands) and wrk (the load
-# benchmarks). Needs root and apt-get to install; otherwise it only reports.
+# tests, run headless with no network; no browser is ever downloaded), jq and
+# curl (the README tutorial's commands), wrk (the load benchmarks) and valgrind
+# (bench/instructions.py counts instructions with it). Needs root and apt-get to
+# install; otherwise it only reports.
 set -euo pipefail
 
 missing=()
@@ -17,6 +19,7 @@ command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
