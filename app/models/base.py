@@ -69,6 +69,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 MONEY_SCALE = 4
 
 
+NUMERIC_OID = 1700  # PostgreSQL's type id of NUMERIC, as the driver reports a column's type
+
+
 class Money(TypeDecorator[Decimal]):
     """Exact money: NUMERIC(20, 4) on PostgreSQL, integer 1/10,000 units on SQLite.
 
@@ -100,6 +103,14 @@ class Money(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return Decimal(int(value)).scaleb(-MONEY_SCALE)
         return value if type(value) is Decimal else Decimal(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # asyncpg hands NUMERIC values over as Decimals already: no call per value, and
+        # the driver makes the rows of a page without copying each one to process it
+        # (the amount is a search page's only processed column).
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg" and coltype == NUMERIC_OID:
+            return None
+        return super().result_processor(dialect, coltype)
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

@@ -546,3 +546,26 @@ async def _select_plain(database):
         return await driver.select_rows(
             session, select(MANDATES.c.id, MANDATES.c.currency).limit(1)
         )
+
+
+def test_asyncpg_rows_of_a_mandate_need_no_processing():
+    """asyncpg gives every column of a mandate as the rows hold it (amounts as Decimals,
+    times as aware UTC), so the driver makes a page's rows without copying each one;
+    other drivers, and a money value the server sends as another type, are processed."""
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+    from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
+
+    from app.models.base import NUMERIC_OID, Money
+
+    on_asyncpg = asyncpg_dialect()
+    processors = {
+        column.name: column.type.dialect_impl(on_asyncpg).result_processor(
+            on_asyncpg, NUMERIC_OID if isinstance(column.type, Money) else None
+        )
+        for column in MANDATES.c
+    }
+    assert {name for name, process in processors.items() if process is not None} == set()
+    float8 = 701
+    assert Money().dialect_impl(on_asyncpg).result_processor(on_asyncpg, float8) is not None
+    on_sqlite = aiosqlite_dialect()
+    assert Money().dialect_impl(on_sqlite).result_processor(on_sqlite, None) is not None
