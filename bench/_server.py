@@ -28,6 +28,21 @@ def cpu_seconds(*pids: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def production_environment(dsn: str, **extra: str) -> dict[str, str]:
+    """The server's environment for the throughput figures: production settings,
+    rate limits on (with a key limit no bench reaches), on PostgreSQL at `dsn`."""
+    return {
+        **os.environ,
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
+        "ENVIRONMENT": "production",
+        "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_API_KEY_PER_MINUTE": "10000000",
+        **extra,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -33,35 +33,10 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import ROOT, SECRET
+from _server import ROOT, cli, production_environment
 
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 OPS = ("healthz", "me", "get", "search")
-
-
-def environment(dsn: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
-        "ENVIRONMENT": "production",
-        "LOG_LEVEL": "WARNING",
-        "RATE_LIMIT_ENABLED": "true",
-        "RATE_LIMIT_API_KEY_PER_MINUTE": "10000000",
-        "RETENTION_SCHEDULE_ENABLED": "false",
-    }
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
 
 
 async def prepare(dsn: str, env: dict[str, str], rows: int) -> dict[str, object]:
@@ -179,16 +154,12 @@ def main() -> None:
     trees = [ROOT, *(Path(tree).resolve() for tree in args.tree)]
     name = f"bench_ir_{uuid.uuid4().hex[:8]}"
     dsn = ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    env = environment(dsn)
+    env = production_environment(dsn, RETENTION_SCHEDULE_ENABLED="false")
 
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(ADMIN)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
+    # Imported here, like FILL_MANDATES: throughput imports the app through it.
+    from throughput import sql
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(sql(ADMIN, f'CREATE DATABASE "{name}"'))
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(asyncio.run(prepare(dsn, env, args.rows)), handle)
@@ -217,7 +188,7 @@ def main() -> None:
                 print(f"  against {first}: {ratios}")
         state.unlink()
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(sql(ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

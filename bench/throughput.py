@@ -36,7 +36,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from _server import ROOT, SECRET, cli, cpu_seconds, free_port
+from _server import ROOT, cli, cpu_seconds, free_port, production_environment
 from dashboard_pages import FILL_MANDATES
 
 ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -206,16 +206,7 @@ def main() -> None:
     asyncio.run(sql(ADMIN, f'CREATE DATABASE "{name}"'))
     dsn = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     work = Path(tempfile.mkdtemp(prefix="mv-throughput-"))
-    env = {
-        **os.environ,
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": dsn.replace("postgresql://", "postgresql+asyncpg://", 1),
-        "ENVIRONMENT": "production",
-        "LOG_LEVEL": "WARNING",
-        "RATE_LIMIT_ENABLED": "true",
-        "RATE_LIMIT_API_KEY_PER_MINUTE": "10000000",
-        "METRICS_ALLOWED_IPS": "127.0.0.1",
-    }
+    env = production_environment(dsn, METRICS_ALLOWED_IPS="127.0.0.1")
     runner = Runner(args, work)
     server = bare = None
     try:
