@@ -160,6 +160,7 @@ def main() -> None:
     from throughput import sql
 
     asyncio.run(sql(ADMIN, f'CREATE DATABASE "{name}"'))
+    state: Path | None = None
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(asyncio.run(prepare(dsn, env, args.rows)), handle)
@@ -185,9 +186,10 @@ def main() -> None:
             )
             print(f"least of the turns, {tree}: " + "  ".join(f"{op} {best[op]:,}" for op in OPS))
             if tree != first:
-                print(f"  against {first}: {ratios}")
-        state.unlink()
+                print(f"  as a share of {first}: {ratios}")
     finally:
+        if state is not None:
+            state.unlink()
         asyncio.run(sql(ADMIN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
