@@ -87,3 +87,34 @@ def test_a_steady_logger_binds_once_per_configuration():
     assert logger.get() is first
     configure_logging(settings)
     assert logger.get() is not first
+
+
+async def test_a_request_leaves_the_callers_log_context_as_it_found_it(capsys):
+    """The request id is bound for the request alone: the caller's own context
+    (here a test's, which an in-process client shares) is kept, and gets nothing."""
+    import structlog
+
+    app = create_app(
+        make_settings(
+            "postgresql+asyncpg://u:p@127.0.0.1:1/none", environment="production", log_level="INFO"
+        )
+    )
+    outer = structlog.contextvars.bind_contextvars(job="nightly")
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            for request_id in ("req-first-0001", "req-second-002"):
+                headers = {"X-Request-ID": request_id}
+                assert (await client.get("/healthz", headers=headers)).status_code == 200
+        assert structlog.contextvars.get_contextvars() == {"job": "nightly"}
+    finally:
+        structlog.contextvars.reset_contextvars(**outer)
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    requests = [line for line in lines if line.get("event") == "request"]
+    assert [(line["request_id"], line["job"]) for line in requests] == [
+        ("req-first-0001", "nightly"),
+        ("req-second-002", "nightly"),
+    ]
