@@ -11,14 +11,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.audit.chain import (
     AuditRow,
@@ -30,6 +31,7 @@ from app.audit.chain import (
 )
 from app.audit.checkpoint import build_checkpoint, sign_checkpoint
 from app.audit.verify import ChainAnchor, StoredCheckpoint
+from app.core.driver import select_rows
 from app.core.logging import get_logger
 from app.models import AuditAnchor, AuditChainHead, AuditCheckpoint, AuditLog
 from app.models.base import table_of
@@ -241,6 +243,42 @@ class MadeCheckpoint:
     first_seq: int
 
 
+def _due_checkpoint(cutoff: Any, max_rows: Any) -> ColumnElement[bool]:
+    """A chain is due a checkpoint when rows were sealed since its last one and it
+    never had one, or `max_rows` of them wait, or its last one is older than `cutoff`."""
+    waiting = HEADS.c.seq - HEADS.c.last_checkpoint_seq
+    return and_(
+        HEADS.c.seq > HEADS.c.last_checkpoint_seq,
+        or_(
+            HEADS.c.checkpointed_at.is_(None),
+            waiting >= max_rows,
+            HEADS.c.checkpointed_at <= cutoff,
+        ),
+    )
+
+
+# Whether a sealer round has anything to do, in one statement: a row to seal or a
+# checkpoint due. Built once, so its compiled form is found without rebuilding it.
+_WORK_PENDING = select(
+    or_(
+        select(LOG.c.id).where(LOG.c.seq.is_(None)).exists(),
+        select(HEADS.c.chain_id)
+        .where(_due_checkpoint(bindparam("cutoff"), bindparam("max_rows")))
+        .exists(),
+    ).label("pending")
+)
+
+
+async def work_pending(
+    session: AsyncSession, now: datetime, *, max_rows: int, max_age_seconds: float
+) -> bool:
+    """Whether `seal_pending` or `checkpoint_due` would find anything now (one read,
+    on the driver where the session allows it)."""
+    cutoff = now - timedelta(seconds=max_age_seconds)
+    rows = await select_rows(session, _WORK_PENDING, {"cutoff": cutoff, "max_rows": max_rows})
+    return bool(rows[0].pending)
+
+
 async def checkpoint_due(
     connection: AsyncConnection,
     now: datetime,
@@ -250,19 +288,16 @@ async def checkpoint_due(
     force: bool = False,
     chains: Sequence[str] | None = None,
 ) -> list[str]:
-    """Chains with rows sealed since their last checkpoint that are due one now."""
-    query = select(
-        HEADS.c.chain_id, HEADS.c.seq, HEADS.c.last_checkpoint_seq, HEADS.c.checkpointed_at
-    ).where(HEADS.c.seq > HEADS.c.last_checkpoint_seq)
+    """Chains with rows sealed since their last checkpoint that are due one now
+    (every such chain when `force`)."""
+    if force:
+        due = HEADS.c.seq > HEADS.c.last_checkpoint_seq
+    else:
+        due = _due_checkpoint(now - timedelta(seconds=max_age_seconds), max_rows)
+    query = select(HEADS.c.chain_id).where(due)
     if chains is not None:
         query = query.where(HEADS.c.chain_id.in_(list(chains)))
-    due = []
-    for row in (await connection.execute(query)).all():
-        pending = row.seq - row.last_checkpoint_seq
-        age = None if row.checkpointed_at is None else (now - row.checkpointed_at).total_seconds()
-        if force or pending >= max_rows or age is None or age >= max_age_seconds:
-            due.append(row.chain_id)
-    return due
+    return list((await connection.execute(query)).scalars())
 
 
 async def checkpoint_chain(

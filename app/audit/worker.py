@@ -253,9 +253,23 @@ class AuditWorker:
             return keyring
         return await cached_keyring(self.database, self.settings)
 
+    async def has_work(self) -> bool:
+        """Whether a round would seal or sign anything: one read, without the lock."""
+        async with self.database.fresh_reads() as session:
+            return await store.work_pending(
+                session,
+                self.clock.now(),
+                max_rows=self.settings.audit_checkpoint_max_rows,
+                max_age_seconds=self.settings.audit_checkpoint_seconds,
+            )
+
     async def round(self) -> None:
-        """One round: seal what is pending, then sign the chains that are due."""
-        if not await self._lock.acquire():
+        """One round: seal what is pending, then sign the chains that are due.
+
+        An idle round is the one read of `has_work`: the lock is checked (or sought)
+        only when there is something to do, so an idle sealer, or a process waiting
+        for the lock, costs one statement per interval."""
+        if not await self.has_work() or not await self._lock.acquire():
             return
         await seal_all(self.database, self.clock)
         await checkpoint_once(self.database, await self._keyring(), self.settings, self.clock)
@@ -270,12 +284,15 @@ class AuditWorker:
             try:
                 await self.round()
                 failing = False
-                if next_verify is not None and loop.time() >= next_verify and self._lock.held:
+                if next_verify is not None and loop.time() >= next_verify:
                     next_verify = loop.time() + verify_every
-                    reports = await verify_all(
-                        self.database, await self._keyring(), self.settings, self.clock
-                    )
-                    await report_failures(self.database, reports)
+                    # By the sealer: the lock is sought here too, since an idle vault
+                    # may have chosen none yet (rounds seek it only when there is work).
+                    if await self._lock.acquire():
+                        reports = await verify_all(
+                            self.database, await self._keyring(), self.settings, self.clock
+                        )
+                        await report_failures(self.database, reports)
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again

@@ -353,6 +353,19 @@ class Database:
         async with self._primary_read_sessions.session() as session:
             yield session
 
+    @asynccontextmanager
+    async def fresh_reads(self) -> AsyncIterator[AsyncSession]:
+        """Reads that must see the latest commit and never take the write lock: a
+        background job asking whether it has work. The primary in autocommit on
+        PostgreSQL (never the replica), the deferred read connections on SQLite
+        (the writer's BEGIN IMMEDIATE would queue behind, or block, the writers)."""
+        if self.backend == "sqlite" and self.read_engine is not None:
+            async with _read_session(self.read_engine) as session:
+                yield session
+            return
+        async with self.primary_reads() as session:
+            yield session
+
     @property
     def backend(self) -> str:
         return self.settings.backend
