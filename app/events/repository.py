@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     bindparam,
     func,
@@ -26,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.driver import select_rows
 from app.core.held import changed
 from app.core.repository import TenantScopedRepository, execute_core
 from app.models import Webhook, WebhookDelivery
@@ -211,12 +213,26 @@ class Outcome:
     delivered_at: datetime | None
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: Any) -> ColumnElement[bool]:
     # Pending and due, or claimed by a worker whose lease ran out (it died).
     return or_(
         and_(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now),
         and_(WebhookDelivery.status == DELIVERING, WebhookDelivery.locked_until <= now),
     )
+
+
+def _claimable(now: Any) -> Select[uuid.UUID]:
+    """The deliveries a worker may claim at `now`: due, of an enabled endpoint, with
+    their payload kept."""
+    return (
+        select(WebhookDelivery.id)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(_due(now), Webhook.is_active, WebhookDelivery.payload_purged_at.is_(None))
+    )
+
+
+# Built once (`now` bound per call), so its compiled form is found without rebuilding it.
+_ANY_CLAIMABLE = _claimable(bindparam("now")).limit(1)
 
 
 class DeliveryQueue:
@@ -225,18 +241,17 @@ class DeliveryQueue:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def any_claimable(self, now: datetime) -> bool:
+        """Whether `claim` would find a delivery at `now`: one read that locks nothing,
+        on the driver where the session allows it (a worker's idle poll)."""
+        return bool(await select_rows(self.session, _ANY_CLAIMABLE, {"now": now}))
+
     async def claim(
         self, worker_id: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[Claimed]:
         """Take up to `limit` due deliveries of enabled endpoints for `worker_id` until
         `lease_until`. On PostgreSQL rows another worker is claiming are skipped."""
-        due = (
-            select(WebhookDelivery.id)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(_due(now), Webhook.is_active, WebhookDelivery.payload_purged_at.is_(None))
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-        )
+        due = _claimable(now).order_by(WebhookDelivery.next_attempt_at).limit(limit)
         if self.session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(of=WebhookDelivery, skip_locked=True)
         ids = list((await self.session.scalars(due)).all())

@@ -166,7 +166,13 @@ class DeliveryWorker:
         self._wake.set()
 
     async def claim(self) -> tuple[str, list[Claimed]]:
+        """This round's claim token and deliveries. A round with nothing due costs one
+        read that locks nothing; only when it finds a delivery is a claim transaction
+        begun (another worker may take it first: the claim then holds none)."""
         now = self.clock.now()
+        async with self.database.fresh_reads() as session:
+            if not await DeliveryQueue(session).any_claimable(now):
+                return "", []
         token = f"{self.worker_id[:40]}:{uuid.uuid4().hex[:16]}"
         async with self.database.sessions() as session, session.begin():
             claimed = await DeliveryQueue(session).claim(token, now, now + self.lease, self.batch)
