@@ -67,8 +67,12 @@ class SettingsError(Exception):
     """Settings that cannot be used; `str()` is one line fit for an operator."""
 
 
+@lru_cache(maxsize=64)
 def parse_database_url(value: str, variable: str) -> URL:
-    """Parse and check an async database URL, or raise ValueError naming `variable`."""
+    """Parse and check an async database URL, or raise ValueError naming `variable`.
+
+    Cached (a URL is immutable): `Settings.database` and `backend` are read wherever
+    code asks which database it is on, background polls included."""
     accepted = "accepted: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASS@HOST:PORT/DB"
     try:
         url = make_url(value)

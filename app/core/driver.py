@@ -84,10 +84,28 @@ class _Compiled:
 
 # By dialect and statement shape; None for a shape the driver does not take.
 _compiled: dict[tuple[Any, ...], _Compiled | None] = {}
+# By statement object (a statement never changes once built): a statement built once,
+# at import, is found without hashing its cache key, which for a SELECT of every
+# column of a table costs about as much as the rest of the lookup.
+_by_statement: WeakKeyDictionary[Any, tuple[tuple[Any, ...], _Compiled | None]] = (
+    WeakKeyDictionary()
+)
 
 
 def _compile(
     statement: Executable, dialect: Dialect, key: Any, column_keys: tuple[str, ...] = ()
+) -> _Compiled | None:
+    target = (dialect.name, dialect.server_version_info, column_keys)
+    known = _by_statement.get(statement)
+    if known is not None and known[0] == target:
+        return known[1]
+    entry = _compile_shape(statement, dialect, key, column_keys)
+    _by_statement[statement] = (target, entry)
+    return entry
+
+
+def _compile_shape(
+    statement: Executable, dialect: Dialect, key: Any, column_keys: tuple[str, ...]
 ) -> _Compiled | None:
     shape = (dialect.name, dialect.server_version_info, key.key, column_keys)
     if shape in _compiled:
