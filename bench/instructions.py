@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,14 @@ async def prepare(dsn: str, env: dict[str, str], rows: int) -> dict[str, object]
     return {"key": key, "ids": [str(row["id"]) for row in ids]}
 
 
-def count(tree: Path, state: Path, env: dict[str, str], requests: int) -> dict[str, int]:
-    """Instructions per request of each op, from a child run under callgrind."""
+def count(
+    tree: Path, state: Path, env: dict[str, str], requests: int, keep: Path | None = None
+) -> dict[str, int]:
+    """Instructions per request of each op, from a child run under callgrind.
+
+    With `keep`, each op's callgrind file is copied there (`<op>.callgrind`), for
+    `callgrind_annotate --inclusive=yes` to say where the instructions went.
+    """
     with tempfile.TemporaryDirectory(prefix="mv-instructions-") as work:
         subprocess.run(
             ["valgrind", "--tool=callgrind", "--instr-atstart=no", sys.executable, __file__,
@@ -76,6 +83,9 @@ def count(tree: Path, state: Path, env: dict[str, str], requests: int) -> dict[s
                 int(line.split()[1]) for line in text.splitlines() if line.startswith("totals:")
             )
             figures[op] = total // requests
+            if keep is not None:
+                keep.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(dump, keep / f"{op}.callgrind")
         return figures
 
 
@@ -143,6 +153,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="copy the last turn's callgrind files here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     parser.add_argument("--settle", type=float, default=0, help=argparse.SUPPRESS)
@@ -174,7 +185,8 @@ def main() -> None:
         for turn in range(args.turns):
             for tree in trees:
                 started = time.perf_counter()
-                figures = count(tree, state, env, args.requests)
+                keep = args.keep / tree.name if args.keep else None
+                figures = count(tree, state, env, args.requests, keep)
                 runs[tree].append(figures)
                 shown = "  ".join(f"{op} {figures[op]:>9,}" for op in OPS)
                 print(f"  turn {turn + 1} {tree}: {shown}  ({time.perf_counter() - started:.0f} s)")
