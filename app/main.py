@@ -38,6 +38,7 @@ from app.web.middleware import (
 )
 from app.web.openapi import AuthMarkers, DocumentedAPI
 from app.web.problems import install_error_handlers
+from app.web.routes import add_routes
 from app.web.state import CLOCK, DATABASE, HTTP_CLIENT, SETTINGS
 
 log = get_logger(__name__)
@@ -232,27 +233,31 @@ def create_app(
 
     # Routes are matched in order, one by one: the hot paths (ingest, reads,
     # presentations) come first. No two routers share a path and method.
-    app.include_router(mandates_router)
-    app.include_router(ap2_router)
-    app.include_router(health_router)
-    for router in tenancy_routers:
-        app.include_router(router)
-    app.include_router(issuers_router)
-    app.include_router(evidence_router)
-    app.include_router(alerts_router)
-    app.include_router(webhooks_router)
-    app.include_router(deliveries_router)
-    app.include_router(event_types_router)
-    app.include_router(audit_router)
-    app.include_router(well_known_router)
-    app.include_router(ap2_disputes_router)
-    app.include_router(admin_router)
+    for router in (
+        mandates_router,
+        ap2_router,
+        health_router,
+        *tenancy_routers,
+        issuers_router,
+        evidence_router,
+        alerts_router,
+        webhooks_router,
+        deliveries_router,
+        event_types_router,
+        audit_router,
+        well_known_router,
+        ap2_disputes_router,
+        admin_router,
+    ):
+        add_routes(app, router)
+    # The console's router includes its page routers (out of the API docs): it stays
+    # a branch, tested after every API route.
     app.include_router(dashboard_router)
-    app.include_router(docs_router)
+    add_routes(app, docs_router)
     if settings.metrics_enabled:
         from app.dbops.router import metrics_router
 
-        app.include_router(metrics_router)
+        add_routes(app, metrics_router)
     return app
 
 
