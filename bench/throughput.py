@@ -9,14 +9,17 @@ at 32 concurrent clients:
   framework's ceiling, measured in the same run);
 - ingest: POST /api/v1/mandates with distinct ES256 mandates;
 - get: GET /api/v1/mandates/{id} over ROWS mandates in the tenant;
-- search: GET /api/v1/mandates?limit=50 (a filtered page of 50) over ROWS mandates.
+- search: GET /api/v1/mandates?limit=50 (a filtered page of 50) over ROWS mandates;
+- idle: no requests, the server's own CPU for DURATION: its background jobs' polls,
+  and any periodic sweep that falls in the window (after `ingest`, the expiry
+  alerts of the mandates just stored, which expire within the alert window).
 
 For each: requests/s, p50/p95/p99, server CPU ms per request (the server
 processes' CPU time over the run divided by the requests) and the machine's idle
 share. `--profile OP` records a py-spy flame graph of the server during OP.
 
     flock /tmp/mandate-vault-bench.lock .venv/bin/python bench/throughput.py \
-        [--ops bare,ingest,get,search] [--rows 1000000] [--duration 20] [--repeats 3] \
+        [--ops bare,ingest,get,search,idle] [--rows 1000000] [--duration 20] [--repeats 3] \
         [--workers 1] [--profile ingest]
 """
 
@@ -97,8 +100,8 @@ def settle(pids: list[int], window: float = 65, quiet: float = 0.06, limit: floa
     """Wait until the server's own jobs have caught up with the fill (the expiry
     sweep, expiry alerts and their events), so their CPU is not counted against the
     requests: until a `window`, longer than the sweeps' 60 s period, in which the
-    server uses under `quiet` of a core (an idle server uses about 3 %: the audit
-    sealer's and the webhook worker's polls). Returns the seconds waited; stops
+    server uses under `quiet` of a core (an idle server uses about 1 %: the audit
+    sealer's and the webhook worker's polls, `--ops idle`). Returns the seconds waited; stops
     the benchmark when the server is still busy after `limit` seconds."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
@@ -141,6 +144,16 @@ class Runner:
         self.work = work
         self.keys = work / "keys.json"
         self.results: dict[str, list[dict[str, object]]] = {}
+        self.idle_shares: list[float] = []
+
+    def idle(self, pid: int) -> None:
+        """The server's CPU with no requests for DURATION, as a share of one core."""
+        pids = process_tree(pid)
+        before, started = cpu_seconds(*pids), time.monotonic()
+        time.sleep(float(self.args.duration))
+        share = (cpu_seconds(*pids) - before) / (time.monotonic() - started) * 100
+        self.idle_shares.append(share)
+        print(f"  idle    server CPU {share:.2f} % of a core with no requests", flush=True)
 
     def run(self, op: str, base: str, pid: int, *extra: str) -> dict[str, object]:
         out = self.work / f"{op}.jsonl"
@@ -178,6 +191,8 @@ class Runner:
 
     def summary(self) -> None:
         print("\nmedians:")
+        if self.idle_shares:
+            print(f"  idle    server CPU {statistics.median(self.idle_shares):.2f} % of a core")
         bare = None
         for op, runs in self.results.items():
             rps = statistics.median(r["rps"] for r in runs)  # type: ignore[misc]
@@ -266,6 +281,8 @@ def main() -> None:
                                "--ids-in", str(work / "ids.txt"))  # fmt: skip
                 elif op == "search":
                     runner.run("search", base, server.pid, *auth, "--op", "search")
+                elif op == "idle":
+                    runner.idle(server.pid)
         runner.summary()
     finally:
         for process in (server, bare):
