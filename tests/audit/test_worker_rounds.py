@@ -4,7 +4,6 @@ lock alone; `work_pending` answers yes exactly when sealing or signing is due.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,15 +36,6 @@ def settings(database_url):
     )
 
 
-@pytest.fixture
-async def db(settings) -> AsyncIterator[Database]:
-    database = Database(settings)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
 async def pending(db: Database, now: datetime, max_rows: int = MAX_ROWS) -> bool:
     async with db.fresh_reads() as session:
         return await work_pending(session, now, max_rows=max_rows, max_age_seconds=MAX_AGE)
@@ -72,57 +62,57 @@ async def lock_holders(db: Database) -> int:
         return int(found.scalar_one())
 
 
-async def test_work_pending_follows_sealing_and_the_checkpoint_rules(db, settings):
-    await all_done(db, settings)
+async def test_work_pending_follows_sealing_and_the_checkpoint_rules(database, settings):
+    await all_done(database, settings)
     now = datetime.now(UTC)
-    assert not await pending(db, now)
-    chain = await tenant(db)
-    await write(db, chain, 3)
-    assert await pending(db, now), "rows to seal"
-    await seal_all(db)
+    assert not await pending(database, now)
+    chain = await tenant(database)
+    await write(database, chain, 3)
+    assert await pending(database, now), "rows to seal"
+    await seal_all(database)
     # Sealed, never signed: due at once.
-    assert await pending(db, now)
-    assert await due(db, now) == [str(chain)]
-    await checkpoint_once(db, await load_keyring(db, settings), settings, force=True)
-    assert not await pending(db, now)
-    assert await due(db, now) == []
-    await write(db, chain, 2)
-    await seal_all(db)
+    assert await pending(database, now)
+    assert await due(database, now) == [str(chain)]
+    await checkpoint_once(database, await load_keyring(database, settings), settings, force=True)
+    assert not await pending(database, now)
+    assert await due(database, now) == []
+    await write(database, chain, 2)
+    await seal_all(database)
     later = datetime.now(UTC)
     # Two rows since a fresh checkpoint: due once MAX_ROWS wait, or MAX_AGE has passed.
-    assert not await pending(db, later)
-    assert await due(db, later) == []
-    assert await pending(db, later, max_rows=2)
-    assert await due(db, later, max_rows=2) == [str(chain)]
-    assert not await pending(db, later, max_rows=3)
+    assert not await pending(database, later)
+    assert await due(database, later) == []
+    assert await pending(database, later, max_rows=2)
+    assert await due(database, later, max_rows=2) == [str(chain)]
+    assert not await pending(database, later, max_rows=3)
     aged = later + timedelta(seconds=MAX_AGE + 1)
-    assert await pending(db, aged)
-    assert await due(db, aged) == [str(chain)]
+    assert await pending(database, aged)
+    assert await due(database, aged) == [str(chain)]
 
 
-async def test_an_idle_round_leaves_the_lock_and_a_busy_one_takes_it(db, settings):
-    await all_done(db, settings)
-    worker = AuditWorker(db, settings)
+async def test_an_idle_round_leaves_the_lock_and_a_busy_one_takes_it(database, settings):
+    await all_done(database, settings)
+    worker = AuditWorker(database, settings)
     try:
         assert not await worker.has_work()
         await worker.round()
         assert not worker._lock.held
         assert worker._lock.connection is None
-        if db.backend == "postgresql":
-            assert await lock_holders(db) == 0
-        chain = await tenant(db)
-        await write(db, chain, 4)
+        if database.backend == "postgresql":
+            assert await lock_holders(database) == 0
+        chain = await tenant(database)
+        await write(database, chain, 4)
         assert await worker.has_work()
         await worker.round()
         assert not await worker.has_work(), "sealed and signed in one round"
-        async with db.write_engine.connect() as connection:
+        async with database.write_engine.connect() as connection:
             unsealed = await connection.execute(
                 text("SELECT count(*) FROM audit_log WHERE seq IS NULL")
             )
             assert unsealed.scalar_one() == 0
-        if db.backend == "postgresql":
+        if database.backend == "postgresql":
             assert worker._lock.held
-            assert await lock_holders(db) == 1
+            assert await lock_holders(database) == 1
     finally:
         await worker.close()
 

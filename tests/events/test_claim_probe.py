@@ -4,7 +4,6 @@ claim transaction never leaves one waiting."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -28,15 +27,6 @@ SECOND = timedelta(seconds=1)
 @pytest.fixture
 def settings(database_url):
     return hook_settings(database_url)
-
-
-@pytest.fixture
-async def database(settings) -> AsyncIterator[Database]:
-    db = Database(settings)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def probe(database: Database, now) -> bool:
