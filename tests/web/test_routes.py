@@ -66,6 +66,10 @@ def test_routers_whose_parts_a_copied_list_would_lose_are_refused() -> None:
     nested.include_router(APIRouter(prefix="/inner"))
     with pytest.raises(ValueError, match="holds"):
         add_routes(app, nested)
+    starlette_only = APIRouter(prefix="/plain")
+    starlette_only.add_route("/page", lambda request: None)
+    with pytest.raises(ValueError, match="holds a Route"):
+        add_routes(app, starlette_only)
     with pytest.raises(ValueError, match="startup"):
         add_routes(app, APIRouter(on_startup=[lambda: None]))
     assert app.router.routes == before, "nothing added from a refused router"
