@@ -53,10 +53,14 @@ async def all_done(db: Database, settings) -> None:
 
 
 async def lock_holders(db: Database) -> int:
-    """Sessions holding the sealer's advisory lock (PostgreSQL)."""
+    """Sessions holding the sealer's advisory lock on this database (PostgreSQL): the
+    lock is per database, and parallel tests run sealers on databases of their own."""
     async with db.write_engine.connect() as connection:
         found = await connection.execute(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
             {"k": AUDIT_LOCK_KEY},
         )
         return int(found.scalar_one())
