@@ -12,16 +12,19 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.core.database import Database, pool_figures
+from app.core.db_failures import DbFailure, classify
+from app.core.driver import select_rows, write_rows
 from app.main import create_app
 from app.models import Mandate, Tenant
 from app.web.sessions import SessionDep
 from tests.conftest import add_database_probe, make_settings, terminate_backend
 from tests.factories import new_customer, new_mandate
+from tests.tcp_proxy import TcpProxy
 
 
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
@@ -265,8 +268,72 @@ async def test_a_connection_in_steady_use_skips_the_ping(database_url):
     try:
         first = await _backend_pid(database)
         await terminate_backend(database_url, first)
-        with pytest.raises(Exception, match="closed|terminat"):
+        with pytest.raises(DBAPIError) as failed:
             await _backend_pid(database)
+        _assert_lost(failed.value)
         assert await _backend_pid(database) != first
     finally:
         await database.dispose()
+
+
+def _assert_lost(error: DBAPIError) -> None:
+    """What makes the request answer 503 and the pool drop the connection. Its
+    wording depends on how far the server's goodbye had come in (closed, or the
+    protocol out of step), so only its class is asserted."""
+    assert classify(error) is DbFailure.UNAVAILABLE
+    assert error.connection_invalidated
+
+
+async def _driver_pid(database: Database) -> int:
+    async with database.primary_reads() as session:
+        rows = await select_rows(session, select(func.pg_backend_pid().label("pid")))
+    return int(rows[0].pid)
+
+
+async def _sole_write(database: Database) -> list[object]:
+    async with database.unit_of_work_session() as session:
+        statement = update(Tenant).where(Tenant.id == uuid.uuid4()).values(name="x")
+        return await write_rows(session, statement.returning(Tenant.id), {}, sole=True)
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+async def test_a_goodbye_that_comes_before_the_close_is_a_lost_connection(database_url):
+    """The server's FATAL message reaches the client while the close is still on
+    its way (a busy client, or a slow network): asyncpg, idle, takes the message
+    for a protocol error, and the next statement fails as "another operation is
+    in progress" rather than "connection is closed". Each way a statement goes
+    out treats it as a lost connection, and the one after it runs on a new one."""
+    target = make_url(database_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432, close_delay=5)
+    await proxy.start()
+    via_proxy = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    database = Database(make_settings(via_proxy, db_pool_pre_ping_idle_seconds=60))
+
+    async def goodbye(pid: int) -> None:
+        await terminate_backend(database_url, pid)
+        await asyncio.sleep(0.2)  # the message is in, the close held back
+
+    try:
+        # Through a session: the statement fails as lost, the next one succeeds.
+        first = await _backend_pid(database)
+        await goodbye(first)
+        with pytest.raises(DBAPIError) as failed:
+            await _backend_pid(database)
+        _assert_lost(failed.value)
+        second = await _backend_pid(database)
+        assert second != first
+
+        # A sole write sent alone on the driver: the same.
+        await goodbye(second)
+        with pytest.raises(DBAPIError) as failed:
+            await _sole_write(database)
+        _assert_lost(failed.value)
+        assert await _sole_write(database) == []
+
+        # A read on the driver drops the connection and is answered on a new one.
+        third = await _driver_pid(database)
+        await goodbye(third)
+        assert await _driver_pid(database) != third
+    finally:
+        await database.dispose()
+        await proxy.stop()
