@@ -24,7 +24,7 @@ from app.core.cursor import Position
 from app.core.driver import select_rows, write_rows
 from app.core.repository import FollowUp, TenantScopedRepository
 from app.mandates.search import MandateSearch
-from app.mandates.search_query import search_query
+from app.mandates.search_query import LISTED_AS_TEXT, search_query
 from app.models import Ap2Receipt, IdempotencyKey, Mandate
 from app.models.base import table_of
 
@@ -57,7 +57,8 @@ def _insert_then(columns: tuple[str, ...], wrap: Callable[[Insert], Insert]) -> 
 
 
 # Built once: GET of one mandate is a hot path (no statement building per request).
-_READ_ONE = select(*table_of(Mandate).c).where(
+# What GET shows, as a list shows it: no raw token, JSON columns as their text.
+_READ_ONE = select(*LISTED_AS_TEXT).where(
     table_of(Mandate).c.tenant_id == bindparam("tenant_id"),
     table_of(Mandate).c.id == bindparam("id"),
 )
@@ -90,8 +91,9 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         return inserted
 
     async def read(self, mandate_id: Any) -> Any | None:
-        """One mandate as a Core row (every column), for showing it: no ORM
-        identity map or instance is built for a read-only answer."""
+        """One mandate as a Core row of what GET shows (the JSON columns as their
+        stored text, `LISTED_AS_TEXT`), for the API's answer: no ORM identity map
+        or instance is built for a read-only answer."""
         rows = await select_rows(
             self.session, _READ_ONE, {"tenant_id": self.tenant_id, "id": mandate_id}
         )
@@ -126,14 +128,23 @@ class MandateRepository(TenantScopedRepository[Mandate]):
         return counts
 
     async def search(
-        self, params: MandateSearch, now: datetime, position: Position | None
+        self,
+        params: MandateSearch,
+        now: datetime,
+        position: Position | None,
+        *,
+        json_text: bool = False,
     ) -> list[Any]:
         """A page in the sort's order, from `position` on (or back from it, in
         reverse order, when the position points before a page): Core rows with
         what a list shows, read without the ORM's identity map, which a page of
         50 read-only rows does not need. The statement is built once per shape
-        (app.mandates.search_query); a request supplies only its values."""
-        query, values = search_query(params, now, position, self.tenant_id, self._dialect())
+        (app.mandates.search_query); a request supplies only its values.
+        `json_text`: the JSON columns as their stored text, for an answer written
+        straight to JSON."""
+        query, values = search_query(
+            params, now, position, self.tenant_id, self._dialect(), json_text=json_text
+        )
         return await select_rows(self.session, query, values)
 
 

@@ -101,7 +101,7 @@ async def search_mandates(
 ) -> Response:
     """Search this tenant's mandates; follow `next_cursor` for the next page."""
     async with access.replica_reads() as mandates:
-        return values_json(await mandates.search_page(params), MandatePage)
+        return values_json(await mandates.search_page(params, json_text=True), MandatePage)
 
 
 @router.get("/{mandate_id}", response_model=MandateRead, response_model_exclude_none=False)

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Integer,
     Select,
@@ -37,13 +38,18 @@ from sqlalchemy.dialects.postgresql import JSONB
 from app.core.cursor import Position
 from app.mandates.search import MandateSearch
 from app.models import Mandate
-from app.models.base import table_of
+from app.models.base import as_json_text, table_of
 
 _TABLE = table_of(Mandate)
 # What a list shows of a mandate: what MandateRead shows (no raw token, no
 # verification details, no token hash; the tenant is the caller's own).
 _UNLISTED = {"vc_jwt", "verification_details", "token_sha256", "tenant_id"}
 _LISTED = [column for column in _TABLE.c if column.name not in _UNLISTED]
+# The same columns, the JSON ones as their stored text (`as_json_text`): for an answer
+# written straight to JSON (the API's), which embeds that text rather than parsing it.
+LISTED_AS_TEXT = [
+    as_json_text(column) if isinstance(column.type, JSON) else column for column in _LISTED
+]
 
 # Filters compared for equality: the parameter is named after its column.
 _EQUAL = (
@@ -75,6 +81,7 @@ class SearchShape:
     given: tuple[str, ...]  # the optional filters given, in `_OPTIONAL` order
     sort: str
     before: bool | None  # None: no cursor; True: the page before it; False: after it
+    json_text: bool  # JSON columns as their stored text (`LISTED_AS_TEXT`)
 
 
 def search_query(
@@ -83,8 +90,11 @@ def search_query(
     position: Position | None,
     tenant_id: uuid.UUID | None,
     dialect: str,
+    *,
+    json_text: bool = False,
 ) -> tuple[Select[Any], dict[str, Any]]:
-    """The statement of this search's shape, and its values."""
+    """The statement of this search's shape, and its values. `json_text`: the
+    rows hold the JSON columns as their stored text (`LISTED_AS_TEXT`)."""
     values = _values(params, now, position, tenant_id)
     shape = SearchShape(
         dialect,
@@ -92,6 +102,7 @@ def search_query(
         tuple(name for name in _OPTIONAL if values.get(name) is not None),
         params.sort,
         None if position is None else position.before,
+        json_text,
     )
     return search_statement(shape), values
 
@@ -151,7 +162,7 @@ def _label(dialect: str) -> ColumnElement[bool]:
 
 @functools.lru_cache(maxsize=512)
 def search_statement(shape: SearchShape) -> Select[Any]:
-    query = select(*_LISTED).where(
+    query = select(*(LISTED_AS_TEXT if shape.json_text else _LISTED)).where(
         _TABLE.c.tenant_id == bindparam("tenant_id"), _status(shape.status)
     )
     given = set(shape.given)

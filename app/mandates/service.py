@@ -412,7 +412,8 @@ class MandateService:
         return await self.repo.any()
 
     async def read(self, mandate_id: uuid.UUID) -> Any:
-        """The mandate as a read-only row (GET shows it; nothing changes it)."""
+        """The mandate as a read-only row for GET's answer (nothing changes it),
+        its JSON columns as their stored text: for `values_json`, not a model."""
         row = await self.repo.read(mandate_id)
         if row is None:
             raise NotFound("mandate not found")
@@ -432,11 +433,15 @@ class MandateService:
     async def search(self, params: MandateSearch) -> MandatePage:
         return MandatePage.model_validate(await self.search_page(params))
 
-    async def search_page(self, params: MandateSearch) -> dict[str, Any]:
-        """A search page as MandatePage's fields (see `read_values`)."""
+    async def search_page(
+        self, params: MandateSearch, *, json_text: bool = False
+    ) -> dict[str, Any]:
+        """A search page as MandatePage's fields (see `read_values`). `json_text`:
+        for an answer `values_json` writes, the JSON columns stay their stored
+        text (`orjson.Fragment`s), which only JSON can hold, not the model."""
         now = self.clock.now()
         position = self.cursors.decode(params.cursor, params.sort) if params.cursor else None
-        rows = await self.repo.search(params, now, position)
+        rows = await self.repo.search(params, now, position, json_text=json_text)
         page, more = rows[: params.limit], len(rows) > params.limit
         backwards = position is not None and position.before
         if backwards:

@@ -7,16 +7,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     DateTime,
     Integer,
+    Label,
     MetaData,
     Numeric,
     Table,
+    Text,
     TypeDecorator,
     Uuid,
+    cast,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -114,6 +119,28 @@ class Money(TypeDecorator[Decimal]):
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class JSONText(TypeDecorator[Any]):
+    """A JSON value read as the database's JSON text, held as an `orjson.Fragment`:
+    an answer that shows the value as it is stored embeds the text unparsed
+    (orjson writes a fragment as it is) instead of parsing it into Python values
+    and writing those back. For NOT NULL columns only (`as_json_text`)."""
+
+    impl = Text
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        return orjson.Fragment  # the C constructor itself: no Python call per value
+
+
+def as_json_text(column: Column[Any]) -> Label[Any]:
+    """`column` (a NOT NULL JSON column) selected as its JSON text, under its own name."""
+    if column.nullable:
+        raise ValueError(f"{column} may be NULL; JSONText holds text only")
+    return cast(column, JSONText()).label(column.name)
+
+
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 

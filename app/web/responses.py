@@ -85,7 +85,9 @@ def _fields(value: Any) -> Any:
 
 def values_json(values: dict[str, Any], model: type[BaseModel], status_code: int = 200) -> Response:
     """`model`'s JSON for `values`: its fields in its order, holding what the model
-    would hold after validation (nested models as such dicts, or as models)."""
+    would hold after validation (nested models as such dicts, or as models). A
+    value may be JSON text already, as an `orjson.Fragment` (`JSONText`), written
+    as it is: only with a plain model, since the model cannot hold one."""
     try:
         if not plain(model):
             raise TypeError

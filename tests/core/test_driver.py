@@ -569,3 +569,41 @@ def test_asyncpg_rows_of_a_mandate_need_no_processing():
     assert Money().dialect_impl(on_asyncpg).result_processor(on_asyncpg, float8) is not None
     on_sqlite = aiosqlite_dialect()
     assert Money().dialect_impl(on_sqlite).result_processor(on_sqlite, None) is not None
+
+
+async def test_a_json_column_read_as_its_text_is_embedded_as_stored(database):
+    """`as_json_text` rows hold the stored JSON text as an orjson.Fragment, on the
+    driver (PostgreSQL) and through SQLAlchemy (SQLite): the answer writes it as it
+    is, and it says what the column holds."""
+    import orjson
+
+    from app.models.base import as_json_text
+
+    tenant_id = await _tenant_with_mandates(database)
+    details = {"b": [1, 2.5, None], "a": 'café "☕"\n', "n": 12345678901234567890123}
+    async with database.sessions() as session:
+        await session.execute(
+            MANDATES.update().where(MANDATES.c.tenant_id == tenant_id).values(details=details)
+        )
+        await session.commit()
+    query = select(MANDATES.c.id, as_json_text(MANDATES.c.details)).where(
+        MANDATES.c.tenant_id == tenant_id
+    )
+    async with database.primary_reads() as session:
+        rows = await driver.select_rows(session, query)
+    assert len(rows) == 3
+    for row in rows:
+        assert type(row.details) is orjson.Fragment
+        assert orjson.loads(orjson.dumps({"details": row.details}))["details"] == {
+            **details,
+            "n": float(details["n"]),  # orjson reads past 64 bits as a float; json would not
+        }
+        written = orjson.dumps({"details": row.details}).decode()
+        assert "12345678901234567890123" in written  # every digit as stored
+
+
+def test_only_a_column_that_cannot_be_null_is_read_as_json_text():
+    from app.models.base import as_json_text
+
+    with pytest.raises(ValueError, match="may be NULL"):
+        as_json_text(table_of(Mandate).c.issued_at)

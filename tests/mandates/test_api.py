@@ -366,3 +366,47 @@ async def test_duplicate_issuer_is_a_conflict(client, world):
         "/api/v1/issuers", json={"did": issuer.did, "jwks": issuer.jwks()}, headers=key_of(world)
     )
     assert (again.status_code, again.json()["code"]) == (409, "issuer_exists")
+
+
+# Values whose JSON text the database may spell its own way (spaces, key order, escapes,
+# number forms): the API's answers embed the stored text, so they must still say the same.
+AWKWARD_DETAILS = {
+    "quote": 'say "hi"\\ /path',
+    "control": "line\nbreak\ttab\u0001\u2028",
+    "unicode": "café ☕ 𝄞",
+    "numbers": [0, -1, 1.5, 2.25e-7, 9007199254740993, 12345678901234567890123],
+    "nested": {"b": [{"c": None, "a": True}], "a": {}},
+    "empty": [],
+    "": "empty key",
+}
+
+
+async def test_answers_show_the_json_columns_as_stored(client, database, world):
+    """GET one mandate and the search page embed the JSON columns' stored text; they
+    must say what the model says of the same row (read through the ORM, as
+    `?include=token` reads it)."""
+    from tests.factories import new_mandate
+
+    labels = {"team": "pay ☕", 'k"ey': "v\\al", "zz": "", "a": "1"}
+    mandate = new_mandate(
+        world.a["readonly"].tenant_id,
+        merchants=["shop", "café ☕", 'o"dd'],
+        labels=labels,
+        details=AWKWARD_DETAILS,
+    )
+    async with database.sessions() as session:
+        session.add(mandate)
+        await session.commit()
+    headers = key_of(world)
+    path = f"/api/v1/mandates/{mandate.id}"
+    shown = (await client.get(path, headers=headers)).json()
+    through_model = (await client.get(path, params={"include": "token"}, headers=headers)).json()
+    listed = (await client.get("/api/v1/mandates", params={"limit": 200}, headers=headers)).json()
+    [in_list] = [item for item in listed["items"] if item["id"] == str(mandate.id)]
+
+    assert through_model["vc_jwt"] == mandate.vc_jwt
+    assert shown == in_list == {**through_model, "vc_jwt": None}
+    assert shown["merchants"] == ["shop", "café ☕", 'o"dd']
+    assert shown["labels"] == labels
+    assert shown["details"] == AWKWARD_DETAILS
+    assert shown["details"]["numbers"][-1] == 12345678901234567890123  # every digit kept
