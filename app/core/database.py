@@ -232,20 +232,42 @@ class _ReadSessions:
         self.info = _driver(bind)
         self._idle: list[AsyncSession] = []
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    def session(self) -> _KeptSession:
+        return _KeptSession(self)
+
+    def _take(self) -> AsyncSession:
         idle = self._idle
-        session = idle.pop() if idle else None
-        if session is None:
-            session = AsyncSession(self.bind, expire_on_commit=False, info=self.info)
-        try:
-            yield session
-        finally:
-            if _holds_something(session):
-                async with session:  # closed as closed_if_used closes it
-                    pass
-            elif session.info == self.info and len(idle) < self.KEEP:
-                idle.append(session)
+        if idle:
+            return idle.pop()
+        return AsyncSession(self.bind, expire_on_commit=False, info=self.info)
+
+    async def _give_back(self, session: AsyncSession) -> None:
+        if _holds_something(session):
+            async with session:  # closed as closed_if_used closes it
+                pass
+        elif session.info == self.info and len(self._idle) < self.KEEP:
+            self._idle.append(session)
+
+
+class _KeptSession:
+    """`async with` one of `_ReadSessions`' sessions. A class rather than a
+    generator-based context manager: this wraps every read on the primary, and a
+    generator's entry and exit cost several times these two calls."""
+
+    __slots__ = ("_sessions", "_session")
+
+    def __init__(self, sessions: _ReadSessions) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = self._sessions._take()
+        return self._session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await self._sessions._give_back(session)
 
 
 def _read_session(
@@ -310,17 +332,16 @@ class Database:
         for hook in self.on_read_fallback:
             hook(reason)
 
-    @asynccontextmanager
-    async def read_sessions(self) -> AsyncIterator[AsyncSession]:
+    def read_sessions(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reads that tolerate replica lag (primary when no replica answers)."""
         if not self.has_replica:
             if self.read_engine is None:
-                async with self._primary_read_sessions.session() as session:
-                    yield session
-            else:
-                async with _read_session(self.read_engine) as session:
-                    yield session
-            return
+                return self._primary_read_sessions.session()
+            return _read_session(self.read_engine)
+        return self._replica_reads()
+
+    @asynccontextmanager
+    async def _replica_reads(self) -> AsyncIterator[AsyncSession]:
         assert self.read_engine is not None
         engine = _autocommit(self.read_engine)
         connection = None
@@ -347,11 +368,9 @@ class Database:
         write may be sent alone in autocommit (`app.core.driver.write_rows`)."""
         return self.sessions(info=self._sole_writes)
 
-    @asynccontextmanager
-    async def primary_reads(self) -> AsyncIterator[AsyncSession]:
+    def primary_reads(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session for reads on the primary (autocommit on PostgreSQL)."""
-        async with self._primary_read_sessions.session() as session:
-            yield session
+        return self._primary_read_sessions.session()
 
     @asynccontextmanager
     async def fresh_reads(self) -> AsyncIterator[AsyncSession]:
