@@ -607,3 +607,63 @@ def test_only_a_column_that_cannot_be_null_is_read_as_json_text():
 
     with pytest.raises(ValueError, match="may be NULL"):
         as_json_text(table_of(Mandate).c.issued_at)
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+@pytest.mark.parametrize("statement", ["read", "sole write"])
+async def test_a_statement_cancelled_mid_way_gives_its_connection_up(database, statement):
+    """A read or sole write on a connection of its own, cancelled while the server runs it, drops
+    that connection rather than pooling it mid-statement, and closes it the way
+    SQLAlchemy closes an invalidated connection in its greenlet: the statement is
+    cancelled on the server and the session ends. (Outside a greenlet the close is
+    a hard one, which also drops the driver's pending cancel request: the server
+    ran the abandoned statement to its end.) The pool stays usable."""
+    import asyncio
+
+    asleep = func.pg_sleep(5) != None  # noqa: E711 - SQL's IS NOT NULL
+    pool = database.write_engine.sync_engine.pool
+    tenant_id = await _tenant_with_mandates(database)
+
+    async def read() -> list[Any]:
+        if statement == "read":
+            async with database.primary_reads() as session:
+                return await driver.select_rows(session, select(asleep.label("done")))
+        change = MANDATES.update().where(MANDATES.c.tenant_id == bindparam("tenant"), asleep)
+        # Every value given, none computed by SQLAlchemy: a statement the driver sends.
+        change = change.values(scope=bindparam("scope"), updated_at=bindparam("now"))
+        values = {"tenant": tenant_id, "scope": "x", "now": datetime.now(UTC)}
+        async with database.unit_of_work_session() as session:
+            return await driver.write_rows(session, change, values, sole=True)
+
+    sleeping = text(
+        "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(%' "
+        "AND state = 'active' AND pid <> pg_backend_pid()"
+    )
+
+    async def sleeper() -> list[int]:
+        async with database.write_engine.connect() as connection:
+            return list((await connection.scalars(sleeping)).all())
+
+    task = asyncio.create_task(read())
+    for _ in range(200):  # until the statement runs on the server
+        await asyncio.sleep(0.02)
+        if running := await sleeper():
+            break
+    assert len(running) == 1
+    checked_out = pool.checkedout()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert pool.checkedout() == checked_out - 1  # given up, not left checked out
+    # Its server session ends: pooled, it would stay; hard-closed, it would sleep on.
+    alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    for _ in range(100):
+        async with database.write_engine.connect() as connection:
+            if not await connection.scalar(alive, {"pid": running[0]}):
+                break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the cancelled read's server session lives on")
+    async with database.primary_reads() as session:
+        fast = await driver.select_rows(session, select(literal(1).label("one")))
+    assert [row.one for row in fast] == [1]
