@@ -23,17 +23,30 @@ T = TypeVar("T")
 
 
 class Slot(Generic[T]):
-    """One named, typed object kept on the application."""
+    """One named, typed object kept on the application.
+
+    The slot also remembers the application it was last filled for and the
+    value: a request reads a handful of slots, and `app.state`'s attribute lookup
+    (a Python-level `__getattr__`) cost more than the rest of each read. A
+    request to another application reads its state."""
+
+    __slots__ = ("name", "_last")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self._last: tuple[Starlette, T] | None = None
 
     def set(self, app: Starlette, value: T) -> None:
         setattr(app.state, self.name, value)
+        self._last = (app, value)
 
     def get(self, connection: HTTPConnection) -> T:
+        app = connection.scope["app"]
+        last = self._last
+        if last is not None and last[0] is app:
+            return last[1]
         try:
-            value: T = getattr(connection.app.state, self.name)
+            value: T = getattr(app.state, self.name)
         except AttributeError:
             raise RuntimeError(
                 f"app state '{self.name}' is not set: did the lifespan run?"
