@@ -12,8 +12,9 @@ prefix, tags, dependencies, responses and body limit), so the same route object 
 the app's own list is what a route declared on the app is, tested once per request.
 `add_routes` refuses what `include_router` would keep and a copied list would
 lose: an included router, a plain Starlette route or mount (its router's prefix is
-applied only when it is included), and startup, shutdown or lifespan handlers. Routes added this way are built without the app as their dependency
-overrides provider: `app.dependency_overrides` does not reach them (the project
+applied only when it is included), and startup, shutdown or lifespan handlers.
+Routes added this way are built without the app as their dependency overrides
+provider: `app.dependency_overrides` does not reach them (the project
 overrides none; its tests use real dependencies).
 """
 
